@@ -1,0 +1,158 @@
+"""Real RTMP peers for interop tests: nginx-rtmp as a server, ffmpeg as a client. Loopback only.
+
+Use the ``nginx_rtmp`` fixture (import it into the test module) or ``start_nginx_rtmp`` directly::
+
+    port, stop = start_nginx_rtmp(tmp_path)
+    try: ...
+    finally: stop()
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+NGINX_RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+NGINX_CONF = """\
+daemon off;
+pid {dir}/nginx.pid;
+load_module {module};
+worker_processes 1;
+error_log {dir}/error.log info;
+events {{ worker_connections 64; }}
+rtmp {{
+    server {{
+        listen 127.0.0.1:{port};
+        chunk_size 4096;
+        application live {{
+            live on;
+            record off;
+        }}
+    }}
+}}
+"""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def nginx_binary() -> str | None:
+    """Path of nginx if it and the rtmp module are installed."""
+    path = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    return path if path and os.path.exists(NGINX_RTMP_MODULE) else None
+
+
+def ffmpeg_binary() -> str | None:
+    return shutil.which("ffmpeg")
+
+
+def _wait_listening(port: int, proc: subprocess.Popen, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"nginx exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nginx-rtmp did not listen on 127.0.0.1:{port}")
+
+
+def start_nginx_rtmp(tmpdir: str | os.PathLike, *, timeout: float = 10.0) -> tuple[int, Callable[[], None]]:
+    """Start a standalone nginx-rtmp (own prefix dir, ``application live``) on a free loopback port.
+
+    Returns ``(port, stop)``; ``stop()`` sends SIGQUIT (graceful) and kills it if it lingers. The error log
+    (level info, handshake messages included) is ``tmpdir/error.log``.
+    """
+    nginx = nginx_binary()
+    if nginx is None:
+        raise FileNotFoundError("nginx with ngx_rtmp_module is not installed")
+    base = Path(tmpdir).resolve()
+    base.mkdir(parents=True, exist_ok=True)
+    last_error: Exception | None = None
+    for _ in range(3):  # a free port can be taken between free_port() and bind()
+        port = free_port()
+        conf = base / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(dir=base, module=NGINX_RTMP_MODULE, port=port))
+        with open(base / "stderr.log", "ab") as err:
+            proc = subprocess.Popen(
+                [nginx, "-p", f"{base}/", "-c", str(conf), "-e", str(base / "error.log")],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+
+        def stop(proc: subprocess.Popen = proc) -> None:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGQUIT)
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+        try:
+            _wait_listening(port, proc, time.monotonic() + timeout)
+        except RuntimeError as exc:
+            stop()
+            last_error = exc
+            continue
+        return port, stop
+    raise RuntimeError(f"could not start nginx-rtmp: {last_error}")
+
+
+@pytest.fixture
+def nginx_rtmp(tmp_path: Path) -> Iterator[int]:
+    """Port of a fresh nginx-rtmp on 127.0.0.1 (skips if nginx or its rtmp module is missing)."""
+    if nginx_binary() is None:
+        pytest.skip("nginx with ngx_rtmp_module is not installed")
+    port, stop = start_nginx_rtmp(tmp_path / "nginx")
+    try:
+        yield port
+    finally:
+        stop()
+
+
+def start_ffmpeg_publish(url: str, log: str | os.PathLike, *, seconds: float = 2) -> subprocess.Popen:
+    """ffmpeg publishing a small test pattern (H.264, FLV) to ``url``; stderr goes to ``log``."""
+    ffmpeg = ffmpeg_binary()
+    if ffmpeg is None:
+        raise FileNotFoundError("ffmpeg is not installed")
+    cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "info", "-re", "-f", "lavfi"]
+    cmd += ["-i", "testsrc2=size=160x120:rate=10", "-t", str(seconds), "-c:v", "libx264", "-f", "flv", url]
+    with open(log, "ab") as err:
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+
+
+def start_ffmpeg_play(url: str, log: str | os.PathLike, *, seconds: float = 2) -> subprocess.Popen:
+    """ffmpeg playing ``url`` into the null muxer (as a player it checks the digest handshake)."""
+    ffmpeg = ffmpeg_binary()
+    if ffmpeg is None:
+        raise FileNotFoundError("ffmpeg is not installed")
+    cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "debug", "-i", url, "-t", str(seconds)]
+    cmd += ["-f", "null", "-"]
+    with open(log, "ab") as err:
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 5) -> None:
+    """Terminate a process we started (by its own handle) and reap it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
