@@ -61,7 +61,8 @@ class Connection:
         self._eof = False
         self._closed_reported = False
         self._hs = None
-        self._hs_bytes = 0
+        self._peer_version = 0
+        self._peer_digest = False
         if handshake:
             from . import handshake as hs
 
@@ -155,21 +156,26 @@ class Connection:
     def _handshake_event(self):
         from . import handshake as hs
 
-        ev = self._hs.next_event()
-        self._out += self._hs.data_to_send()
-        if ev is hs.NEED_DATA:
-            if self._eof and not self._closed_reported:
-                self._closed_reported = True
-                self.state = State.CLOSED
-                return events.ConnectionClosed(clean=False)
-            return NEED_DATA
-        if isinstance(ev, hs.HandshakeComplete):
-            self.state = transition(self.role, self.state, Input.HANDSHAKE_DONE)
-            self.handshake_info = events.HandshakeDone(ev.peer_version, ev.digest_ok, ev.echo_ok, ev.peer_time)
-            if ev.leftover:
-                self._feed(ev.leftover)
-            return self.handshake_info
-        return self._handshake_event()  # intermediate handshake events are internal
+        while True:
+            ev = self._hs.next_event()
+            self._out += self._hs.data_to_send()
+            if ev is hs.NEED_DATA or ev is hs.PAUSED:
+                if self._eof and not self._closed_reported:
+                    self._closed_reported = True
+                    self.state = State.CLOSED
+                    return events.ConnectionClosed(clean=False)
+                return NEED_DATA
+            if isinstance(ev, hs.VersionReceived):
+                self._peer_version = ev.version
+            elif isinstance(ev, (hs.C1Received, hs.S1Received)):
+                self._peer_digest = ev.digest
+            elif isinstance(ev, hs.HandshakeComplete):
+                self.state = transition(self.role, self.state, Input.HANDSHAKE_DONE)
+                self.handshake_info = events.HandshakeDone(self._peer_version, self._peer_digest, ev.echo_ok,
+                                                           ev.peer_time)
+                if ev.leftover:
+                    self._feed(ev.leftover)
+                return self.handshake_info
 
     def _advance(self, inp: Input, msg: Message | None, what: str = "") -> None:
         nxt = transition(self.role, self.state, inp)

@@ -544,17 +544,25 @@ def _parse_flight(data: bytes, side: str, packets: int) -> tuple[dict[str, Any],
 
 
 def _build_flight(value: dict[str, Any], side: str, packets: int) -> bytes:
-    return b"".join(schema.build(value[f"{side}{i}"]) for i, schema in enumerate((C0, C1, C2)[:packets]))
+    packets_bytes = b"".join(
+        schema.build(value[f"{side}{i}"]) for i, schema in enumerate((C0, C1, C2)[:packets])
+    )
+    return packets_bytes + bytes(value.get("unconsumed", b""))
 
 
 def _flight_codec(name: str, side: str, packets: int, section: str, streaming: bool) -> Codec:
+    """Streaming codecs put the bytes after C2/S2 (the chunk stream's start) in ``unconsumed``; the C0+C1
+    codec is a fixed-size one (``parse_prefix`` tells how much it used, ``parse`` wants the exact size)."""
+
     def parse_prefix(data: bytes) -> tuple[dict[str, Any], int]:
         return _parse_flight(bytes(data), side, packets)
 
     def parse(data: bytes) -> dict[str, Any]:
         value, used = parse_prefix(data)
-        if used != len(data):
-            raise DecodeError(f"{len(data) - used} bytes after the handshake", offset=used, section=section)
+        if streaming:
+            value["unconsumed"] = bytes(data[used:])
+        elif used != len(data):
+            raise DecodeError(f"{len(data) - used} bytes after C1", offset=used, section=section)
         return value
 
     def parse_pieces(pieces: list[bytes]) -> dict[str, Any]:

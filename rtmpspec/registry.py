@@ -29,6 +29,8 @@ class Codec:
     parse_pieces: Callable[[list[bytes]], Any] | None = None
     # consumed length of a parse of data with trailing bytes (schema codecs)
     parse_prefix: Callable[[bytes], tuple[Any, int]] | None = field(default=None, repr=False)
+    # context parameters passed to the schema's parse and build
+    params: dict = field(default_factory=dict)
 
 
 CODECS: dict[str, Codec] = {}
@@ -72,7 +74,8 @@ def register_schema(name: str, schema: construct.Construct, section: str, **para
     def build(value: Any) -> bytes:
         return schema.build(value, **params)
 
-    return register(Codec(name, parse, build, section, schema=schema, parse_prefix=parse_prefix))
+    return register(Codec(name, parse, build, section, schema=schema, parse_prefix=parse_prefix,
+                          params=dict(params)))
 
 
 def load_all() -> dict[str, Codec]:
