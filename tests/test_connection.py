@@ -1,0 +1,205 @@
+"""The sans-I/O Connection: handshake, control burst, acknowledgements, pings, errors (RTMP 5.2, 5.4, 7.1.7)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from rtmpspec import control
+from rtmpspec import events as E
+from rtmpspec import messages as M
+from rtmpspec._state import State
+from rtmpspec.chunkstream import ChunkReader, Message, chunk_message
+from rtmpspec.connection import NEED_DATA, Connection, Role
+from rtmpspec.errors import ProtocolError
+
+
+def drain(c):
+    out = []
+    while (ev := c.next_event()) is not NEED_DATA:
+        out.append(ev)
+    return out
+
+
+def pump(a, b):
+    data = a.data_to_send()
+    if data:
+        b.receive_data(data)
+    return data
+
+
+def handshaken(digest="auto"):
+    srv = Connection(Role.SERVER, rng=random.Random(1), digest=digest)
+    cli = Connection(Role.CLIENT, rng=random.Random(2), digest=digest if digest != "auto" else True)
+    for _ in range(3):
+        pump(cli, srv)
+        drain(srv)
+        pump(srv, cli)
+        drain(cli)
+    assert srv.state is State.AWAIT_CONNECT and cli.state is State.READY
+    return srv, cli
+
+
+def connected():
+    srv, cli = handshaken()
+    srv.receive_data(cli.send(M.connect("live", "rtmp://127.0.0.1/live")))
+    [cmd] = drain(srv)
+    assert cmd.name == "connect" and cmd.command_object["app"] == "live"
+    cli.receive_data(srv.send(M.result(1, {"fmsVer": "FMS/3,0,1,123"}, {"code": "NetConnection.Connect.Success"})))
+    [res] = drain(cli)
+    assert srv.state is State.CONNECTED and cli.state is State.CONNECTED
+    return srv, cli
+
+
+@pytest.mark.parametrize("digest", ["auto", False])
+def test_handshake_both_roles(digest):
+    srv, cli = handshaken(digest)
+    assert srv.handshake_info.peer_version == 3
+    assert srv.handshake_info.digest is (digest == "auto")
+
+
+def test_first_chunk_in_the_same_segment_as_c2():
+    srv = Connection(Role.SERVER, rng=random.Random(1))
+    cli = Connection(Role.CLIENT, rng=random.Random(2), digest=False)
+    pump(cli, srv)
+    drain(srv)
+    pump(srv, cli)
+    drain(cli)
+    c2 = cli.data_to_send()
+    srv.receive_data(c2 + cli.send(M.connect("live", "rtmp://h/live")))
+    evs = drain(srv)
+    assert isinstance(evs[0], E.HandshakeDone) and evs[1].name == "connect"
+
+
+def test_acknowledgement_after_window():
+    srv, cli = connected()
+    srv.receive_data(cli.send(E.WindowAckSize(1000)))
+    drain(srv)
+    cli.data_to_send()
+    payload = bytes(600)
+    for i in range(4):
+        srv.receive_data(cli.send(Message(9, payload, i * 40, 1, 6)))
+        drain(srv)
+    out = srv.data_to_send()
+    r = ChunkReader(chunk_size=128)
+    r.receive_data(out)
+    acks = [int.from_bytes(m.payload, "big") for m in r if m.type_id == control.ACKNOWLEDGEMENT]
+    assert acks, "the server acknowledges once the window is reached (RTMP 5.4.3)"
+    assert all(a >= 1000 for a in acks)
+
+
+def test_ping_request_is_answered():
+    srv, cli = connected()
+    cli.receive_data(srv.send(E.UserControl(control.PING_REQUEST, timestamp=4242)))
+    [ev] = drain(cli)
+    assert ev.event_type == control.PING_REQUEST and ev.timestamp == 4242
+    srv.receive_data(cli.data_to_send())
+    [pong] = drain(srv)
+    assert pong.event_type == control.PING_RESPONSE and pong.timestamp == 4242
+
+
+def test_set_peer_bandwidth_answered_with_window_ack_size():
+    srv, cli = connected()
+    cli.receive_data(srv.send(E.SetPeerBandwidth(2500000, 2)))
+    [ev] = drain(cli)
+    srv.receive_data(cli.data_to_send())
+    [was] = drain(srv)
+    assert isinstance(was, E.WindowAckSize) and was.size == 2500000
+
+
+def test_set_chunk_size_both_ways():
+    srv, cli = connected()
+    cli.receive_data(srv.send(E.SetChunkSize(4096)) + srv.send(Message(9, bytes(5000), 0, 1, 6)))
+    evs = drain(cli)
+    assert evs[0] == E.SetChunkSize(4096) and len(evs[1].payload) == 5000
+
+
+def test_control_message_on_wrong_stream_is_rejected_in_strict_mode():
+    srv, cli = connected()
+    srv.receive_data(chunk_message(Message(5, (100).to_bytes(4, "big"), 0, 1, 2), 128))
+    with pytest.raises(ProtocolError) as ei:
+        drain(srv)
+    assert ei.value.field == "messageStreamID" and ei.value.section == "RTMP 5.4"
+
+
+def test_short_control_payload_names_the_field():
+    srv, cli = connected()
+    srv.receive_data(chunk_message(Message(3, b"\x00\x01", 0, 0, 2), 128))
+    with pytest.raises(ProtocolError) as ei:
+        drain(srv)
+    assert ei.value.field == "messageLength" and ei.value.section == "RTMP 5.4.3"
+
+
+def test_garbage_amf_is_a_protocol_error_with_offset():
+    srv, cli = connected()
+    srv.receive_data(chunk_message(Message(20, b"\x02\x00\x05pub", 0, 0, 3), 128))
+    with pytest.raises(ProtocolError) as ei:
+        drain(srv)
+    assert ei.value.offset is not None
+
+
+def test_eof_reports_connection_closed():
+    srv, cli = connected()
+    srv.receive_data(b"")
+    [ev] = drain(srv)
+    assert isinstance(ev, E.ConnectionClosed) and ev.clean
+    assert srv.state is State.CLOSED
+
+
+def test_eof_in_the_middle_of_a_message_is_unclean():
+    srv, cli = connected()
+    data = cli.send(Message(9, bytes(300), 0, 1, 6))
+    srv.receive_data(data[:200])
+    srv.receive_data(b"")
+    [ev] = drain(srv)
+    assert isinstance(ev, E.ConnectionClosed) and not ev.clean
+
+
+def test_eof_during_handshake():
+    srv = Connection(Role.SERVER)
+    srv.receive_data(b"\x03" + bytes(100))
+    srv.receive_data(b"")
+    [ev] = drain(srv)
+    assert isinstance(ev, E.ConnectionClosed) and not ev.clean
+
+
+def test_bad_version_rejected():
+    srv = Connection(Role.SERVER)
+    srv.receive_data(b"\x06" + bytes(1536))
+    with pytest.raises(ProtocolError) as ei:
+        drain(srv)
+    assert ei.value.field == "version" and ei.value.offset == 0
+
+
+def test_connect_rejected_then_only_control():
+    srv, cli = handshaken()
+    srv.receive_data(cli.send(M.connect("nope", "rtmp://h/nope")))
+    drain(srv)
+    cli.receive_data(srv.send(M.error(1, "NetConnection.Connect.Rejected")))
+    [err] = drain(cli)
+    assert err.name == "_error" and err.code == "NetConnection.Connect.Rejected"
+    assert srv.state is State.REJECTED and cli.state is State.REJECTED
+
+
+def test_unacknowledged_bytes_tracked():
+    srv, cli = connected()
+    srv.send(Message(9, bytes(10000), 0, 1, 6))
+    before = srv.unacknowledged
+    srv.receive_data(cli.send(E.Acknowledgement(srv.bytes_sent)))
+    drain(srv)
+    assert before > 10000 and srv.unacknowledged == 0
+
+
+def test_command_views_round_trip():
+    for cmd in [M.connect("live", "rtmp://h/live", extra={"fourCcList": ["av01", "hvc1"]}), M.create_stream(2),
+                M.publish("k"), M.play("k", -2, -1, True), M.delete_stream(1), M.release_stream("k", 2),
+                M.fc_publish("k", 3), M.on_status("NetStream.Publish.Start", "ok")]:
+        assert M.Command.from_message(cmd.to_message()) == cmd
+
+
+def test_metadata_with_and_without_set_data_frame():
+    md = {"width": 320.0, "height": 240.0}
+    for wrapped in (True, False):
+        d = M.DataMessage.from_message(M.set_data_frame(md, wrapped=wrapped).to_message())
+        assert d.metadata == md

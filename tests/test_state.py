@@ -1,0 +1,142 @@
+"""The session state table (rtmpspec/_state.py), driven in every state with every input (h2 style), and the
+Connection enforcing it on real messages."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rtmpspec import events as E
+from rtmpspec import messages as M
+from rtmpspec._state import TABLE, Input, Role, State, StateMachine, transition
+from rtmpspec.chunkstream import Message
+from rtmpspec.connection import NEED_DATA, Connection
+from rtmpspec.errors import LocalProtocolError, ProtocolError
+
+
+def reachable(role):
+    seen = {State.HANDSHAKE}
+    todo = [State.HANDSHAKE]
+    while todo:
+        s = todo.pop()
+        for (r, st_, _i), nxt in TABLE.items():
+            if r is role and st_ is s and nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_every_state_but_error_is_reachable(role):
+    expected = {State.HANDSHAKE, State.CONNECT_PENDING, State.CONNECTED, State.REJECTED, State.CLOSED,
+                State.AWAIT_CONNECT if role is Role.SERVER else State.READY}
+    assert reachable(role) == expected
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("state", list(State))
+@pytest.mark.parametrize("inp", list(Input))
+def test_every_state_every_input(role, state, inp):
+    m = StateMachine(role, state)
+    nxt = transition(role, state, inp)
+    if state is State.ERROR:
+        with pytest.raises(RuntimeError):
+            m.process(inp)
+    elif nxt is None:
+        with pytest.raises(KeyError):
+            m.process(inp)
+        assert m.state is State.ERROR
+    else:
+        assert m.process(inp) is nxt
+
+
+@settings(max_examples=300)
+@given(st.sampled_from(list(Role)), st.lists(st.sampled_from(list(Input)), max_size=20))
+def test_random_input_sequences(role, inputs):
+    m = StateMachine(role)
+    for inp in inputs:
+        before = m.state
+        try:
+            m.process(inp)
+        except KeyError:
+            assert transition(role, before, inp) is None
+            assert m.state is State.ERROR
+            break
+        assert m.state is transition(role, before, inp)
+
+
+def test_nothing_but_control_before_connect():
+    for inp in (Input.RECV_COMMAND, Input.RECV_MEDIA, Input.RECV_DATA):
+        assert transition(Role.SERVER, State.AWAIT_CONNECT, inp) is None
+    assert transition(Role.SERVER, State.AWAIT_CONNECT, Input.RECV_CONTROL) is State.AWAIT_CONNECT
+
+
+# -- the Connection enforces the table on real messages ------------------------------------------------
+
+RECEIVED = {
+    "connect": M.connect("live", "rtmp://127.0.0.1/live").to_message(),
+    "createStream": M.create_stream(2).to_message(),
+    "publish": M.publish("key", msid=1).to_message(),
+    "audio": Message(8, b"\xaf\x01\x00", 0, 1, 4),
+    "video": Message(9, b"\x17\x01\x00\x00\x00", 0, 1, 6),
+    "data": M.set_data_frame({"width": 320.0}).to_message(),
+    "window": Message(5, (2500000).to_bytes(4, "big"), 0, 0, 2),
+    "ping": Message(4, b"\x00\x06\x00\x00\x00\x07", 0, 0, 2),
+    "shared-object": Message(19, b"\x00", 0, 0, 3),
+}
+
+
+def _feed(conn: Connection, msg: Message):
+    from rtmpspec.chunkstream import chunk_message
+
+    conn.receive_data(chunk_message(msg, 128))
+    evs = []
+    while (ev := conn.next_event()) is not NEED_DATA:
+        evs.append(ev)
+    return evs
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(sorted(RECEIVED)), max_size=8), st.booleans())
+def test_server_connection_follows_table(names, accept):
+    conn = Connection(Role.SERVER, handshake=False)
+    for name in names:
+        before = conn.state
+        try:
+            evs = _feed(conn, RECEIVED[name])
+        except ProtocolError as exc:
+            assert exc.section, "protocol errors name a spec section"
+            # poisoned from now on
+            with pytest.raises(ProtocolError):
+                conn.next_event()
+            with pytest.raises(ProtocolError):
+                conn.receive_data(b"\x00")
+            return
+        assert len(evs) == 1
+        if name == "connect" and before is State.AWAIT_CONNECT:
+            assert conn.state is State.CONNECT_PENDING
+            reply = M.result(1, {"fmsVer": "x"}) if accept else M.error(1, "NetConnection.Connect.Rejected")
+            conn.send(reply)
+            assert conn.state is (State.CONNECTED if accept else State.REJECTED)
+
+
+def test_publish_before_connect_is_a_protocol_error():
+    conn = Connection(Role.SERVER, handshake=False)
+    with pytest.raises(ProtocolError) as ei:
+        _feed(conn, RECEIVED["publish"])
+    assert "publish" in str(ei.value) and "AWAIT_CONNECT" in str(ei.value)
+
+
+def test_client_cannot_publish_before_connect():
+    conn = Connection(Role.CLIENT, handshake=False)
+    with pytest.raises(LocalProtocolError):
+        conn.send(M.publish("key"))
+    conn.send(M.connect("live", "rtmp://h/live"))
+    assert conn.state is State.CONNECT_PENDING
+    with pytest.raises(LocalProtocolError):
+        conn.send(Message(8, b"\xaf\x01", 0, 1, 4))
+
+
+def test_events_module_exports():
+    assert issubclass(E.Video, E.Audio)
