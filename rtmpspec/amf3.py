@@ -1,4 +1,4 @@
-"""AMF3 (Adobe "AMF 3 Specification", January 2013): schemas, value model and codec.
+"""AMF3 (Adobe "AMF 3 Specification", January 2013): schemas and codec.
 
 AMF3 values reach RTMP inside AMF0 payloads after the avmplus-object-marker 0x11 (AMF0 3.1), in command and
 data messages of types 17 and 15. The schema is stateless except for the three reference tables of AMF3 2.2

@@ -74,6 +74,8 @@ class ChunkInfo:
     header: bytes
     payload_length: int
     header_fields: dict
+    payload: bytes = b""
+    discarded: list = None  # [True] once an Abort discarded this chunk's message (mutable flag)
 
 
 class _InState:
@@ -123,6 +125,7 @@ class ChunkReader:
         self.strict = strict
         self.record_chunks = record_chunks
         self.chunks: list[ChunkInfo] = []
+        self._recorded: dict[int, list[ChunkInfo]] = {}  # chunks of partial messages (record_chunks only)
         self._buf = bytearray()
         self._pos = 0
         self._base = offset  # stream offset of _buf[0]
@@ -173,6 +176,8 @@ class ChunkReader:
             self._held -= st.received
             st.parts = []
             st.received = 0
+            for info in self._recorded.pop(csid, ()):
+                info.discarded.append(True)
 
     # -- output --------------------------------------------------------------------------------------------
     def next_message(self):
@@ -319,8 +324,11 @@ class ChunkReader:
                     st.timestamp = (st.timestamp + st.delta) & _U32
                 st.first_offset = offset
             if self.record_chunks:
-                self.chunks.append(ChunkInfo(offset, fmt, csid, bytes(buf[pos:pos + hl]), size,
-                                             self._fields(key[0][:hl], ext3)))
+                info = ChunkInfo(offset, fmt, csid, bytes(buf[pos:pos + hl]), size,
+                                 self._fields(bytes(buf[pos:pos + hl]), ext3 and hl > bh), bytes(buf[pos + hl:pos + hl + size]),
+                                 [])
+                self.chunks.append(info)
+                self._recorded.setdefault(csid, []).append(info)
             start = pos + hl
             self._pos = start + size
             if not in_progress and size == length:
@@ -334,11 +342,14 @@ class ChunkReader:
                                         f"{self.max_reassembly}", offset=offset, section="RTMP 5.3.2")
                 if st.received < length:
                     continue
+                self._recorded.pop(csid, None)
                 payload = b"".join(st.parts)
                 self._held -= st.received
                 st.parts = []
                 st.received = 0
             msg = Message(st.type_id, payload, st.timestamp, st.msid, csid)
+            if self.record_chunks:
+                self._recorded.pop(csid, None)
             if st.msid == 0 and st.type_id <= control.ABORT and st.type_id > 0:
                 self._apply_control(msg, st.first_offset)
             return msg
@@ -561,7 +572,9 @@ def _parse_pieces(pieces) -> dict:
         r.receive_data(p)
         msgs.extend(r)
     return {
-        "chunks": [{"fmt": c.fmt, "csid": c.csid, "header": c.header_fields, "payload_length": c.payload_length}
+        "chunks": [dict({"offset": c.offset, "fmt": c.fmt, "csid": c.csid, "header": c.header_fields,
+                         "payload_length": c.payload_length},
+                        **({"discarded_payload": c.payload} if c.discarded else {}))
                    for c in r.chunks],
         "messages": [{"csid": m.csid, "msid": m.msid, "timestamp": m.timestamp, "type": m.type_id,
                       "payload": m.payload} for m in msgs],
@@ -591,6 +604,10 @@ def _build_stream(value: dict) -> bytes:
         if fmt < 3:
             ext3[c["csid"]] = h["message"].get("extendedTimestamp") is not None
         out += built
+        if "discarded_payload" in c:  # a chunk of a message that an Abort discarded
+            p = c["discarded_payload"]
+            out += bytes.fromhex(p["$bytes"]) if isinstance(p, dict) else p
+            continue
         q = queues[c["csid"]]
         pos = cursor.get(c["csid"], 0)
         cur = q[0]

@@ -46,6 +46,19 @@ def describe_message(msg: Message) -> dict:
     return out
 
 
+def describe_handshake(data: bytes, direction: str = "client") -> dict:
+    """C0/C1/C2 (or S0/S1/S2) as the dissector prints it: versions, times, digest; random bytes left out."""
+    from . import registry
+
+    side = "c" if direction == "client" else "s"
+    v = registry.get("handshake.client" if side == "c" else "handshake.server").parse(bytes(data[:HANDSHAKE_LENGTH]))
+    p0, p1, p2 = v[f"{side}0"], v[f"{side}1"], v[f"{side}2"]
+    return {"direction": direction, f"{side}0": {"version": p0["version"]},
+            f"{side}1": {"time": p1["time"], "zero": p1["zero"]},
+            f"{side}2": {"time": p2["time"], "time2": p2["time2"]},
+            "digest": to_jsonable(v["digest"])}
+
+
 def dissect_stream(data: bytes, *, direction: str = "client", handshake: bool = True,
                    strict: bool = False) -> Iterator[dict]:
     """Yield a dict per message; raise ProtocolError (after yielding what decoded) on bad input.
@@ -53,8 +66,6 @@ def dissect_stream(data: bytes, *, direction: str = "client", handshake: bool = 
     ``direction`` only labels the handshake (C0/C1/C2 or S0/S1/S2); both directions use the same layout."""
     offset = 0
     if handshake:
-        from .handshake import describe_handshake
-
         if len(data) < HANDSHAKE_LENGTH:
             raise ProtocolError(f"stream ends inside the handshake ({len(data)} of {HANDSHAKE_LENGTH} bytes)",
                                 offset=len(data), section="RTMP 5.2")

@@ -1,6 +1,6 @@
 """FLV files: Adobe FLV and F4V File Format Specification v10.1, Annex E (E.2 header, E.3 body, E.4.1 tags).
 
-- Schemas: ``FLVHeader`` (E.2), ``PreviousTagSize`` (E.3), ``FLVTagHeader`` (E.4.1), ``FLVTag`` (header + data +
+- Schemas: ``FLVHeader`` (E.2), ``PreviousTagSize`` (E.3), ``FLVTagHeader`` (E.4.1), ``FLVTAG`` (header + data +
   the PreviousTagSize that follows it) and ``FLVFile``.
 - ``FLVReader``: sans-I/O, h11 style. ``receive_data(bytes)`` (``b""`` = end of file), ``next_event()`` ->
   ``FLVHeaderEvent`` | ``FLVTag`` | ``NEED_DATA`` | ``END``. A tag is returned once its PreviousTagSize has been
@@ -75,12 +75,12 @@ FLVTagHeader = Struct(
     "TimestampExtended" / Int8ub,  # E.4.1: upper 8 bits of the timestamp
     "StreamID" / Int24ub,  # E.4.1: always 0
 )
-FLVTag = Struct(
+FLVTAG = Struct(  # E.4.1 FLVTAG, with the PreviousTagSize that follows it in the body (E.3)
     "header" / FLVTagHeader,
     "Data" / Bytes(this.header.DataSize),  # E.4.1: AUDIODATA / VIDEODATA / SCRIPTDATA
     "PreviousTagSize" / PreviousTagSize,  # E.3
 )
-FLVFile = Struct("header" / FLVHeader, "PreviousTagSize0" / PreviousTagSize, "tags" / GreedyRange(FLVTag))
+FLVFile = Struct("header" / FLVHeader, "PreviousTagSize0" / PreviousTagSize, "tags" / GreedyRange(FLVTAG))
 
 
 class TagData(bytes):
@@ -404,5 +404,5 @@ def _build(value: Any) -> bytes:
     return out + bytes(value.get("unconsumed", b""))
 
 
-register(Codec("flv.file", lambda data: _parse_pieces([data]), _build, f"{SEC_HEADER}-{SEC_TAG}", streaming=True,
+register(Codec("flv.file", lambda data: _parse_pieces([data]), _build, f"{SEC_HEADER}; {SEC_BODY}; {SEC_TAG}", streaming=True,
                parse_pieces=_parse_pieces))

@@ -278,7 +278,7 @@ class MediaTag:
     multitrack_type: int | None
     mod_ex: tuple[ModEx, ...]
     tracks: tuple[Track, ...]
-    body: bytes  # legacy: the data after the header; E-RTMP: the first (only) track's data
+    body: bytes  # legacy: the data after the header; E-RTMP: the only track's data (b"" if several)
     fields: Any = field(repr=False, compare=False)  # the schema Container
 
     def __json__(self) -> dict:

@@ -68,7 +68,7 @@ def test_writer_tag_matches_schema():
     w = FLVWriter()
     for tag_type, ts, data in [(9, 0, b""), (8, 0xFFFFFF, b"a"), (18, 0x1000000, b"xyz"), (9, 0xFFFFFFFF, bytes(300))]:
         out = w.tag(tag_type, ts, data)
-        expected = flv.FLVTag.build({"header": {"TagFlags": {"Reserved": 0, "Filter": 0, "TagType": tag_type},
+        expected = flv.FLVTAG.build({"header": {"TagFlags": {"Reserved": 0, "Filter": 0, "TagType": tag_type},
                                                 "DataSize": len(data), "Timestamp": ts & 0xFFFFFF,
                                                 "TimestampExtended": ts >> 24, "StreamID": 0},
                                      "Data": data, "PreviousTagSize": 11 + len(data)})
@@ -144,6 +144,7 @@ def test_data_size_limit():
     data = FLVWriter().header() + FLVWriter().tag(9, 0, bytes(1000))
     r = FLVReader(max_data_size=999)
     r.receive_data(data[:13 + 11])  # the limit is checked as soon as the tag header is there
+    assert isinstance(r.next_event(), FLVHeaderEvent)
     with pytest.raises(LimitExceeded) as info:
         r.next_event()
     assert (info.value.offset, info.value.field, info.value.section) == (13 + 1, "DataSize", "FLV E.4.1")
@@ -323,11 +324,14 @@ def test_writer_output_read_by_ffprobe(ffmpeg_files, tmp_path):
     assert probe_view(ffprobe_packets(path)) == expected_packets(tags)
     codec = get("flv.file")
     assert codec.build(codec.parse(original)) == original
-    # a recording cut in the middle of a tag: ffprobe still reads every complete tag before the cut
+    # a recording cut in the middle of a tag: ffprobe still reads every complete tag before the cut (and then
+    # the cut tag's remains, as a packet it flags corrupt)
     cut_tag = len(tags) // 2
     cut = tags[cut_tag].offset + 11 + len(tags[cut_tag].data) // 2
     path.write_bytes(rewritten[:cut])
-    assert probe_view(ffprobe_packets(path)) == expected_packets(tags[:cut_tag])
+    probed, complete = ffprobe_packets(path), expected_packets(tags[:cut_tag])
+    assert probe_view(probed[:len(complete)]) == complete and len(probed) - len(complete) <= 1
+    assert all(int(p["size"]) < len(tags[cut_tag].data) for p in probed[len(complete):])
     # ... and a cut right after a complete tag: the file is a valid FLV of those tags
     end = tags[cut_tag].offset + 15 + len(tags[cut_tag].data)
     path.write_bytes(rewritten[:end])
@@ -342,10 +346,10 @@ def test_real_ertmp_files(name):
         pytest.skip("shared media not available")
     data = open(path, "rb").read()
     header, tags = read_flv(path)
-    assert [t.tag_type for t in tags].count(9) in (304, 346) and [t.tag_type for t in tags].count(8) == 503
+    assert [t.tag_type for t in tags].count(9) in (303, 345) and [t.tag_type for t in tags].count(8) == 503
     items = list(describe_flv(path))
     assert all("error" not in i for i in items)
-    assert sum(1 for i in items if i.get("video", {}).get("is_keyframe")) >= 1
+    assert sum(1 for i in items[1:] if i.get("video", {}).get("is_keyframe")) >= 1
     w = FLVWriter()
     assert w.header() + b"".join(w.tag(t.tag_type, t.timestamp, t.data) for t in tags) == data
     codec = get("flv.file")

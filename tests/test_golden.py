@@ -18,6 +18,7 @@ from rtmpspec.jsonable import to_jsonable
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAILER = b"\xde\xad\xbe\xef\x00\x01"
+STREAM_TRAILER = b"\x03\x00"  # the start of a next unit (a chunk basic header) that is not complete yet
 
 
 def _vectors():
@@ -84,8 +85,16 @@ def test_with_trailing_bytes(d, v):
     codec = registry.get(v["codec"])
     data = _load(d, v)
     if codec.streaming:
-        got = to_jsonable(codec.parse_pieces([data, TRAILER[:1]]))
+        got = to_jsonable(codec.parse_pieces([data, STREAM_TRAILER]))
         assert _strip_unconsumed(got) == _strip_unconsumed(v["expected"])
+        return
+    if codec.parse_prefix is None:
+        # a sequence codec (e.g. amf0.values): trailing bytes are more input; garbage must not go unnoticed
+        try:
+            got = to_jsonable(codec.parse(data + TRAILER))
+        except Exception:
+            return
+        assert got != v["expected"]
         return
     value, consumed = codec.parse_prefix(data + TRAILER)
     if consumed == len(data) + len(TRAILER):

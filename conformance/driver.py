@@ -1,0 +1,730 @@
+"""A small synchronous RTMP client driver for the conformance cases.
+
+One :class:`Session` is one TCP (or TLS) connection to the target. It can
+
+- run the handshake step by step (``send_c0c1`` / ``read_s0s1s2`` / ``send_c2``) or at once (``handshake``),
+  with any version byte, a plain or digest C1, a bad C2, or a C1 cut short;
+- send messages through a :class:`rtmpspec.chunkstream.ChunkWriter` (``send``), pick the chunk header fmt
+  (``send(msg, fmt=...)``), or send raw crafted chunks built with :func:`rtmpspec.chunkstream.build_header`
+  (``send_raw``), at any chunk size;
+- read the server's bytes with a *lenient* :class:`rtmpspec.chunkstream.ChunkReader` into :class:`Inbound`
+  records (message, offset, the exact chunk bytes), and wait for one that matches (``expect``), bounded by the
+  step timeout; answer pings and send Acknowledgements like a normal client;
+- record both directions in a shared :class:`WireLog`, decoded with :func:`rtmpspec.dissect.describe_message`
+  (what we send is decoded by a second lenient reader, so crafted chunks show up as the server should see them).
+
+No sleeps: every wait is ``select`` on the socket with a deadline.
+"""
+
+from __future__ import annotations
+
+import random
+import select
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rtmpspec import control, handshake as hs, messages
+from rtmpspec.chunkstream import NEED_DATA, ChunkReader, ChunkWriter, Message, build_header
+from rtmpspec.dissect import describe_message
+from rtmpspec.errors import ProtocolError, RTMPError
+from rtmpspec.messages import Command, DataMessage, MessageType
+
+HEX_LIMIT = 96  # bytes of hex kept per wire-log entry
+LOG_LIMIT = 400  # wire-log entries kept per case (the rest is counted)
+
+
+class DriverError(Exception):
+    """Base class: something the case did not get from the server."""
+
+
+class StepTimeout(DriverError):
+    pass
+
+
+class Closed(DriverError):
+    """The server closed (or reset) the connection."""
+
+
+class Undecodable(DriverError):
+    """The server's bytes do not decode even with a lenient chunk reader."""
+
+    def __init__(self, error: ProtocolError, data: bytes) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.data = data
+
+
+# -- wire log ----------------------------------------------------------------------------------------------------
+
+
+class WireLog:
+    """Both directions of every session of one case, in time order."""
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+        self.entries: list[dict] = []
+        self.dropped = 0
+
+    def add(self, session: str, direction: str, kind: str, summary: Any, data: bytes = b"") -> None:
+        if len(self.entries) >= LOG_LIMIT:
+            self.dropped += 1
+            return
+        entry = {"t": round(time.monotonic() - self.t0, 4), "session": session, "dir": direction, "kind": kind,
+                 "summary": summary, "length": len(data)}
+        if data:
+            entry["hex"] = data[:HEX_LIMIT].hex() + ("..." if len(data) > HEX_LIMIT else "")
+        self.entries.append(entry)
+
+    def to_json(self) -> dict:
+        return {"entries": self.entries, "dropped": self.dropped}
+
+    def text(self) -> str:
+        lines = []
+        for e in self.entries:
+            arrow = "->" if e["dir"] == "out" else "<-" if e["dir"] == "in" else "--"
+            lines.append(f"{e['t']:8.4f} {e['session']:>8} {arrow} {e['kind']}: {format_summary(e['summary'])}")
+            if e.get("hex"):
+                lines.append(f"{'':>20}bytes[{e['length']}]: {e['hex']}")
+        if self.dropped:
+            lines.append(f"... {self.dropped} more entries not kept")
+        return "\n".join(lines)
+
+
+def format_summary(summary: Any) -> str:
+    if isinstance(summary, dict):
+        s = dict(summary)
+        head = []
+        for k in ("type_name", "csid", "msid", "timestamp", "length"):
+            if k in s:
+                head.append(f"{k}={s.pop(k)}")
+        s.pop("type", None)
+        rest = " ".join(f"{k}={_short(v)}" for k, v in s.items())
+        return " ".join(head) + (" " + rest if rest else "")
+    return str(summary)
+
+
+def _short(v: Any, limit: int = 300) -> str:
+    text = repr(v) if not isinstance(v, str) else v
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+# -- inbound messages --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Inbound:
+    """One message the server sent, with the exact chunk bytes it came in."""
+
+    msg: Message
+    offset: int  # stream offset (bytes since the start of S0) of its first chunk
+    raw: bytes = field(repr=False)
+    t: float = 0.0
+    _cmd: Any = field(default=None, repr=False)
+
+    @property
+    def type_id(self) -> int:
+        return self.msg.type_id
+
+    @property
+    def payload(self) -> bytes:
+        return self.msg.payload
+
+    @property
+    def timestamp(self) -> int:
+        return self.msg.timestamp
+
+    @property
+    def msid(self) -> int:
+        return self.msg.msid
+
+    @property
+    def command(self) -> Command | None:
+        if self.msg.type_id not in messages.COMMAND_TYPES:
+            return None
+        if self._cmd is None:
+            try:
+                self._cmd = Command.from_message(self.msg)
+            except (RTMPError, Exception):  # noqa: BLE001 - a server may send anything
+                self._cmd = False
+        return self._cmd or None
+
+    @property
+    def data(self) -> DataMessage | None:
+        if self.msg.type_id not in messages.DATA_TYPES:
+            return None
+        try:
+            return DataMessage.from_message(self.msg)
+        except Exception:  # noqa: BLE001
+            return None
+
+    @property
+    def name(self) -> str | None:
+        c = self.command
+        return c.name if c else None
+
+    @property
+    def code(self) -> str | None:
+        c = self.command
+        return c.code if c else None
+
+    @property
+    def user_control(self) -> tuple[int, int | None] | None:
+        """(event type, first 4-byte value) of a User Control message."""
+        if self.msg.type_id != control.USER_CONTROL or len(self.payload) < 2:
+            return None
+        etype = int.from_bytes(self.payload[:2], "big")
+        value = int.from_bytes(self.payload[2:6], "big") if len(self.payload) >= 6 else None
+        return etype, value
+
+    @property
+    def u32(self) -> int | None:
+        """The 4-byte value of Set Chunk Size / Acknowledgement / Window Ack Size / Set Peer Bandwidth."""
+        if len(self.payload) >= 4:
+            return int.from_bytes(self.payload[:4], "big")
+        return None
+
+    def describe(self) -> dict:
+        return describe_message(self.msg)
+
+    def evidence(self) -> dict:
+        """What a failure shows: the message decoded and its bytes on the wire."""
+        return {"offset": self.offset, "decoded": self.describe(), "bytes": self.raw[:512].hex()
+                + ("..." if len(self.raw) > 512 else ""), "length_on_wire": len(self.raw)}
+
+
+# -- predicates ----------------------------------------------------------------------------------------------------
+
+
+def is_command(name: str | tuple[str, ...] | None = None, *, tid: float | None = None,
+               code: str | tuple[str, ...] | None = None) -> Callable[[Inbound], bool]:
+    names = (name,) if isinstance(name, str) else name
+    codes = (code,) if isinstance(code, str) else code
+
+    def pred(m: Inbound) -> bool:
+        c = m.command
+        if c is None:
+            return False
+        if names is not None and c.name not in names:
+            return False
+        if tid is not None and c.transaction_id != tid:
+            return False
+        if codes is not None and c.code not in codes:
+            return False
+        return True
+
+    return pred
+
+
+def is_type(*type_ids: int) -> Callable[[Inbound], bool]:
+    return lambda m: m.type_id in type_ids
+
+
+def is_user_control(event: int, value: int | None = None) -> Callable[[Inbound], bool]:
+    def pred(m: Inbound) -> bool:
+        uc = m.user_control
+        return uc is not None and uc[0] == event and (value is None or uc[1] == value)
+
+    return pred
+
+
+# -- the session ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    host: str
+    port: int
+    app: str = "live"
+    tls: bool = False
+    tls_insecure: bool = False
+    label: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"{'rtmps' if self.tls else 'rtmp'}://{self.host}:{self.port}/{self.app}"
+
+    def tc_url(self, app: str | None = None) -> str:
+        return f"{'rtmps' if self.tls else 'rtmp'}://{self.host}:{self.port}/{self.app if app is None else app}"
+
+
+class Session:
+    def __init__(self, target: Target, *, label: str = "c1", log: WireLog | None = None,
+                 step_timeout: float = 3.0, auto_pong: bool = True, auto_ack: bool = True,
+                 seed: int | None = None) -> None:
+        self.target = target
+        self.label = label
+        self.log = log if log is not None else WireLog()
+        self.step_timeout = step_timeout
+        self.auto_pong = auto_pong
+        self.auto_ack = auto_ack
+        self.rng = random.Random(seed)
+        self.sock: socket.socket | None = None
+        self.closed = False  # the server closed
+        self.close_reason = ""
+        self.writer = ChunkWriter()
+        self.reader = ChunkReader(strict=False, max_chunk_streams=65600, record_chunks=True,
+                                  offset=hs.FLIGHT_SIZE)
+        self._out_reader = ChunkReader(strict=False, max_chunk_streams=65600, offset=hs.FLIGHT_SIZE)
+        self._out_ok = True
+        self.inbox: list[Inbound] = []
+        self._consumed: set[int] = set()
+        self._hs_buf = bytearray()  # server bytes before the handshake is complete
+        self.hs_done = False
+        self.c1: bytes | None = None
+        self.s0: int | None = None
+        self.s1: bytes | None = None
+        self.s2: bytes | None = None
+        self.decode_error: Undecodable | None = None
+        self._pending_chunks: dict[int, list] = {}
+        self.server_window: int | None = None
+        self._acked = 0
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self._tid = 1.0
+        self.stream_ids: list[int] = []
+
+    # -- connection ----------------------------------------------------------------------------------------------
+    def open(self) -> Session:
+        t = self.target
+        sock = socket.create_connection((t.host, t.port), timeout=self.step_timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if t.tls:
+            ctx = ssl.create_default_context()
+            if t.tls_insecure:
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+            sock = ctx.wrap_socket(sock, server_hostname=t.host)
+        sock.setblocking(False)
+        self.sock = sock
+        self.log.add(self.label, "--", "open", f"TCP{'+TLS' if t.tls else ''} connected to {t.host}:{t.port}")
+        return self
+
+    def close(self) -> None:
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+            self.sock = None
+            self.log.add(self.label, "--", "close", "we closed the connection")
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- raw I/O -------------------------------------------------------------------------------------------------
+    def _write(self, data: bytes) -> None:
+        if self.sock is None:
+            raise Closed("the connection is closed")
+        view = memoryview(data)
+        deadline = time.monotonic() + self.step_timeout
+        while view:
+            try:
+                n = self.sock.send(view)
+                view = view[n:]
+                self.bytes_out += n
+            except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise StepTimeout(f"could not write {len(view)} bytes within {self.step_timeout} s "
+                                      "(the server does not read)") from None
+                # keep reading while we wait so that a server blocked on its own writes can make progress
+                r, w, _ = select.select([self.sock], [self.sock], [], min(left, 0.05))
+                if r:
+                    self._read_once()
+                    if self.closed:
+                        raise Closed(self.close_reason) from None
+            except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as exc:
+                self._mark_closed(f"write failed: {exc.__class__.__name__}")
+                raise Closed(self.close_reason) from exc
+
+    def _mark_closed(self, reason: str) -> None:
+        if not self.closed:
+            self.closed = True
+            self.close_reason = reason
+            self.log.add(self.label, "in", "closed", reason)
+
+    def _read_once(self) -> int:
+        """Read what is available (non-blocking); returns bytes read, 0 on EOF (marks closed)."""
+        if self.sock is None or self.closed:
+            return 0
+        try:
+            data = self.sock.recv(1 << 18)
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return -1
+        except (ConnectionResetError, ConnectionAbortedError, OSError) as exc:
+            self._mark_closed(f"connection reset ({exc.__class__.__name__})")
+            return 0
+        if not data:
+            self._mark_closed("the server closed the connection (EOF)")
+            return 0
+        self.bytes_in += len(data)
+        self._feed(data)
+        return len(data)
+
+    def pump(self, timeout: float = 0.0) -> bool:
+        """Wait up to ``timeout`` for bytes and process everything available. False once closed."""
+        if self.sock is None or self.closed:
+            return False
+        pending = getattr(self.sock, "pending", None)
+        if not (pending and pending()):
+            r, _, _ = select.select([self.sock], [], [], max(0.0, timeout))
+            if not r:
+                return True
+        while True:
+            n = self._read_once()
+            if n <= 0:
+                break
+            pending = getattr(self.sock, "pending", None)
+            if not (pending and pending()):
+                r, _, _ = select.select([self.sock], [], [], 0)
+                if not r:
+                    break
+        return not self.closed
+
+    # -- handshake -----------------------------------------------------------------------------------------------
+    def send_raw(self, data: bytes, note: str = "raw bytes", *, decode: bool = True) -> None:
+        """Write crafted bytes; after the handshake they are also decoded (leniently) for the wire log."""
+        if not self.hs_done or not decode:
+            self.log.add(self.label, "out", "raw", note, data)
+            self._write(data)
+            return
+        self.log.add(self.label, "out", "chunks", note, data)
+        self._write(data)
+        self._decode_out(data)
+
+    def send_c0c1(self, *, version: int = hs.RTMP_VERSION, digest: bool = False, c1: bytes | None = None,
+                  c1_length: int | None = None) -> bytes:
+        if c1 is None:
+            if digest:
+                c1 = hs.make_challenge(time=0, version=hs.CLIENT_DIGEST_VERSION, key=hs.GENUINE_FP_KEY_PARTIAL,
+                                       rng=self.rng)
+            else:
+                c1 = hs.make_plain_challenge(time=0, rng=self.rng)
+        self.c1 = c1
+        c0 = hs.C0.build({"version": version})
+        body = c1 if c1_length is None else c1[:c1_length]
+        self.log.add(self.label, "out", "C0+C1",
+                     {"version": version, "digest": digest, "c1_length": len(body)}, c0 + body)
+        self._write(c0 + body)
+        return c1
+
+    def _hs_need(self, n: int, what: str, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (self.step_timeout if timeout is None else timeout)
+        while len(self._hs_buf) < n:
+            left = deadline - time.monotonic()
+            if self.closed:
+                raise Closed(f"{self.close_reason} while waiting for {what} "
+                             f"({len(self._hs_buf)} of {n} handshake bytes)")
+            if left <= 0:
+                raise StepTimeout(f"no {what} within {self.step_timeout} s ({len(self._hs_buf)} of {n} bytes)")
+            self.pump(left)
+
+    def read_s0(self, timeout: float | None = None) -> int:
+        self._hs_need(1, "S0", timeout)
+        self.s0 = self._hs_buf[0]
+        return self.s0
+
+    def read_s0s1(self, timeout: float | None = None) -> tuple[int, bytes]:
+        self._hs_need(1 + hs.PACKET_SIZE, "S0+S1", timeout)
+        self.s0 = self._hs_buf[0]
+        self.s1 = bytes(self._hs_buf[1:1 + hs.PACKET_SIZE])
+        return self.s0, self.s1
+
+    def read_s0s1s2(self, timeout: float | None = None) -> tuple[int, bytes, bytes]:
+        self._hs_need(hs.FLIGHT_SIZE, "S0+S1+S2", timeout)
+        self.s0 = self._hs_buf[0]
+        self.s1 = bytes(self._hs_buf[1:1 + hs.PACKET_SIZE])
+        self.s2 = bytes(self._hs_buf[1 + hs.PACKET_SIZE:hs.FLIGHT_SIZE])
+        info = {"s0_version": self.s0, "s1_time": int.from_bytes(self.s1[:4], "big"),
+                "s1_zero": int.from_bytes(self.s1[4:8], "big"),
+                "s1_digest": hs.find_digest(self.s1, hs.GENUINE_FMS_KEY_PARTIAL) is not None,
+                "s2_echoes_c1": self.c1 is not None and hs.echo_matches(self.s2, self.c1)}
+        self.log.add(self.label, "in", "S0+S1+S2", info, bytes(self._hs_buf[:hs.FLIGHT_SIZE]))
+        return self.s0, self.s1, self.s2
+
+    def send_c2(self, c2: bytes | None = None, note: str = "C2 (echo of S1)") -> None:
+        if c2 is None:
+            assert self.s1 is not None
+            c2 = hs.make_echo_response(self.s1, time2=0)
+        self.log.add(self.label, "out", "C2", note, c2)
+        self._write(c2)
+        self._finish_handshake()
+
+    def _finish_handshake(self) -> None:
+        self.hs_done = True
+        rest = bytes(self._hs_buf[hs.FLIGHT_SIZE:])
+        self._hs_buf.clear()
+        if rest:
+            self._feed_chunks(rest)
+
+    def handshake(self, *, digest: bool = False) -> Session:
+        if self.sock is None:
+            self.open()
+        self.send_c0c1(digest=digest)
+        self.read_s0s1s2()
+        if digest and self.s1 is not None and (found := hs.find_digest(self.s1, hs.GENUINE_FMS_KEY_PARTIAL)):
+            peer_digest = self.s1[found[1]:found[1] + hs.DIGEST_SIZE]
+            c2 = hs.make_digest_response(peer_digest, hs.GENUINE_FP_KEY, time=int.from_bytes(self.s1[:4], "big"),
+                                         time2=0, rng=self.rng)
+            self.send_c2(c2, "C2 (digest signature over S1's digest)")
+        else:
+            self.send_c2()
+        return self
+
+    # -- inbound chunk stream ------------------------------------------------------------------------------------
+    def _feed(self, data: bytes) -> None:
+        if not self.hs_done:
+            self._hs_buf += data
+            return
+        self._feed_chunks(data)
+
+    def _feed_chunks(self, data: bytes) -> None:
+        if self.decode_error is not None:
+            return
+        r = self.reader
+        try:
+            r.receive_data(data)
+            while True:
+                msg = r.next_message()
+                if msg is NEED_DATA:
+                    break
+                self._take(msg)
+        except ProtocolError as exc:
+            tail = bytes(r._buf[r._pos:r._pos + 256]) if hasattr(r, "_buf") else b""
+            self.decode_error = Undecodable(exc, tail)
+            self.log.add(self.label, "in", "undecodable", str(exc), tail)
+        self._maybe_ack()
+
+    def _take(self, msg: Message) -> None:
+        r = self.reader
+        for info in r.chunks:
+            self._pending_chunks.setdefault(info.csid, []).append(info)
+        r.chunks.clear()
+        infos = [i for i in self._pending_chunks.pop(msg.csid, []) if not i.discarded]
+        raw = b"".join(i.header + i.payload for i in infos)
+        offset = infos[0].offset if infos else r.offset
+        m = Inbound(msg, offset, raw, time.monotonic())
+        self.inbox.append(m)
+        self.log.add(self.label, "in", "message", describe_message(msg), raw)
+        t = msg.type_id
+        if t == control.WINDOW_ACK_SIZE and msg.msid == 0 and len(msg.payload) == 4:
+            self.server_window = int.from_bytes(msg.payload, "big")
+        elif t == control.USER_CONTROL and self.auto_pong:
+            uc = m.user_control
+            if uc and uc[0] == control.PING_REQUEST and uc[1] is not None:
+                self.send(Message(control.USER_CONTROL, control.build_user_control("PingResponse", timestamp=uc[1]),
+                                  0, 0, 2), note="auto PingResponse")
+
+    def _maybe_ack(self) -> None:
+        if not self.auto_ack or not self.server_window or self.sock is None or self.closed:
+            return
+        received = self.bytes_in
+        if received - self._acked >= self.server_window:
+            self._acked = received
+            try:
+                self.send(Message(control.ACKNOWLEDGEMENT, control.build_ack(received), 0, 0, 2), note="auto ack")
+            except DriverError:
+                pass
+
+    # -- outbound --------------------------------------------------------------------------------------------------
+    def _decode_out(self, data: bytes) -> None:
+        if not self._out_ok:
+            return
+        try:
+            self._out_reader.receive_data(data)
+            while (m := self._out_reader.next_message()) is not NEED_DATA:
+                pass
+        except ProtocolError as exc:
+            self._out_ok = False
+            self.log.add(self.label, "out", "note", f"our crafted bytes do not decode from here on: {exc}")
+
+    def send(self, msg: Message, *, fmt: int | None = None, note: str | None = None) -> bytes:
+        """Chunk ``msg`` with the session's writer (header compression per chunk stream) and send it."""
+        data = self.writer.write(msg, fmt=fmt)
+        summary = describe_message(msg)
+        if note:
+            summary["note"] = note
+        if fmt is not None:
+            summary["fmt"] = fmt
+        self.log.add(self.label, "out", "message", summary, data)
+        self._write(data)
+        self._decode_out(data)
+        if msg.type_id == control.SET_CHUNK_SIZE and msg.msid == 0:
+            size = int.from_bytes(msg.payload, "big") & 0x7FFFFFFF
+            if 1 <= size <= 0xFFFFFF:
+                self.writer.set_chunk_size(size)
+            elif size > 0xFFFFFF:
+                self.writer.set_chunk_size(0xFFFFFF)
+        return data
+
+    def send_cmd(self, cmd: Command, csid: int = messages.CSID_COMMAND, **kw: Any) -> bytes:
+        return self.send(cmd.to_message(csid), **kw)
+
+    def send_data(self, dm: DataMessage, csid: int = messages.CSID_DATA) -> bytes:
+        return self.send(dm.to_message(csid))
+
+    def set_chunk_size(self, size: int) -> None:
+        self.send(Message(control.SET_CHUNK_SIZE, control.build_set_chunk_size(size), 0, 0, 2))
+
+    def control(self, type_id: int, payload: bytes) -> None:
+        self.send(Message(type_id, payload, 0, 0, 2))
+
+    def chunk_header(self, fmt: int, csid: int, tsfield: int = 0, length: int = 0, type_id: int = 0, msid: int = 0,
+                     type3_extended_value: int | None = None) -> bytes:
+        """A crafted chunk header (from the rtmpspec chunk header schema)."""
+        return build_header(fmt, csid, tsfield, length, type_id, msid, type3_extended_value)
+
+    def next_tid(self) -> float:
+        self._tid += 1
+        return self._tid
+
+    # -- waiting -------------------------------------------------------------------------------------------------
+    def expect(self, pred: Callable[[Inbound], bool], what: str, timeout: float | None = None,
+               *, consume: bool = True) -> Inbound:
+        """The first not yet consumed message matching ``pred``; waits up to the step timeout."""
+        deadline = time.monotonic() + (self.step_timeout if timeout is None else timeout)
+        start = 0
+        while True:
+            for i in range(start, len(self.inbox)):
+                if i in self._consumed:
+                    continue
+                if pred(self.inbox[i]):
+                    if consume:
+                        self._consumed.add(i)
+                    return self.inbox[i]
+            start = len(self.inbox)
+            if self.decode_error is not None:
+                raise self.decode_error
+            if self.closed:
+                raise Closed(f"{self.close_reason} before {what}")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StepTimeout(f"no {what} within {self.step_timeout if timeout is None else timeout} s")
+            self.pump(left)
+
+    def find(self, pred: Callable[[Inbound], bool]) -> list[Inbound]:
+        return [m for m in self.inbox if pred(m)]
+
+    def wait_closed(self, timeout: float | None = None) -> bool:
+        """True if the server closes the connection within ``timeout`` (default: the step timeout)."""
+        deadline = time.monotonic() + (self.step_timeout if timeout is None else timeout)
+        while not self.closed:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.pump(left)
+        return True
+
+    def drain(self, quiet: float = 0.05, limit: float | None = None) -> None:
+        """Process input until nothing arrives for ``quiet`` seconds (bounded by ``limit``)."""
+        deadline = time.monotonic() + (self.step_timeout if limit is None else limit)
+        while time.monotonic() < deadline and not self.closed:
+            before = self.bytes_in
+            self.pump(min(quiet, max(0.0, deadline - time.monotonic())))
+            if self.bytes_in == before:
+                return
+
+    def wait_until(self, cond: Callable[[], bool], what: str, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (self.step_timeout if timeout is None else timeout)
+        while not cond():
+            if self.decode_error is not None:
+                raise self.decode_error
+            if self.closed:
+                raise Closed(f"{self.close_reason} before {what}")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StepTimeout(f"no {what} within {self.step_timeout if timeout is None else timeout} s")
+            self.pump(left)
+
+    # -- commands ------------------------------------------------------------------------------------------------
+    def connect(self, app: str | None = None, *, tc_url: str | None = None, object_encoding: float | None = 0,
+                extra: dict | None = None, command_object: Any = ..., tid: float = 1, amf3: bool = False,
+                expect: bool = True) -> Inbound | None:
+        """Send connect; return the _result/_error with the same transaction id (or raise)."""
+        app = self.target.app if app is None else app
+        if command_object is ...:
+            cmd = messages.connect(app, tc_url or self.target.tc_url(app), transaction_id=tid,
+                                   object_encoding=object_encoding, extra=extra)
+        else:
+            cmd = Command("connect", tid, command_object)
+        if amf3:
+            cmd = Command(cmd.name, cmd.transaction_id, cmd.command_object, cmd.args, amf3=True)
+        self.send_cmd(cmd)
+        if not expect:
+            return None
+        return self.expect(is_command(("_result", "_error"), tid=tid), f"_result/_error for connect (tid {tid:g})")
+
+    def connected(self, app: str | None = None, **kw: Any) -> Inbound:
+        """Handshake (if needed) + connect; raise DriverError unless the answer is _result."""
+        if self.sock is None:
+            self.open()
+        if not self.hs_done:
+            self.handshake()
+        res = self.connect(app, **kw)
+        if res.name != "_result":
+            raise DriverError(f"connect answered with {res.name} {res.code or ''}".strip())
+        return res
+
+    def create_stream(self) -> int:
+        tid = self.next_tid()
+        self.send_cmd(messages.create_stream(tid))
+        res = self.expect(is_command(("_result", "_error"), tid=tid), f"_result for createStream (tid {tid:g})")
+        if res.name != "_result":
+            raise DriverError(f"createStream answered with {res.name} {res.code or ''}")
+        c = res.command
+        sid = next((a for a in c.args if isinstance(a, (int, float)) and not isinstance(a, bool)), None)
+        if sid is None:
+            raise DriverError(f"createStream _result carries no stream id: {c.args!r}")
+        self.stream_ids.append(int(sid))
+        return int(sid)
+
+    def publish(self, key: str, kind: str = "live", msid: int | None = None,
+                wait: bool = True) -> Inbound | None:
+        msid = self.stream_ids[-1] if msid is None else msid
+        self.send_cmd(messages.publish(key, kind, msid=msid), csid=messages.CSID_DATA)
+        if not wait:
+            return None
+        return self.expect(_status_or_error("NetStream.Publish"),
+                           f"onStatus NetStream.Publish.* for {key!r}")
+
+    def play(self, key: str, msid: int | None = None, start: float = -2, wait: bool = True,
+             csid: int = 8) -> Inbound | None:
+        msid = self.stream_ids[-1] if msid is None else msid
+        self.send_cmd(messages.play(key, start, msid=msid), csid=csid)
+        if not wait:
+            return None
+        return self.expect(_status_or_error("NetStream.Play.Start", "NetStream.Play.StreamNotFound",
+                                            "NetStream.Play.Failed", "NetStream.Play.BadName"),
+                           f"onStatus NetStream.Play.Start for {key!r}")
+
+    def send_media(self, type_id: int, payload: bytes, timestamp: int, msid: int | None = None,
+                   csid: int | None = None, fmt: int | None = None) -> None:
+        msid = self.stream_ids[-1] if msid is None else msid
+        if csid is None:
+            csid = messages.CSID_VIDEO if type_id == MessageType.VIDEO else messages.CSID_AUDIO
+        self.send(Message(type_id, payload, timestamp, msid, csid), fmt=fmt)
+
+    def media_received(self, msid: int | None = None) -> list[Inbound]:
+        return [m for m in self.inbox if m.type_id in (8, 9, 22) and (msid is None or m.msid == msid)]
+
+
+def _status_or_error(*prefixes: str) -> Callable[[Inbound], bool]:
+    def pred(m: Inbound) -> bool:
+        c = m.command
+        if c is None:
+            return False
+        if c.name == "_error":
+            return True
+        if c.name != "onStatus":
+            return False
+        code = c.code or ""
+        return any(code.startswith(p) for p in prefixes) or (c.status or {}).get("level") == "error"
+
+    return pred

@@ -1,0 +1,24 @@
+"""Fuzzing campaigns against RTMP servers and in-process fuzzing of the rtmpspec parsers.
+
+Modules:
+
+- :mod:`fuzz.draw`: draws values from the schema-derived hypothesis strategies (``rtmpspec.strategies``) with a
+  seeded random source, and counts the schema fields exercised.
+- :mod:`fuzz.wire`: building blocks (handshake flights, chunked messages, the prefixes of a session).
+- :mod:`fuzz.generators`: one generator per layer (handshake, chunk headers, control, AMF0, commands, media, session,
+  corpus mutation); each returns a :class:`fuzz.case.Case` (exact bytes per connection).
+- :mod:`fuzz.session`: the session state machine (connect -> createStream -> publish/play, with steps out of order,
+  repeated or missing) and a hypothesis ``RuleBasedStateMachine`` over the same rules.
+- :mod:`fuzz.mutators`: field-aware and byte-level mutations of recorded sessions.
+- :mod:`fuzz.netio`: running a case and the health probe over TCP (asyncio, loopback only).
+- :mod:`fuzz.target`: the target: an address, the embedded reference server subprocess, log/RSS/exit watching.
+- :mod:`fuzz.runner`: the campaign loop (bounded by time and count), triage of suspects, progress line.
+- :mod:`fuzz.findings`, :mod:`fuzz.minimize`: reproducers (save, load, replay), deduplication, delta debugging.
+- :mod:`fuzz.inproc`: in-process fuzzing of ChunkReader, Connection, AMF0/AMF3, FLV and media tag parsers.
+- :mod:`fuzz.report`: JSON and HTML summaries in ``reports/fuzz/``.
+
+See ``docs/fuzzing.md``.
+"""
+
+__all__ = ["__version__"]
+__version__ = "0.1.0"

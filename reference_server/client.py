@@ -1,0 +1,758 @@
+"""Asyncio RTMP client: a thin shell over the sans-I/O :class:`rtmpspec.connection.Connection` (no second parser).
+
+Publish::
+
+    async with RTMPClient(timeout=10) as c:
+        await c.connect("rtmp://127.0.0.1/live/key", purpose="publish")
+        await c.publish()                       # the key from the URL; StatusError on BadName etc.
+        await c.send_metadata({"width": 320.0, "height": 240.0})
+        await c.send_video(0, video_payload)    # FLV VIDEODATA bytes, timestamps in ms
+        await c.send_audio(0, audio_payload)
+
+Play::
+
+    async with RTMPClient() as c:
+        await c.connect("rtmp://127.0.0.1/live/key", purpose="play")
+        await c.play()                          # StatusError on StreamNotFound / Failed
+        async for ev in c:                      # events.Audio / events.Video / DataMessage
+            ...
+        print(c.end_reason)                     # "NetStream.Play.UnpublishNotify", "StreamEOF", "closed", ...
+
+What the client does on its own (what ffmpeg does): the digest handshake (``handshake="plain"`` for the simple
+one), ``connect`` with flashVer ``FMLE/3.0 (compatible; rtmpspec)`` when publishing and ``LNX 9,0,124,2`` when
+playing (players also send fpad/capabilities/audioCodecs/videoCodecs/videoFunction like ffmpeg), Set Chunk Size
+4096 after the connect ``_result``; the Connection answers Window Acknowledgement Size / Set Peer Bandwidth,
+sends Acknowledgements and Ping Responses. ``publish`` sends releaseStream, FCPublish, createStream, publish and
+waits for ``NetStream.Publish.Start``; ``play`` sends createStream, (getStreamLength), play and a Set Buffer
+Length user control and waits for ``NetStream.Play.Start``. ``close`` sends FCUnpublish / deleteStream, half-closes
+the TCP connection and waits briefly for the server to close its side, so no byte we sent is lost to a reset.
+Every wait has a timeout (:class:`RTMPTimeout`).
+
+URL rules (those of ffmpeg's rtmpproto.c, ``rtmp_open``), see :func:`parse_url`:
+
+- ``rtmp://host[:port]/path``; the default port is 1935 for ``rtmp`` and 443 for ``rtmps`` (ffmpeg's defaults);
+- one path segment (``/live``): app ``live``, no playpath;
+- two segments (``/live/key``): app ``live``, playpath ``key``;
+- three or more (``/app/inst/a/b``): app = the first TWO segments (``app/inst``, an application instance),
+  playpath = the rest (``a/b``), unless a ``:`` comes before the second ``/`` after the app (``/vod/mp4:dir/f``:
+  app ``vod``, playpath ``mp4:dir/f``);
+- ``/ondemand/rest``: app ``ondemand``; ``?...slist=name``: app = path before ``?``, playpath = name;
+- a playpath ending in ``.flv`` loses the suffix; one ending in ``.mp4``/``.f4v`` without a ``:`` gets ``mp4:``;
+- a query string stays part of the last segment (``/live/key?token=1`` -> playpath ``key?token=1``);
+- tcUrl = ``scheme://host:port/app`` (always with the port, like ffmpeg).
+
+Leniency (``strict=False``, the default): the chunk reader and connection accept what real servers send that a
+strict reading of the spec rejects. The ones seen from nginx-rtmp and friends:
+
+- a chunk stream whose first chunk has a Type 1 header instead of Type 0 (RTMP 5.3.1.2.1);
+- a new Type 0/1/2 header on a chunk stream whose previous message is incomplete: the partial message is dropped
+  as if aborted (RTMP 5.3.1.2);
+- Type 3 continuation chunks without the extended timestamp the first chunk had (errata 4.1; old nginx-rtmp);
+- protocol control messages on a message stream other than 0, Window Acknowledgement Size 0, Set Peer Bandwidth
+  limit type > 2 (RTMP 5.4);
+- media on message stream 0 or on another stream id than the one createStream returned (ffmpeg ``-listen 1``
+  and node-media-server send player media on stream 0): the client takes media from any message stream.
+
+Errors: :class:`StatusError` (a ``_error`` or an onStatus with level ``error``: ``.code``, ``.description``),
+:class:`RTMPTimeout`, :class:`ConnectionFailed` (TCP/TLS connect), :class:`ConnectionLost` (the server closed
+the connection while we waited for something), :class:`rtmpspec.errors.ProtocolError` (the server broke the
+protocol). All but the last derive from :class:`ClientError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rtmpspec import events as E
+from rtmpspec import messages as M
+from rtmpspec import media
+from rtmpspec.chunkstream import Message
+from rtmpspec.connection import NEED_DATA, Connection, Role
+from rtmpspec.control import SET_BUFFER_LENGTH, STREAM_EOF
+from rtmpspec.errors import ProtocolError
+from rtmpspec.messages import Command, DataMessage, MessageType
+
+__all__ = [
+    "RTMPClient", "RTMPURL", "parse_url", "ClientError", "StatusError", "RTMPTimeout", "ConnectionFailed",
+    "ConnectionLost", "PUBLISH_FLASH_VER", "PLAY_FLASH_VER", "open_publisher", "open_player",
+]
+
+log = logging.getLogger("reference_server.client")
+
+PUBLISH_FLASH_VER = "FMLE/3.0 (compatible; rtmpspec)"
+PLAY_FLASH_VER = "LNX 9,0,124,2"
+DEFAULT_PORTS = {"rtmp": 1935, "rtmps": 443}
+
+# onStatus codes that end a play (RTMP 7.2.2.1 / what servers send in practice)
+_PLAY_END_CODES = frozenset({"NetStream.Play.Stop", "NetStream.Play.UnpublishNotify", "NetStream.Play.Complete",
+                             "NetConnection.Connect.Closed"})
+_PLAY_FAIL_CODES = frozenset({"NetStream.Play.StreamNotFound", "NetStream.Play.Failed", "NetStream.Play.BadName",
+                              "NetStream.Play.Forbidden", "NetStream.Play.FileNotFound"})
+
+
+# -- errors ---------------------------------------------------------------------------------------------------
+
+class ClientError(Exception):
+    """Base class of the client's own errors."""
+
+
+class StatusError(ClientError):
+    """The server refused: a ``_error`` reply or an onStatus with level ``error`` (e.g. Publish.BadName)."""
+
+    def __init__(self, code: str | None, description: str = "", *, level: str = "error", command: Any = None,
+                 what: str = "") -> None:
+        self.code = code
+        self.description = description or ""
+        self.level = level
+        self.command = command
+        self.what = what
+        text = f"{code or 'error'}"
+        if self.description:
+            text += f": {self.description}"
+        if what:
+            text = f"{what}: {text}"
+        super().__init__(text)
+
+    @classmethod
+    def from_command(cls, cmd: Command, what: str = "") -> StatusError:
+        info = cmd.status or {}
+        return cls(info.get("code") if isinstance(info.get("code"), str) else None,
+                   str(info.get("description") or ""), level=str(info.get("level") or "error"), command=cmd,
+                   what=what)
+
+
+class RTMPTimeout(ClientError, TimeoutError):
+    """A wait (connect, handshake, a reply, media) took longer than its timeout."""
+
+
+class ConnectionFailed(ClientError):
+    """The TCP (or TLS) connection could not be made."""
+
+
+class ConnectionLost(ClientError):
+    """The server closed the connection (or it broke) while the client still needed it."""
+
+
+# -- URLs -----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RTMPURL:
+    scheme: str  # "rtmp" or "rtmps"
+    host: str
+    port: int
+    app: str
+    playpath: str  # the stream key ("" when the URL has only an app)
+    tc_url: str
+
+    @property
+    def tls(self) -> bool:
+        return self.scheme == "rtmps"
+
+    def __str__(self) -> str:
+        return f"{self.tc_url}/{self.playpath}" if self.playpath else self.tc_url
+
+
+def split_app_playpath(path: str) -> tuple[str, str]:
+    """ffmpeg's split of a URL path (query string included) into (app, playpath); see the module docstring."""
+    qmark = path.find("?")
+    if qmark >= 0 and "slist=" in path[qmark:]:
+        app = path[1:qmark]
+        fname = path[path.index("slist=") + 6:].split("&", 1)[0]
+    elif path.startswith("/ondemand/"):
+        app, fname = "ondemand", path[10:]
+    else:
+        nxt = path[1:] if path else path
+        p = nxt.find("/")
+        if p < 0:
+            app, fname = nxt, ""
+        else:
+            rest = nxt[p + 1:]
+            colon, slash = rest.find(":"), rest.find("/")
+            if slash < 0 or (0 <= colon < slash):
+                app, fname = nxt[:p], rest
+            else:
+                app, fname = nxt[:p + 1 + slash], rest[slash + 1:]
+    if ":" not in fname and fname.endswith((".f4v", ".mp4")):
+        fname = "mp4:" + fname
+    elif fname.endswith(".flv"):
+        fname = fname[:-4]
+    return app, fname
+
+
+def parse_url(url: str) -> RTMPURL:
+    """Parse ``rtmp[s]://host[:port]/app[/instance]/key`` like ffmpeg (ValueError when it is not one)."""
+    try:
+        u = urllib.parse.urlsplit(url)
+        port = u.port
+    except ValueError as exc:
+        raise ValueError(f"bad RTMP URL {url!r}: {exc}") from None
+    scheme = u.scheme.lower()
+    if scheme not in DEFAULT_PORTS:
+        raise ValueError(f"bad RTMP URL {url!r}: scheme must be rtmp:// or rtmps://")
+    host = u.hostname
+    if not host:
+        raise ValueError(f"bad RTMP URL {url!r}: no host")
+    if port is None:
+        port = DEFAULT_PORTS[scheme]
+    path = u.path + (f"?{u.query}" if u.query else "")
+    app, playpath = split_app_playpath(urllib.parse.unquote(path))
+    if not app:
+        raise ValueError(f"bad RTMP URL {url!r}: no application name")
+    host_part = f"[{host}]" if ":" in host else host
+    return RTMPURL(scheme, host, port, app, playpath, f"{scheme}://{host_part}:{port}/{app}")
+
+
+# -- the client -----------------------------------------------------------------------------------------------
+
+_END = object()
+
+
+@dataclass
+class _Waiter:
+    predicate: Callable[[Command], bool]
+    future: asyncio.Future
+
+
+class RTMPClient:
+    """One RTMP connection (NetConnection) with at most one publishing or playing stream in normal use.
+
+    Parameters: ``timeout`` (seconds, default for every wait), ``handshake`` ("digest" or "plain"), ``strict``
+    (False: tolerate the wire quirks listed in the module docstring), ``tls_insecure`` (rtmps without certificate
+    checks), ``chunk_size`` (sent as Set Chunk Size after connect; None: keep 128), ``enhanced`` (add the
+    E-RTMP fourCcList / FourCcInfoMaps / capsEx properties to connect), ``connect_extra`` (more connect
+    properties), ``buffer_ms`` (Set Buffer Length sent after play), ``max_queue`` (received media events held
+    before the client stops reading the socket).
+    """
+
+    def __init__(self, *, timeout: float = 10.0, handshake: str = "digest", strict: bool = False,
+                 tls_insecure: bool = False, ssl_context: ssl.SSLContext | None = None,
+                 chunk_size: int | None = 4096, enhanced: bool = False, connect_extra: dict | None = None,
+                 flash_ver: str | None = None, buffer_ms: int = 3000, max_queue: int = 4096,
+                 max_message_size: int = 0xFFFFFF) -> None:
+        if handshake not in ("digest", "plain"):
+            raise ValueError("handshake must be 'digest' or 'plain'")
+        self.timeout = timeout
+        self.handshake = handshake
+        self.strict = strict
+        self.tls_insecure = tls_insecure
+        self.ssl_context = ssl_context
+        self.chunk_size = chunk_size
+        self.enhanced = enhanced
+        self.connect_extra = dict(connect_extra or {})
+        self.flash_ver = flash_ver
+        self.buffer_ms = buffer_ms
+        self.max_queue = max_queue
+        self.max_message_size = max_message_size
+
+        self.url: RTMPURL | None = None
+        self.conn: Connection | None = None
+        self.connect_result: Command | None = None  # the _result of connect
+        self.statuses: list[dict] = []  # every onStatus info object received, in order
+        self.stream_id: int | None = None  # of the publish / play stream
+        self.publishing: str | None = None  # the key being published
+        self.playing: str | None = None  # the key being played
+        self.end_reason: str | None = None  # why a play ended (status code, "StreamEOF", "closed")
+        self.error: BaseException | None = None  # what broke the connection, if anything
+
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._task: asyncio.Task | None = None
+        self._tid = 1.0
+        self._pending: dict[float, asyncio.Future] = {}
+        self._waiters: list[_Waiter] = []
+        self._handshake_done: asyncio.Future | None = None
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._ended = False
+        self._eof = False  # the server closed its side
+        self._closing = False
+        self._closed = False
+        self._streams: list[int] = []
+
+    # -- context manager / iteration -----------------------------------------------------------------------
+    async def __aenter__(self) -> RTMPClient:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    def __aiter__(self) -> RTMPClient:
+        return self
+
+    async def __anext__(self) -> Any:
+        ev = await self.read()
+        if ev is None:
+            raise StopAsyncIteration
+        return ev
+
+    async def read(self, timeout: float | None = None) -> Any:
+        """The next received media event (``events.Audio``, ``events.Video``, ``DataMessage``) or None when the
+        stream or the connection ended. Raises the connection's error (ProtocolError...) if it broke, and
+        :class:`RTMPTimeout` when nothing arrives for ``timeout`` seconds (None: wait for ever)."""
+        if self._ended and self._queue.empty():
+            return self._end_item()
+        try:
+            if timeout is None:
+                item = await self._queue.get()
+            else:
+                item = await asyncio.wait_for(self._queue.get(), timeout)
+        except asyncio.TimeoutError:
+            raise RTMPTimeout(f"no media for {timeout} s") from None
+        if self._queue.qsize() <= self.max_queue // 2:
+            self._drained.set()
+        if item is _END:
+            self._queue.put_nowait(_END)  # stay ended for later reads
+            return self._end_item()
+        return item
+
+    def _end_item(self) -> None:
+        if self.error is not None and not isinstance(self.error, ConnectionLost):
+            raise self.error
+        return None
+
+    # -- connecting ----------------------------------------------------------------------------------------
+    async def connect(self, url: str | RTMPURL, *, purpose: str = "publish", timeout: float | None = None,
+                      retry_for: float = 0.0) -> Command:
+        """TCP (TLS for rtmps), handshake, ``connect``; returns the ``_result``. ``purpose`` ("publish" or "play")
+        picks flashVer and the connect properties like ffmpeg. ``retry_for``: keep retrying a refused TCP
+        connection for that many seconds (a server still starting, ffmpeg ``-listen 1``)."""
+        if purpose not in ("publish", "play"):
+            raise ValueError("purpose must be 'publish' or 'play'")
+        if self.conn is not None:
+            raise ClientError("already connected")
+        self.url = u = parse_url(url) if isinstance(url, str) else url
+        timeout = self.timeout if timeout is None else timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(timeout, retry_for)
+        ssl_ctx = self._ssl() if u.tls else None
+        while True:
+            try:
+                left = max(0.05, deadline - loop.time())
+                self._reader, self._writer = await asyncio.wait_for(
+                    asyncio.open_connection(u.host, u.port, ssl=ssl_ctx,
+                                            server_hostname=u.host if ssl_ctx else None,
+                                            limit=1 << 20), min(timeout, left))
+                break
+            except asyncio.TimeoutError:
+                raise RTMPTimeout(f"TCP connect to {u.host}:{u.port} timed out") from None
+            except (ConnectionRefusedError, ConnectionResetError) as exc:
+                if loop.time() + 0.05 >= deadline or not retry_for:
+                    raise ConnectionFailed(f"cannot connect to {u.host}:{u.port}: {exc}") from exc
+                await asyncio.sleep(0.05)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConnectionFailed(f"cannot connect to {u.host}:{u.port}: {exc}") from exc
+        self.conn = Connection(Role.CLIENT, now=loop.time(), strict=self.strict,
+                               digest=self.handshake == "digest", max_message_size=self.max_message_size)
+        self._handshake_done = loop.create_future()
+        self._flush()
+        self._task = asyncio.create_task(self._read_loop(), name=f"rtmp-client {u}")
+        await self._wait(self._handshake_done, timeout, "handshake")
+        log.debug("handshake done with %s:%s (%s)", u.host, u.port, self.conn.handshake_info)
+
+        obj_extra: dict[str, Any] = {}
+        if purpose == "play":
+            obj_extra.update(fpad=False, capabilities=15.0, audioCodecs=4071.0, videoCodecs=252.0,
+                             videoFunction=1.0)
+        if self.enhanced:
+            obj_extra.update(media.connect_properties())
+        obj_extra.update(self.connect_extra)
+        flash_ver = self.flash_ver or (PUBLISH_FLASH_VER if purpose == "publish" else PLAY_FLASH_VER)
+        cmd = M.connect(u.app, u.tc_url, transaction_id=self._next_tid(), flash_ver=flash_ver, extra=obj_extra,
+                        object_encoding=None)
+        if purpose == "play":  # ffmpeg sends "type": "nonprivate" only when publishing
+            obj = dict(cmd.command_object)
+            obj.pop("type", None)
+            cmd = Command("connect", cmd.transaction_id, obj)
+        result = await self._call(cmd, timeout, "connect")
+        if result.name == "_error":
+            raise StatusError.from_command(result, "connect")
+        self.connect_result = result
+        if self.chunk_size:
+            self._send(E.SetChunkSize(self.chunk_size))
+        await self._drain()
+        return result
+
+    def _ssl(self) -> ssl.SSLContext:
+        if self.ssl_context is not None:
+            return self.ssl_context
+        ctx = ssl.create_default_context()
+        if self.tls_insecure:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+    # -- commands --------------------------------------------------------------------------------------------
+    async def call(self, name: str, *args: Any, command_object: Any = None, timeout: float | None = None) -> Command:
+        """A remote procedure call on the NetConnection; returns the ``_result`` (StatusError on ``_error``)."""
+        result = await self._call(Command(name, self._next_tid(), command_object, args), timeout, name)
+        if result.name == "_error":
+            raise StatusError.from_command(result, name)
+        return result
+
+    async def create_stream(self, timeout: float | None = None) -> int:
+        result = await self._call(M.create_stream(self._next_tid()), timeout, "createStream")
+        if result.name == "_error":
+            raise StatusError.from_command(result, "createStream")
+        for v in (*result.args, result.command_object):
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                sid = int(v)
+                self._streams.append(sid)
+                return sid
+        raise StatusError(None, f"createStream _result without a stream id: {result.values()!r}",
+                          command=result, what="createStream")
+
+    async def publish(self, key: str | None = None, kind: str = "live", *, timeout: float | None = None) -> int:
+        """releaseStream, FCPublish, createStream, publish; waits for ``NetStream.Publish.Start`` and returns the
+        message stream id. StatusError carries the server's code (``NetStream.Publish.BadName``...)."""
+        self._require_connected()
+        key = self.url.playpath if key is None else key
+        self._send(M.release_stream(key, self._next_tid()))
+        self._send(M.fc_publish(key, self._next_tid()))
+        sid = await self.create_stream(timeout)
+        waiter = self._status_waiter(sid, "NetStream.Publish.Start", ("NetStream.Publish.",))
+        self._send(M.publish(key, kind, msid=sid))
+        await self._drain()
+        status = await self._wait(waiter, timeout, f"publish {key!r}")
+        self._check_status(status, "NetStream.Publish.Start", f"publish {key!r}")
+        self.stream_id, self.publishing = sid, key
+        return sid
+
+    async def play(self, key: str | None = None, start: float = -2, duration: float = -1, *,
+                   reset: bool | None = None, get_stream_length: bool = False,
+                   timeout: float | None = None) -> int:
+        """createStream, (getStreamLength), play, Set Buffer Length; waits for ``NetStream.Play.Start`` and returns
+        the message stream id. Media then comes from ``async for ev in client`` / :meth:`read`."""
+        self._require_connected()
+        key = self.url.playpath if key is None else key
+        sid = await self.create_stream(timeout)
+        if get_stream_length:  # like ffmpeg; servers that do not answer it (nginx-rtmp) are fine
+            self._send(M.get_stream_length(key, self._next_tid(), msid=sid))
+        waiter = self._status_waiter(sid, "NetStream.Play.Start", ())
+        self.playing = key
+        self.stream_id = sid
+        self._send(M.play(key, start, duration, reset, msid=sid))
+        self._send(E.UserControl(SET_BUFFER_LENGTH, stream_id=sid, buffer_length=self.buffer_ms))
+        await self._drain()
+        try:
+            status = await self._wait(waiter, timeout, f"play {key!r}")
+            self._check_status(status, "NetStream.Play.Start", f"play {key!r}")
+        except BaseException:
+            self.playing = None
+            raise
+        return sid
+
+    # -- media out -------------------------------------------------------------------------------------------
+    async def send_metadata(self, metadata: dict, *, timestamp: int = 0) -> None:
+        """``@setDataFrame onMetaData {...}`` on the publishing stream."""
+        self._require_publishing()
+        self._send(DataMessage(("@setDataFrame", "onMetaData", metadata), self.stream_id, timestamp))
+        await self._drain()
+
+    async def send_data(self, values: tuple | list, *, timestamp: int = 0) -> None:
+        """Any data message (AMF0 values) on the publishing stream, e.g. ``("onTextData", {...})``."""
+        self._require_publishing()
+        self._send(DataMessage(tuple(values), self.stream_id, timestamp))
+        await self._drain()
+
+    async def send_audio(self, timestamp: int, payload: bytes) -> None:
+        self._require_publishing()
+        self._send(Message(MessageType.AUDIO, payload, timestamp & 0xFFFFFFFF, self.stream_id, M.CSID_AUDIO))
+        await self._drain()
+
+    async def send_video(self, timestamp: int, payload: bytes) -> None:
+        self._require_publishing()
+        self._send(Message(MessageType.VIDEO, payload, timestamp & 0xFFFFFFFF, self.stream_id, M.CSID_VIDEO))
+        await self._drain()
+
+    # -- closing ---------------------------------------------------------------------------------------------
+    async def close(self, timeout: float | None = None) -> None:
+        """FCUnpublish (when publishing) and deleteStream for every stream, then an orderly TCP close: half-close,
+        wait up to ``min(timeout, 2)`` s for the server to close its side, close."""
+        if self._closed:
+            return
+        self._closed = True
+        self._closing = True
+        self._drained.set()
+        timeout = self.timeout if timeout is None else timeout
+        w = self._writer
+        try:
+            if w is not None and not self._eof and self.conn is not None and self.error is None:
+                try:
+                    if self.publishing is not None:
+                        self._send(M.fc_unpublish(self.publishing, self._next_tid()))
+                    for sid in self._streams:
+                        self._send(M.delete_stream(sid))
+                    await asyncio.wait_for(w.drain(), timeout)
+                except Exception as exc:  # noqa: BLE001 - closing: report, carry on
+                    log.debug("close: could not say goodbye: %r", exc)
+                if w.can_write_eof() and not w.is_closing():
+                    try:
+                        w.write_eof()
+                        if self._task is not None:
+                            await asyncio.wait_for(asyncio.shield(self._task), min(timeout, 2.0))
+                    except (asyncio.TimeoutError, OSError, RuntimeError):
+                        pass
+        finally:
+            if w is not None:
+                w.close()
+                try:
+                    await asyncio.wait_for(w.wait_closed(), min(timeout, 2.0))
+                except (asyncio.TimeoutError, OSError, ssl.SSLError):
+                    pass
+            if self._task is not None and not self._task.done():
+                self._task.cancel()
+                try:
+                    await self._task
+                except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                    pass
+            self._finish("closed", None)
+
+    # -- internals -------------------------------------------------------------------------------------------
+    def _next_tid(self) -> float:
+        tid = self._tid
+        self._tid += 1
+        return tid
+
+    def _require_connected(self) -> None:
+        if self.connect_result is None:
+            raise ClientError("not connected: call connect() first")
+        if self.error is not None:
+            raise self.error
+        if self._eof:
+            raise ConnectionLost("the server closed the connection")
+
+    def _require_publishing(self) -> None:
+        if self.publishing is None:
+            raise ClientError("not publishing: call publish() first")
+        if self.error is not None:
+            raise self.error
+        if self._eof:
+            raise ConnectionLost("the server closed the connection")
+
+    def _write(self, data: bytes) -> None:
+        if data and self._writer is not None:
+            if self._writer.is_closing():
+                raise ConnectionLost("the connection is closed")
+            self._writer.write(data)
+
+    def _send(self, ev: Any) -> None:
+        self._write(self.conn.send(ev))
+
+    def _flush(self) -> None:
+        self._write(self.conn.data_to_send())
+
+    async def _drain(self) -> None:
+        if self._writer is None:
+            return
+        try:
+            await asyncio.wait_for(self._writer.drain(), self.timeout)
+        except asyncio.TimeoutError:
+            raise RTMPTimeout(f"the server did not read what we sent for {self.timeout} s") from None
+        except (ConnectionError, OSError) as exc:
+            raise ConnectionLost(f"connection lost while sending: {exc}") from exc
+
+    async def _wait(self, fut: asyncio.Future, timeout: float | None, what: str) -> Any:
+        timeout = self.timeout if timeout is None else timeout
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), timeout)
+        except asyncio.TimeoutError:
+            fut.cancel()
+            raise RTMPTimeout(f"{what}: no answer within {timeout} s") from None
+
+    async def _call(self, cmd: Command, timeout: float | None, what: str) -> Command:
+        fut = asyncio.get_running_loop().create_future()
+        self._pending[cmd.transaction_id] = fut
+        try:
+            self._send(cmd)
+            await self._drain()
+            return await self._wait(fut, timeout, what)
+        finally:
+            self._pending.pop(cmd.transaction_id, None)
+
+    def _status_waiter(self, sid: int, success: str, prefixes: tuple[str, ...]) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+
+        def match(cmd: Command) -> bool:
+            if cmd.msid not in (sid, 0):
+                return False
+            if cmd.name == "_error":
+                return True
+            code = cmd.code or ""
+            level = (cmd.status or {}).get("level")
+            return (code == success or level == "error" or code in _PLAY_FAIL_CODES
+                    or (bool(prefixes) and code.startswith(prefixes) and code.endswith(
+                        ("BadName", "Denied", "Failed", "Rejected", "Forbidden"))))
+
+        self._waiters.append(_Waiter(match, fut))
+        return fut
+
+    @staticmethod
+    def _check_status(status: Command, success: str, what: str) -> None:
+        if status.name == "onStatus" and status.code == success:
+            return
+        raise StatusError.from_command(status, what)
+
+    # the reader task ------------------------------------------------------------------------------------------
+    async def _read_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        reason, error = "closed", None
+        try:
+            while True:
+                try:
+                    data = await self._reader.read(1 << 16)
+                except (ConnectionError, OSError, ssl.SSLError) as exc:
+                    if self._closing:
+                        data = b""
+                    else:
+                        raise ConnectionLost(f"connection lost: {exc}") from exc
+                self.conn.receive_data(data, loop.time())
+                while (ev := self.conn.next_event()) is not NEED_DATA:
+                    if self._handle(ev) and not self._closing and self._queue.qsize() >= self.max_queue:
+                        self._drained.clear()
+                        await self._drained.wait()
+                self._flush()
+                if not data:
+                    self._eof = True
+                    break
+        except asyncio.CancelledError:
+            raise
+        except ProtocolError as exc:
+            log.warning("protocol error from the server: %s", exc)
+            reason, error = "protocol error", exc
+        except ConnectionLost as exc:
+            reason, error = "connection lost", exc
+        except Exception as exc:  # noqa: BLE001 - a bug or an unexpected OS error: surface it to the waiters
+            log.exception("client reader failed")
+            reason, error = "error", exc
+        finally:
+            self._eof = True
+            self._finish(reason, error)
+
+    def _handle(self, ev: Any) -> bool:
+        """Apply one event; True when a media event was queued."""
+        if type(ev) in (E.Audio, E.Video, E.Aggregate) or isinstance(ev, DataMessage):
+            return self._media(ev)
+        if isinstance(ev, Command):
+            self._command(ev)
+        elif isinstance(ev, E.UserControl):
+            if ev.event_type == STREAM_EOF and self.playing is not None and ev.stream_id in (self.stream_id, 0):
+                self._end_play("StreamEOF")
+        elif isinstance(ev, E.HandshakeDone):
+            if self._handshake_done is not None and not self._handshake_done.done():
+                self._handshake_done.set_result(ev)
+        elif isinstance(ev, E.ConnectionClosed):
+            log.debug("server closed the connection (clean=%s)", ev.clean)
+        return False
+
+    def _command(self, cmd: Command) -> None:
+        if cmd.name in ("_result", "_error"):
+            fut = self._pending.pop(cmd.transaction_id, None)
+            if fut is not None:
+                if not fut.done():
+                    fut.set_result(cmd)
+                return
+            if cmd.name == "_error":
+                self._status(cmd)
+            return
+        if cmd.name == "onStatus":
+            if isinstance(cmd.status, dict):
+                self.statuses.append(cmd.status)
+            log.debug("onStatus %s", cmd.status)
+            self._status(cmd)
+            if self.playing is not None and cmd.code in _PLAY_END_CODES:
+                self._end_play(cmd.code)
+            return
+        if cmd.name == "close":
+            self._end_play("close")
+            return
+        log.debug("ignoring server command %r", cmd.name)  # onBWDone, onFCPublish, _onbwcheck, ...
+
+    def _status(self, cmd: Command) -> None:
+        for w in list(self._waiters):
+            if w.future.done():
+                self._waiters.remove(w)
+            elif w.predicate(cmd):
+                self._waiters.remove(w)
+                w.future.set_result(cmd)
+
+    def _media(self, ev: Any) -> bool:
+        if self.playing is None or self._ended or self._closing:
+            return False
+        if isinstance(ev, DataMessage) and ev.name == "onPlayStatus":
+            info = ev.values[1] if len(ev.values) > 1 and isinstance(ev.values[1], dict) else {}
+            if info.get("code") in _PLAY_END_CODES:
+                self._end_play(info["code"])
+            return False
+        if type(ev) is E.Aggregate:
+            try:
+                subs = M.split_aggregate(ev.message)
+            except ProtocolError as exc:
+                log.warning("dropping an aggregate message that does not split: %s", exc)
+                return False
+            for sub in subs:
+                if sub.type_id == MessageType.AUDIO:
+                    self._queue.put_nowait(E.Audio(sub))
+                elif sub.type_id == MessageType.VIDEO:
+                    self._queue.put_nowait(E.Video(sub))
+                elif sub.type_id in (MessageType.DATA_AMF0, MessageType.DATA_AMF3):
+                    self._queue.put_nowait(DataMessage.from_message(sub))
+            return bool(subs)
+        self._queue.put_nowait(ev)
+        return True
+
+    def _end_play(self, reason: str) -> None:
+        if not self._ended:
+            log.debug("stream ended: %s", reason)
+            self.end_reason = reason
+            self._ended = True
+            self._queue.put_nowait(_END)
+            self._drained.set()
+
+    def _finish(self, reason: str, error: BaseException | None) -> None:
+        if error is not None and self.error is None:
+            self.error = error
+        failure = error or ConnectionLost(f"connection {reason} before the answer came")
+        for fut in [*self._pending.values(), *(w.future for w in self._waiters)]:
+            if not fut.done():
+                fut.set_exception(failure)
+        if self._handshake_done is not None and not self._handshake_done.done():
+            self._handshake_done.set_exception(failure)
+        self._pending.clear()
+        self._waiters.clear()
+        if not self._ended:
+            self.end_reason = self.end_reason or reason
+            self._ended = True
+            self._queue.put_nowait(_END)
+        self._drained.set()
+
+
+async def open_publisher(url: str, *, key: str | None = None, kind: str = "live", **kw: Any) -> RTMPClient:
+    """A connected client already publishing ``url`` (or ``key``); close it with ``await client.close()``."""
+    c = RTMPClient(**kw)
+    try:
+        await c.connect(url, purpose="publish")
+        await c.publish(key, kind)
+    except BaseException:
+        await c.close()
+        raise
+    return c
+
+
+async def open_player(url: str, *, key: str | None = None, start: float = -2, retry_for: float = 0.0,
+                      **kw: Any) -> RTMPClient:
+    """A connected client already playing ``url`` (or ``key``)."""
+    c = RTMPClient(**kw)
+    try:
+        await c.connect(url, purpose="play", retry_for=retry_for)
+        await c.play(key, start)
+    except BaseException:
+        await c.close()
+        raise
+    return c

@@ -1,0 +1,176 @@
+"""FLV recording of a published stream (one file per publish session).
+
+The event loop only appends FLV tags (built by :class:`rtmpspec.flv.FLVWriter`) to an in-memory buffer; every
+``flush_interval`` seconds or ``flush_bytes`` bytes the buffer goes to a writer thread through a queue bounded in
+bytes, so disk latency never blocks the loop. Every tag carries its PreviousTagSize, so the file is a valid FLV
+up to the last flushed tag at any moment, also after ``kill -9`` of the server. ``close()`` flushes, fsyncs and
+closes. A disk error (ENOSPC, EIO, EACCES, ...) or a full queue stops the recording with one log line; the live
+stream is not affected.
+
+Timestamps are rebased so that the file starts at 0 (the first media message of the session).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable
+
+from rtmpspec import amf0
+from rtmpspec.flv import FLVWriter
+
+from . import logs
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.\-]")
+
+
+def sanitize(name: str) -> str:
+    s = _SAFE.sub("_", name).lstrip(".") or "_"
+    return s[:128]
+
+
+def record_path(record_dir: str, app: str, name: str, now: float | None = None) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now if now is not None else time.time()))
+    return os.path.join(record_dir, sanitize(app), f"{sanitize(name)}-{stamp}.flv")
+
+
+class Recorder:
+    def __init__(self, path: str, *, conn: int | None = None, peer: str | None = None,
+                 flush_bytes: int = 256 * 1024, queue_bytes: int = 64 * 1024 * 1024,
+                 notify: Callable[[Callable[[], None]], None] | None = None, exclusive: bool = True) -> None:
+        """Open ``path`` (creating its directory; a name taken already gets a ``-N`` suffix). Raises OSError."""
+        self.conn, self.peer = conn, peer
+        self.flush_bytes = flush_bytes
+        self.queue_bytes = queue_bytes
+        self._notify = notify  # runs a callable on the event loop thread (loop.call_soon_threadsafe)
+        self.failed: str | None = None
+        self.closed = False
+        self.bytes = 0
+        self.tags = 0
+        self._first_ts: int | None = None
+        self._flv = FLVWriter()
+        self._buf = bytearray(self._flv.header(audio=True, video=True))
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._queued = 0
+        self._lock = threading.Lock()
+        self.path, self._fd = self._open(path, exclusive)
+        self._thread = threading.Thread(target=self._run, name=f"recorder-{conn}", daemon=True)
+        self._thread.start()
+        self._log("info", "record_start", path=self.path)
+
+    @staticmethod
+    def _open(path: str, exclusive: bool) -> tuple[str, int]:
+        d = os.path.dirname(path)
+        if d:
+            os.makedirs(d, exist_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        if not exclusive:
+            return path, os.open(path, flags | os.O_TRUNC, 0o644)
+        base, ext = os.path.splitext(path)
+        for i in range(1000):
+            p = path if i == 0 else f"{base}-{i}{ext}"
+            try:
+                return p, os.open(p, flags | os.O_EXCL, 0o644)
+            except FileExistsError:
+                continue
+        raise FileExistsError(path)
+
+    def _log(self, level: str, event: str, **kw) -> None:
+        logs.get().event(level, event, conn=self.conn, peer=self.peer, **kw)
+
+    # -- event loop side ------------------------------------------------------------------------------------
+    def metadata(self, obj) -> None:
+        if self.failed or self.closed:
+            return
+        self._append(18, 0, amf0.encode_all(["onMetaData", obj]))
+
+    def media(self, type_id: int, timestamp: int, payload: bytes) -> None:
+        if self.failed or self.closed:
+            return
+        if self._first_ts is None:
+            self._first_ts = timestamp
+        ts = (timestamp - self._first_ts) & 0xFFFFFFFF
+        if ts > 0x7FFFFFFF:  # went backwards
+            ts = 0
+        self._append(type_id, ts, payload)
+
+    def _append(self, type_id: int, ts: int, payload: bytes) -> None:
+        self._buf += self._flv.tag(type_id, ts, payload)
+        self.tags += 1
+        if len(self._buf) >= self.flush_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._buf or self.failed or self.closed:
+            return
+        data = bytes(self._buf)
+        self._buf.clear()
+        with self._lock:
+            if self._queued + len(data) > self.queue_bytes:
+                over = True
+            else:
+                over = False
+                self._queued += len(data)
+        if over:
+            self._fail(f"writer queue over {self.queue_bytes} bytes: the disk is too slow")
+            return
+        self._q.put(data)
+
+    def close(self, timeout: float = 3.0) -> None:
+        """Flush, fsync and close (waits for the writer thread at most ``timeout`` seconds)."""
+        if self.closed:
+            return
+        self.flush()
+        self.closed = True
+        self._q.put(None)
+        self._thread.join(timeout)
+        self._log("info", "record_stop", path=self.path, bytes=self.bytes, tags=self.tags, error=self.failed)
+
+    def _fail(self, why: str) -> None:
+        if self.failed:
+            return
+        self.failed = why
+        self._buf.clear()
+        self._q.put(None)
+        self._log("error", "record_error", path=self.path, error=why)
+
+    # -- writer thread --------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        fd = self._fd
+        error = None
+        while True:
+            item = self._q.get()
+            if item is None:
+                break
+            with self._lock:
+                self._queued -= len(item)
+            if error is not None:
+                continue
+            try:
+                view = memoryview(item)
+                while view:
+                    n = os.write(fd, view)
+                    view = view[n:]
+                self.bytes += len(item)
+            except OSError as exc:
+                error = f"{exc.strerror or exc} (errno {exc.errno})"
+                self._report(error)
+        try:
+            if error is None:
+                os.fsync(fd)
+        except OSError as exc:
+            self._report(f"fsync: {exc.strerror or exc} (errno {exc.errno})")
+        finally:
+            os.close(fd)
+
+    def _report(self, why: str) -> None:
+        if self._notify is not None:
+            try:
+                self._notify(lambda: self._fail(why))
+                return
+            except RuntimeError:  # loop closed
+                pass
+        self._fail(why)

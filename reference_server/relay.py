@@ -1,0 +1,379 @@
+"""Live relay: streams keyed by ``app/name``, one publisher and many players each.
+
+Chunk once
+    Relayed messages are collected per input read of the publisher (``flush`` runs from ``loop.call_soon``, or
+    after ``flush_interval``). Players are grouped by (outgoing chunk size, message stream id); for each group
+    every message is chunked once with :meth:`Connection.chunk_shared` (Type 0 + Type 3 chunks, valid whatever
+    the receiver's state), the chunks are joined into one ``bytes`` and that same object is written to every
+    player of the group with one ``transport.write``; ``conn.send_shared`` accounts for it (bytes written and
+    the chunk stream state of the last message per chunk stream).
+
+Late joiners
+    get the cached metadata (``onMetaData``, without the ``@setDataFrame`` wrapper), every cached sequence header
+    (AVC/HEVC/AAC, E-RTMP SequenceStart / MultichannelConfig, per track) and the GOP since the last keyframe
+    (bounded by ``gop_max_bytes`` and ``gop_max_frames``; when exceeded the cache is dropped until the next
+    keyframe and a late joiner waits for that keyframe). Metadata and headers are re-stamped with the timestamp
+    of the first GOP message so the player sees monotonic timestamps; media timestamps are relayed as published.
+
+Slow players
+    never slow the publisher: nothing here awaits a socket. The per-player queue is the transport's write buffer;
+    above ``player_soft_limit`` queued bytes non-keyframe video is dropped and the player then waits for a
+    keyframe (with room in its queue) before it gets video again; above ``player_hard_limit`` it is disconnected
+    with a log line. The burst a late joiner gets is allowed on top of the soft limit until the queue drains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from rtmpspec import control, media
+from rtmpspec.chunkstream import Message
+from rtmpspec.connection import Connection
+from rtmpspec.errors import DecodeError
+from rtmpspec.events import UserControl
+from rtmpspec.messages import CSID_AUDIO, CSID_DATA, CSID_VIDEO, DataMessage, on_status
+
+from . import logs
+from .config import Config
+
+if TYPE_CHECKING:
+    from .recorder import Recorder
+    from .session import Session
+
+# kinds of relayed messages
+AUDIO, AUDIO_SEQ, VIDEO_KEY, VIDEO_SEQ, VIDEO_INTER, DATA = range(6)
+_IS_AUDIO = (True, True, False, False, False, False)
+_IS_VIDEO = (False, False, True, True, True, False)
+_CSID = {8: CSID_AUDIO, 9: CSID_VIDEO}
+_chunk = Connection.chunk_shared
+
+
+class Player:
+    __slots__ = ("session", "conn", "transport", "write", "msid", "stream", "name", "audio", "video", "paused",
+                 "need_key", "slack", "dropped", "lagging", "group", "fast")
+
+    def __init__(self, session: Session, msid: int, name: str) -> None:
+        self.session = session
+        self.conn = session.conn
+        self.transport = session.transport
+        self.write = session.transport.write
+        self.msid = msid
+        self.name = name
+        self.stream: Stream | None = None
+        self.audio = True
+        self.video = True
+        self.paused = False
+        self.need_key = False
+        self.slack = 0  # burst bytes allowed over the soft limit until the queue drains below it
+        self.dropped = 0
+        self.lagging = False
+        self.group: tuple[int, int] = (0, 0)
+        self.fast = True
+
+    def update(self) -> None:
+        self.fast = self.audio and self.video and not self.paused and not self.need_key
+
+    def wants(self, kind: int) -> bool:
+        if self.paused:
+            return False
+        if _IS_AUDIO[kind]:
+            return self.audio
+        if _IS_VIDEO[kind]:
+            return self.video
+        return True
+
+
+class Stream:
+    def __init__(self, relay: Relay, app: str, name: str) -> None:
+        self.relay = relay
+        self.cfg = relay.cfg
+        self.app, self.name = app, name
+        self.key = f"{app}/{name}"
+        self.publisher: Session | None = None
+        self.pub_msid = 0
+        self.players: list[Player] = []
+        self.groups: dict[tuple[int, int], list[Player]] = {}
+        self.metadata: Any = None
+        self.headers: dict[tuple, Message] = {}
+        self.gop: list[tuple[Message, int]] | None = None
+        self.gop_bytes = 0
+        self.pending: list[tuple[Message, int]] = []
+        self._flush_handle: asyncio.Handle | None = None
+        self.recorder: Recorder | None = None
+        self.last_ts = 0
+        self.messages = 0
+        self.bytes_in = 0
+
+    # -- bookkeeping ----------------------------------------------------------------------------------------
+    def _regroup(self) -> None:
+        groups: dict[tuple[int, int], list[Player]] = {}
+        for p in self.players:
+            p.group = (p.conn.our_chunk_size, p.msid)
+            groups.setdefault(p.group, []).append(p)
+        self.groups = groups
+
+    def _reset_media(self) -> None:
+        self.metadata = None
+        self.headers = {}
+        self.gop = None
+        self.gop_bytes = 0
+
+    # -- publisher side -------------------------------------------------------------------------------------
+    def on_media(self, msg: Message) -> None:
+        t = msg.type_id
+        payload = msg.payload
+        kind = AUDIO
+        if t == 9:
+            kind = VIDEO_INTER
+            try:
+                tag = media.parse_video_tag(payload)
+            except DecodeError:
+                tag = None
+            if tag is not None:
+                if tag.is_sequence_header:
+                    kind = VIDEO_SEQ
+                    self.headers[(9, *(tr.track_id for tr in tag.tracks))] = msg
+                elif tag.is_keyframe:
+                    kind = VIDEO_KEY
+        elif t == 8 and payload:
+            try:
+                tag = media.parse_audio_tag(payload)
+            except DecodeError:
+                tag = None
+            if tag is not None and tag.is_sequence_header:
+                kind = AUDIO_SEQ
+                self.headers[(8, *(tr.track_id for tr in tag.tracks))] = msg
+        self.last_ts = msg.timestamp
+        self.messages += 1
+        self.bytes_in += len(payload)
+        entry = (msg, kind)
+        if kind == VIDEO_KEY:
+            self.gop = [entry]
+            self.gop_bytes = len(payload)
+        elif self.gop is not None and kind != VIDEO_SEQ and kind != AUDIO_SEQ:
+            self.gop.append(entry)
+            self.gop_bytes += len(payload)
+            if self.gop_bytes > self.cfg.gop_max_bytes or len(self.gop) > self.cfg.gop_max_frames:
+                logs.get().event("warning", "gop_cache_overflow", stream=self.key, bytes=self.gop_bytes,
+                                 messages=len(self.gop))
+                self.gop = None
+                self.gop_bytes = 0
+        if self.recorder is not None:
+            self.recorder.media(t, msg.timestamp, payload)
+        if self.players:
+            self.pending.append(entry)
+            if self._flush_handle is None:
+                self._schedule()
+
+    def on_data(self, dm: DataMessage) -> None:
+        """``@setDataFrame onMetaData`` / ``onMetaData``: stored (unwrapped) and relayed as ``onMetaData``;
+        ``@clearDataFrame`` clears it; other data messages are relayed (unwrapped from ``@setDataFrame``)."""
+        meta = dm.metadata
+        name = dm.name
+        if meta is not None:
+            self.metadata = meta
+            if self.recorder is not None:
+                self.recorder.metadata(meta)
+            values: tuple = ("onMetaData", meta)
+        elif name == "@clearDataFrame":
+            self.metadata = None
+            return
+        elif name == "@setDataFrame":
+            values = tuple(dm.values[1:])
+        else:
+            values = tuple(dm.values)
+        if self.players:
+            out = DataMessage(values, 0, dm.timestamp).to_message(CSID_DATA)
+            self.pending.append((out, DATA))
+            if self._flush_handle is None:
+                self._schedule()
+
+    def _schedule(self) -> None:
+        loop = asyncio.get_running_loop()
+        iv = self.cfg.flush_interval
+        self._flush_handle = loop.call_later(iv, self.flush) if iv > 0 else loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write the pending messages to every player: chunk once per group, one write per player."""
+        h = self._flush_handle
+        if h is not None:
+            h.cancel()
+            self._flush_handle = None
+        pending = self.pending
+        if not pending:
+            return
+        self.pending = []
+        soft = self.cfg.player_soft_limit
+        for (chunk_size, msid), players in list(self.groups.items()):
+            msgs = []
+            chunks = []
+            last: dict[int, Message] = {}
+            for msg, _kind in pending:
+                csid = _CSID.get(msg.type_id, CSID_DATA)
+                m = Message(msg.type_id, msg.payload, msg.timestamp, msid, csid)
+                msgs.append(m)
+                chunks.append(_chunk(m, chunk_size))
+                last[csid] = m
+            joined = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            lasts = list(last.values())
+            first, rest = lasts[0], lasts[1:]
+            for p in players:
+                if p.fast:
+                    queued = p.transport.get_write_buffer_size()
+                    if queued <= soft + p.slack:
+                        if p.slack and queued <= soft:
+                            p.slack = 0
+                        p.write(joined)
+                        send = p.conn.send_shared
+                        send(joined, first)
+                        for m in rest:
+                            send(b"", m)
+                        continue
+                self._slow(p, pending, msgs, chunks)
+
+    def _slow(self, p: Player, pending, msgs, chunks) -> None:
+        cfg = self.cfg
+        queued = p.transport.get_write_buffer_size()
+        if queued <= cfg.player_soft_limit:
+            p.slack = 0
+        if queued > cfg.player_hard_limit + p.slack:
+            p.session.close("slow_player", f"{queued} bytes queued for the player exceed {cfg.player_hard_limit}",
+                            level="warning", dropped=p.dropped)
+            return
+        over = queued > cfg.player_soft_limit + p.slack
+        if over and not p.lagging:
+            p.lagging = True
+            logs.get().event("warning", "player_lagging", conn=p.session.id, peer=p.session.peer, stream=self.key,
+                             queued=queued)
+        elif not over and p.lagging:
+            p.lagging = False
+        out = []
+        last = {}
+        for i, (_msg, kind) in enumerate(pending):
+            if not p.wants(kind):
+                continue
+            if kind == VIDEO_INTER:
+                if over or p.need_key:
+                    p.need_key = True
+                    p.dropped += 1
+                    continue
+            elif kind == VIDEO_KEY:
+                if over:
+                    p.need_key = True
+                    p.dropped += 1
+                    continue
+                p.need_key = False
+            out.append(chunks[i])
+            m = msgs[i]
+            last[m.csid] = m
+        p.update()
+        if not out:
+            return
+        data = b"".join(out)
+        p.write(data)
+        first = True
+        for m in last.values():
+            p.conn.send_shared(data if first else b"", m)
+            first = False
+
+    # -- players --------------------------------------------------------------------------------------------
+    def add_player(self, p: Player) -> None:
+        self.flush()
+        p.stream = self
+        self.players.append(p)
+        self._regroup()
+        if self.publisher is not None:
+            self.burst(p)
+        else:
+            p.need_key = True
+            p.update()
+
+    def remove_player(self, p: Player) -> None:
+        if p in self.players:
+            self.flush()
+            self.players.remove(p)
+            self._regroup()
+        p.stream = None
+        self.relay.maybe_drop(self)
+
+    def burst(self, p: Player) -> None:
+        """Metadata + sequence headers + GOP for a player that joins (or unpauses) while the stream is live."""
+        conn = p.conn
+        gop = self.gop or []
+        base = gop[0][0].timestamp if gop else self.last_ts
+        out = []
+        if self.metadata is not None:
+            out.append(conn.send(DataMessage(("onMetaData", self.metadata), p.msid, base)))
+        for (t, *_), m in self.headers.items():
+            if (t == 8 and p.audio) or (t == 9 and p.video):
+                out.append(conn.send_media(Message(t, m.payload, base, p.msid, _CSID[t])))
+        for m, kind in gop:
+            if p.wants(kind):
+                out.append(conn.send_media(Message(m.type_id, m.payload, m.timestamp, p.msid,
+                                                   _CSID.get(m.type_id, CSID_DATA))))
+        p.need_key = not gop
+        p.update()
+        data = b"".join(out)
+        p.slack = len(data)
+        if data:
+            p.session.write(data)
+
+    def notify_players(self, code: str, description: str, *, eof: bool = False, begin: bool = False) -> None:
+        for p in list(self.players):
+            s = p.session
+            try:
+                out = []
+                if eof:
+                    out.append(s.conn.send(UserControl(control.STREAM_EOF, stream_id=p.msid)))
+                if begin:
+                    out.append(s.conn.send(UserControl(control.STREAM_BEGIN, stream_id=p.msid)))
+                out.append(s.conn.send(on_status(code, description, msid=p.msid, details=self.name)))
+                s.write(b"".join(out))
+            except Exception as exc:  # a player in a bad state must not stop the others
+                s.close("internal_error", repr(exc))
+
+    def start_publish(self, session: Session, msid: int) -> None:
+        self.publisher = session
+        self.pub_msid = msid
+        self._reset_media()
+        self.last_ts = 0
+        for p in self.players:
+            p.need_key = True
+            p.update()
+        self.notify_players("NetStream.Play.PublishNotify", f"{self.name} is now published.", begin=True)
+
+    def stop_publish(self, *, reason: str = "unpublish") -> None:
+        self.flush()
+        self.publisher = None
+        self.pub_msid = 0
+        if self.recorder is not None:
+            self.recorder.close()
+            self.recorder = None
+        self.notify_players("NetStream.Play.UnpublishNotify", f"{self.name} is now unpublished.", eof=True)
+        for p in self.players:
+            p.need_key = True
+            p.update()
+        self._reset_media()
+        self.relay.maybe_drop(self)
+
+
+class Relay:
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.streams: dict[str, Stream] = {}
+
+    def get(self, app: str, name: str) -> Stream:
+        key = f"{app}/{name}"
+        s = self.streams.get(key)
+        if s is None:
+            s = self.streams[key] = Stream(self, app, name)
+        return s
+
+    def maybe_drop(self, s: Stream) -> None:
+        if s.publisher is None and not s.players and self.streams.get(s.key) is s:
+            del self.streams[s.key]
+
+    def flush_all(self) -> None:
+        for s in list(self.streams.values()):
+            s.flush()

@@ -1,0 +1,106 @@
+"""The asyncio server: accepts connections (one :class:`Session` each), runs the timers (handshake and idle
+timeouts, idle pings, recording flushes) and shuts down cleanly.
+
+Shutdown (SIGINT/SIGTERM): stop accepting; every publisher is unpublished, so players get StreamEOF +
+``NetStream.Play.UnpublishNotify`` and recordings are flushed, fsynced and closed; every connection is closed
+(aborted after a grace period); the process exits 0 well within 5 seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import TYPE_CHECKING
+
+from . import logs
+from .config import Config
+from .relay import Relay
+from .session import Session
+
+if TYPE_CHECKING:
+    from .recorder import Recorder
+
+
+class Server:
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.relay = Relay(cfg)
+        self.sessions: set[Session] = set()
+        self.recorders: set[Recorder] = set()
+        self.stopping = False
+        self._server: asyncio.base_events.Server | None = None
+        self._tick_task: asyncio.Task | None = None
+        self.address: tuple[str, int] | None = None
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if not self.cfg.tls_cert:
+            return None
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.cfg.tls_cert, self.cfg.tls_key)
+        return ctx
+
+    async def start(self) -> tuple[str, int]:
+        loop = asyncio.get_running_loop()
+        ctx = self.ssl_context()
+        kw = {"ssl": ctx, "ssl_handshake_timeout": self.cfg.handshake_timeout} if ctx else {}
+        self._server = await loop.create_server(lambda: Session(self), self.cfg.host, self.cfg.port,
+                                                backlog=min(1024, max(16, self.cfg.max_connections)),
+                                                reuse_address=True, **kw)
+        sock = self._server.sockets[0]
+        host, port = sock.getsockname()[:2]
+        self.address = (host, port)
+        self._tick_task = loop.create_task(self._ticker())
+        logs.get().event("info", "server_start", address=self.url, apps=self.cfg.apps,
+                         record_dir=self.cfg.record_dir, loop=type(loop).__module__)
+        return host, port
+
+    @property
+    def url(self) -> str:
+        if self.address is None:
+            return ""
+        host, port = self.address
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{self.cfg.scheme}://{host}:{port}"
+
+    async def _ticker(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = max(0.05, min(0.5, self.cfg.record_flush_interval))
+        while True:
+            await asyncio.sleep(interval)
+            now = loop.time()
+            for s in list(self.sessions):
+                try:
+                    s.tick(now)
+                except Exception as exc:  # never let one session stop the timers
+                    s.close("internal_error", f"{type(exc).__name__}: {exc}", level="error")
+            for r in list(self.recorders):
+                r.flush()
+
+    async def shutdown(self, grace: float = 2.0) -> None:
+        """Stop accepting, unpublish everything (players get StreamEOF + UnpublishNotify), close recordings and
+        connections."""
+        self.stopping = True
+        log = logs.get()
+        log.event("info", "server_stopping", sessions=len(self.sessions), streams=len(self.relay.streams))
+        if self._server is not None:
+            self._server.close()
+        if self._tick_task is not None:
+            self._tick_task.cancel()
+        sessions = list(self.sessions)
+        for s in sessions:  # publishers first, so players still get the notifications
+            if s.publishing:
+                for msid in list(s.publishing):
+                    s._stop_publish(msid)
+        for s in sessions:
+            s.close("shutdown", "server shutting down")
+        for r in list(self.recorders):
+            r.close()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self.sessions and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        for s in list(self.sessions):
+            if s.transport is not None:
+                s.transport.abort()
+        log.event("info", "server_stopped")

@@ -1,0 +1,479 @@
+"""One RTMP session per TCP connection: an asyncio Protocol over :class:`rtmpspec.connection.Connection`.
+
+Every byte goes through rtmpspec: ``data_received`` feeds the Connection, which runs the handshake and the
+chunk stream and types every message; this module only decides what to answer. A ``ProtocolError`` (bad
+handshake, bad chunk header, oversized message, bad Set Chunk Size, garbage AMF, a command out of order) is
+logged as ONE line with connection id, peer, what, offset, field and section, and only this connection is
+closed.
+
+Commands (RTMP 7.2 and what FMS / nginx-rtmp / ffmpeg do): connect, releaseStream, FCPublish (onFCPublish),
+FCUnpublish (onFCUnpublish), createStream, publish, play, play2, deleteStream, closeStream, getStreamLength,
+pause, seek, receiveAudio, receiveVideo, FCSubscribe (ignored), close; any other command with a transaction id
+other than 0 gets ``_error`` (NetConnection.Call.Failed) with the same transaction id.
+
+Play of a key nobody publishes: like nginx-rtmp, ``NetStream.Play.Start`` and wait; when a publisher arrives
+the player gets StreamBegin + ``NetStream.Play.PublishNotify`` and the stream; when it leaves, StreamEOF +
+``NetStream.Play.UnpublishNotify`` and the player stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import TYPE_CHECKING, Any
+
+from rtmpspec import control, events, media
+from rtmpspec.amf0_values import AVMPlus
+from rtmpspec.amf3_values import AMF3Array, AMF3Object
+from rtmpspec.connection import NEED_DATA, Connection, Role, State
+from rtmpspec.errors import DecodeError, ProtocolError
+from rtmpspec.messages import Command, DataMessage, on_status, split_aggregate
+
+from . import logs
+from .config import valid_name
+from .recorder import Recorder, record_path
+from .relay import Player, Stream
+
+if TYPE_CHECKING:
+    from .server import Server
+
+_ids = itertools.count(1)
+FMS_VERSION = "FMS/3,0,1,123"
+CLOSE_GRACE = 1.0
+
+
+def plain(v: Any) -> Any:
+    """AMF3 values (inside an avmplus marker) as plain dicts/lists, so AMF0 and AMF3 commands read alike."""
+    if isinstance(v, AVMPlus):
+        v = v.value
+    if isinstance(v, AMF3Object):
+        d = dict(v.sealed)
+        if v.dynamic:
+            d.update(v.dynamic)
+        return d
+    if isinstance(v, AMF3Array):
+        return dict(v.assoc) if v.assoc else list(v.dense)
+    return v
+
+
+def _stream_name(v: Any) -> str | None:
+    v = plain(v)
+    if not isinstance(v, str):
+        return None
+    return v.split("?", 1)[0]
+
+
+class Session(asyncio.Protocol):
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.cfg = server.cfg
+        self.relay = server.relay
+        self.id = next(_ids)
+        self.peer = "-"
+        self.transport: asyncio.Transport | None = None
+        self.loop = asyncio.get_running_loop()
+        now = self.loop.time()
+        self.conn = Connection(Role.SERVER, now=now, max_message_size=self.cfg.max_message_size)
+        self.created = now
+        self.closing = False
+        self.app: str | None = None
+        self.object_encoding = 0
+        self.next_stream_id = 1
+        self.created_streams: set[int] = set()
+        self.publishing: dict[int, Stream] = {}
+        self.playing: dict[int, Player] = {}
+        self.last_ping = 0.0
+        self.acked = 0
+        self.log = logs.get()
+
+    # -- asyncio callbacks ----------------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        pn = transport.get_extra_info("peername")
+        self.peer = f"{pn[0]}:{pn[1]}" if isinstance(pn, tuple) else str(pn)
+        srv = self.server
+        if len(srv.sessions) >= self.cfg.max_connections or srv.stopping:
+            self.ev("warning", "connection_refused", reason="max_connections" if not srv.stopping else "shutdown",
+                    limit=self.cfg.max_connections)
+            self.closing = True
+            transport.abort()
+            return
+        srv.sessions.add(self)
+        try:
+            transport.set_write_buffer_limits(high=4 * 1024 * 1024)
+        except (AttributeError, NotImplementedError):
+            pass
+        self.ev("info", "connection_open")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cleanup()
+        if self in self.server.sessions:
+            self.server.sessions.discard(self)
+            self.ev("info", "connection_closed", bytes_in=self.conn.bytes_received, bytes_out=self.conn.bytes_sent,
+                    acked=self.conn.last_ack_received, error=str(exc) if exc else None)
+        self.closing = True
+
+    def eof_received(self) -> bool:
+        self.data_received(b"")
+        return False
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        conn = self.conn
+        try:
+            conn.receive_data(data, self.loop.time())
+            while not self.closing:
+                ev = conn.next_event()
+                if ev is NEED_DATA:
+                    break
+                self.handle(ev)
+        except ProtocolError as exc:
+            self.protocol_error(exc)
+            return
+        except Exception as exc:  # a bug in our handling: this session ends, the server goes on
+            self.close("internal_error", f"{type(exc).__name__}: {exc}", level="error")
+            return
+        out = conn.data_to_send()
+        if out and not self.closing:
+            self.transport.write(out)
+
+    # -- helpers --------------------------------------------------------------------------------------------
+    def ev(self, level: str, event: str, **kw: Any) -> None:
+        self.log.event(level, event, conn=self.id, peer=self.peer, **kw)
+
+    def write(self, data: bytes) -> None:
+        if self.closing or self.transport is None:
+            return
+        pending = self.conn.data_to_send()  # handshake / acks produced earlier go first
+        if pending:
+            self.transport.write(pending)
+        if data:
+            self.transport.write(data)
+
+    def send(self, *evs: Any) -> None:
+        self.write(b"".join(self.conn.send(e) for e in evs))
+
+    def status(self, msid: int, code: str, description: str, level: str = "status", **extra: Any) -> None:
+        self.send(on_status(code, description, level=level, msid=msid, extra=extra or None))
+
+    def protocol_error(self, exc: ProtocolError) -> None:
+        self.close("protocol_error", exc.what, level="warning", error=type(exc).__name__, offset=exc.offset,
+                   field=exc.field, section=exc.section, state=self.conn.state.value)
+
+    def close(self, event: str = "close", why: str | None = None, *, level: str = "info", **kw: Any) -> None:
+        """Log ``event`` once, leave every stream, close the transport (abort after a short grace)."""
+        if self.closing:
+            return
+        self.ev(level, event, what=why, **kw)
+        self._cleanup()
+        self.closing = True
+        t = self.transport
+        if t is not None:
+            pending = self.conn.data_to_send() if self.conn.state is not State.ERROR else b""
+            if pending:
+                t.write(pending)
+            t.close()
+            self.loop.call_later(CLOSE_GRACE, t.abort)
+
+    def _cleanup(self) -> None:
+        for msid in list(self.playing):
+            self._stop_play(msid)
+        for msid in list(self.publishing):
+            self._stop_publish(msid)
+
+    # -- timers (called by the server's tick) ---------------------------------------------------------------
+    def tick(self, now: float) -> None:
+        if self.closing:
+            return
+        st = self.conn.state
+        if st in (State.HANDSHAKE, State.AWAIT_CONNECT, State.CONNECT_PENDING):
+            if now - self.created > self.cfg.handshake_timeout:
+                self.close("handshake_timeout", f"no handshake + connect within {self.cfg.handshake_timeout}s",
+                           level="warning", state=st.value)
+            return
+        idle = now - self.conn.last_receive
+        if idle > self.cfg.idle_timeout:
+            self.close("idle_timeout", f"nothing received for {idle:.1f}s", level="warning")
+        elif idle > self.cfg.idle_timeout / 2 and now - self.last_ping > self.cfg.idle_timeout / 4 \
+                and st is State.CONNECTED:
+            self.last_ping = now
+            self.send(events.UserControl(control.PING_REQUEST, timestamp=int(now * 1000) & 0xFFFFFFFF))
+
+    # -- events ---------------------------------------------------------------------------------------------
+    def handle(self, ev: Any) -> None:
+        t = type(ev)
+        if t is events.Video or t is events.Audio:
+            s = self.publishing.get(ev.message.msid)
+            if s is not None:
+                s.on_media(ev.message)
+            return
+        if t is Command:
+            self.command(ev)
+        elif t is DataMessage:
+            s = self.publishing.get(ev.msid)
+            if s is not None:
+                s.on_data(ev)
+        elif isinstance(ev, events.Aggregate):
+            s = self.publishing.get(ev.message.msid)
+            if s is not None:
+                try:
+                    subs = split_aggregate(ev.message)
+                except DecodeError as exc:
+                    raise ProtocolError(exc.what, offset=self.conn.reader.offset, field=exc.field,
+                                        section=exc.section or "RTMP 7.1.6") from exc
+                for m in subs:
+                    if m.type_id in (8, 9):
+                        s.on_media(m)
+        elif isinstance(ev, events.Acknowledgement):
+            self.acked = ev.sequence
+        elif isinstance(ev, events.HandshakeDone):
+            self.ev("debug", "handshake_done", digest=ev.digest, peer_version=ev.peer_version, echo_ok=ev.echo_ok)
+        elif isinstance(ev, events.ConnectionClosed):
+            self.close("peer_closed", None if ev.clean else "in the middle of a message or the handshake",
+                       level="info" if ev.clean else "warning", clean=ev.clean)
+        elif isinstance(ev, events.UserControl):
+            if ev.event_type == control.SET_BUFFER_LENGTH:
+                self.ev("debug", "set_buffer_length", stream_id=ev.stream_id, ms=ev.buffer_length)
+        elif isinstance(ev, events.OtherMessage):
+            self.ev("debug", "ignored_message", type=ev.message.type_id, msid=ev.message.msid)
+
+    def command(self, cmd: Command) -> None:
+        name = cmd.name
+        h = _HANDLERS.get(name)
+        if h is not None:
+            h(self, cmd)
+        elif name in ("_result", "_error", "onStatus", "onBWDone", "_checkbw", "FCSubscribe", "FCUnsubscribe"):
+            return  # answers to our pings/calls, bandwidth probes, FCSubscribe (nginx-rtmp ignores it too)
+        elif cmd.transaction_id != 0:
+            self.ev("info", "unknown_command", command=name, tid=cmd.transaction_id)
+            self.send(Command("_error", cmd.transaction_id, None,
+                              ({"level": "error", "code": "NetConnection.Call.Failed",
+                                "description": f"unknown command {name!r}"},), amf3=cmd.amf3))
+        else:
+            self.ev("debug", "unknown_command", command=name, tid=0)
+
+    def _result(self, cmd: Command, *args: Any) -> None:
+        if cmd.transaction_id:
+            self.send(Command("_result", cmd.transaction_id, None, args, amf3=cmd.amf3))
+
+    # -- NetConnection --------------------------------------------------------------------------------------
+    def on_connect(self, cmd: Command) -> None:
+        obj = plain(cmd.command_object)
+        if not isinstance(obj, dict):
+            obj = {}
+        app = _stream_name(obj.get("app", "")) or ""
+        app = app.strip("/")
+        if app not in self.cfg.apps or not valid_name(app):
+            self.send(Command("_error", cmd.transaction_id, None,
+                              ({"level": "error", "code": "NetConnection.Connect.Rejected",
+                                "description": f"application {app[:200]!r} is not served here"},), amf3=cmd.amf3))
+            self.close("connect_rejected", f"application {app[:200]!r} not in {self.cfg.apps}", level="warning")
+            return
+        self.app = app
+        oe = obj.get("objectEncoding", 0)
+        self.object_encoding = 3 if oe == 3 else 0
+        cfg = self.cfg
+        props: dict[str, Any] = {"fmsVer": FMS_VERSION, "capabilities": 31.0, "mode": 1.0}
+        if "fourCcList" in obj or "capsEx" in obj:  # E-RTMP v2: declare what we forward
+            props.update(media.connect_properties())
+        info = {"level": "status", "code": "NetConnection.Connect.Success",
+                "description": "Connection succeeded.", "objectEncoding": float(self.object_encoding)}
+        self.send(events.WindowAckSize(cfg.window_ack_size), events.SetPeerBandwidth(cfg.peer_bandwidth, 2),
+                  events.SetChunkSize(cfg.chunk_size),
+                  Command("_result", cmd.transaction_id, props, (info,), amf3=cmd.amf3))
+        self.ev("info", "connect", app=app, tcUrl=obj.get("tcUrl"), flashVer=obj.get("flashVer"),
+                objectEncoding=self.object_encoding)
+
+    def on_create_stream(self, cmd: Command) -> None:
+        sid = self.next_stream_id
+        self.next_stream_id += 1
+        self.created_streams.add(sid)
+        self._result(cmd, float(sid))
+
+    def on_close(self, cmd: Command) -> None:
+        self.close("close_command", "the client sent close")
+
+    def on_release_stream(self, cmd: Command) -> None:
+        self._result(cmd)
+
+    def on_fc_publish(self, cmd: Command) -> None:
+        name = _stream_name(cmd.args[0] if cmd.args else "") or ""
+        self.send(Command("onFCPublish", 0, None, ({"level": "status", "code": "NetStream.Publish.Start",
+                                                    "description": name},), amf3=cmd.amf3))
+        self._result(cmd)
+
+    def on_fc_unpublish(self, cmd: Command) -> None:
+        name = _stream_name(cmd.args[0] if cmd.args else "") or ""
+        self.send(Command("onFCUnpublish", 0, None, ({"level": "status", "code": "NetStream.Unpublish.Success",
+                                                      "description": name},), amf3=cmd.amf3))
+        self._result(cmd)
+
+    def on_get_stream_length(self, cmd: Command) -> None:
+        self._result(cmd, 0.0)
+
+    def on_delete_stream(self, cmd: Command) -> None:
+        sid = plain(cmd.args[0]) if cmd.args else None
+        if isinstance(sid, (int, float)) and sid == sid:
+            sid = int(sid)
+            self._stop_any(sid)
+            self.created_streams.discard(sid)
+
+    def on_close_stream(self, cmd: Command) -> None:
+        self._stop_any(cmd.msid)
+
+    def _stop_any(self, msid: int) -> None:
+        if msid in self.playing:
+            self._stop_play(msid)
+            self.status(msid, "NetStream.Play.Stop", "Stopped playing.")
+        if msid in self.publishing:
+            self._stop_publish(msid)
+            self.status(msid, "NetStream.Unpublish.Success", "Stopped publishing.")
+
+    # -- NetStream: publish ---------------------------------------------------------------------------------
+    def on_publish(self, cmd: Command) -> None:
+        msid = cmd.msid
+        name = _stream_name(cmd.args[0] if cmd.args else None)
+        kind = plain(cmd.args[1]) if len(cmd.args) > 1 else "live"
+        if name is None or not valid_name(name):
+            self.status(msid, "NetStream.Publish.BadName", "invalid stream name", level="error")
+            self.close("bad_name", f"publish of an invalid stream name {str(name)[:80]!r}", level="warning",
+                       length=len(name) if isinstance(name, str) else None)
+            return
+        if msid == 0:
+            self.status(msid, "NetStream.Publish.BadName", "publish on message stream 0", level="error")
+            return
+        if msid in self.playing or msid in self.publishing:
+            self._stop_any(msid)
+        stream = self.relay.get(self.app, name)
+        if stream.publisher is not None:
+            self.status(msid, "NetStream.Publish.BadName", f"{name} is already being published", level="error")
+            self.ev("info", "publish_taken", stream=stream.key)
+            self.relay.maybe_drop(stream)
+            return
+        stream.start_publish(self, msid)
+        self.publishing[msid] = stream
+        if self.cfg.record_dir:
+            self._start_recording(stream)
+        self.send(events.UserControl(control.STREAM_BEGIN, stream_id=msid))
+        self.status(msid, "NetStream.Publish.Start", f"{name} is now published.", details=name)
+        self.ev("info", "publish_start", stream=stream.key, type=kind, msid=msid)
+
+    def _start_recording(self, stream: Stream) -> None:
+        path = record_path(self.cfg.record_dir, stream.app, stream.name)
+        try:
+            stream.recorder = Recorder(path, conn=self.id, peer=self.peer,
+                                       flush_bytes=self.cfg.record_flush_bytes,
+                                       queue_bytes=self.cfg.record_queue_bytes,
+                                       notify=self.loop.call_soon_threadsafe)
+            self.server.recorders.add(stream.recorder)
+        except OSError as exc:
+            self.ev("error", "record_error", path=path, error=f"{exc.strerror or exc} (errno {exc.errno})")
+
+    def _stop_publish(self, msid: int) -> None:
+        stream = self.publishing.pop(msid, None)
+        if stream is None:
+            return
+        if stream.recorder is not None:
+            self.server.recorders.discard(stream.recorder)
+        stream.stop_publish()
+        self.ev("info", "publish_stop", stream=stream.key, messages=stream.messages, bytes=stream.bytes_in)
+
+    # -- NetStream: play ------------------------------------------------------------------------------------
+    def on_play(self, cmd: Command) -> None:
+        name = _stream_name(cmd.args[0] if cmd.args else None)
+        self._play(cmd.msid, name)
+
+    def on_play2(self, cmd: Command) -> None:
+        params = plain(cmd.args[0]) if cmd.args else None
+        name = _stream_name(params.get("streamName")) if isinstance(params, dict) else None
+        self._play(cmd.msid, name)
+
+    def _play(self, msid: int, name: str | None) -> None:
+        if name is None or not valid_name(name):
+            self.status(msid, "NetStream.Play.StreamNotFound", "invalid stream name", level="error")
+            self.close("bad_name", f"play of an invalid stream name {str(name)[:80]!r}", level="warning",
+                       length=len(name) if isinstance(name, str) else None)
+            return
+        if msid == 0:
+            self.status(msid, "NetStream.Play.Failed", "play on message stream 0", level="error")
+            return
+        if msid in self.playing or msid in self.publishing:
+            self._stop_play(msid)
+            self._stop_publish(msid)
+        stream = self.relay.get(self.app, name)
+        p = Player(self, msid, name)
+        self.playing[msid] = p
+        self.send(events.UserControl(control.STREAM_BEGIN, stream_id=msid))
+        self.status(msid, "NetStream.Play.Reset", f"Playing and resetting {name}.", details=name)
+        self.status(msid, "NetStream.Play.Start", f"Started playing {name}.", details=name)
+        self.send(DataMessage(("|RtmpSampleAccess", True, True), msid))
+        stream.add_player(p)
+        self.ev("info", "play_start", stream=stream.key, msid=msid, live=stream.publisher is not None)
+
+    def _stop_play(self, msid: int) -> None:
+        p = self.playing.pop(msid, None)
+        if p is not None and p.stream is not None:
+            key = p.stream.key
+            p.stream.remove_player(p)
+            self.ev("info", "play_stop", stream=key, msid=msid, dropped=p.dropped)
+
+    def _player(self, cmd: Command) -> Player | None:
+        return self.playing.get(cmd.msid)
+
+    def on_pause(self, cmd: Command) -> None:
+        p = self._player(cmd)
+        if p is None:
+            return
+        flag = bool(plain(cmd.args[0])) if cmd.args else True
+        if flag:
+            p.paused = True
+            p.update()
+            self.status(cmd.msid, "NetStream.Pause.Notify", f"Paused live stream {p.name}.")
+        else:
+            p.paused = False
+            self.status(cmd.msid, "NetStream.Unpause.Notify", f"Unpaused live stream {p.name}.")
+            if p.stream is not None and p.stream.publisher is not None:
+                p.stream.flush()
+                p.stream.burst(p)
+            else:
+                p.need_key = True
+            p.update()
+
+    def on_seek(self, cmd: Command) -> None:
+        self.status(cmd.msid, "NetStream.Seek.Failed", "seeking is not supported on a live stream", level="error")
+
+    def on_receive_audio(self, cmd: Command) -> None:
+        p = self._player(cmd)
+        if p is not None:
+            p.audio = bool(plain(cmd.args[0])) if cmd.args else True
+            p.update()
+
+    def on_receive_video(self, cmd: Command) -> None:
+        p = self._player(cmd)
+        if p is not None:
+            want = bool(plain(cmd.args[0])) if cmd.args else True
+            if want and not p.video:
+                p.need_key = True
+            p.video = want
+            p.update()
+
+
+_HANDLERS = {
+    "connect": Session.on_connect,
+    "createStream": Session.on_create_stream,
+    "close": Session.on_close,
+    "releaseStream": Session.on_release_stream,
+    "FCPublish": Session.on_fc_publish,
+    "FCUnpublish": Session.on_fc_unpublish,
+    "getStreamLength": Session.on_get_stream_length,
+    "deleteStream": Session.on_delete_stream,
+    "closeStream": Session.on_close_stream,
+    "publish": Session.on_publish,
+    "play": Session.on_play,
+    "play2": Session.on_play2,
+    "pause": Session.on_pause,
+    "seek": Session.on_seek,
+    "receiveAudio": Session.on_receive_audio,
+    "receiveVideo": Session.on_receive_video,
+}
