@@ -70,8 +70,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from rtmpspec import events as E
-from rtmpspec import messages as M
+from rtmpspec import handshake as hs
 from rtmpspec import media
+from rtmpspec import messages as M
 from rtmpspec.chunkstream import Message
 from rtmpspec.connection import NEED_DATA, Connection, Role
 from rtmpspec.control import SET_BUFFER_LENGTH, STREAM_EOF
@@ -211,6 +212,9 @@ def parse_url(url: str) -> RTMPURL:
 # -- the client -----------------------------------------------------------------------------------------------
 
 _END = object()
+# "digest": digest C1, and the spec echo for a server whose S1 has no digest (ffmpeg -listen), like ffmpeg's
+# publisher; "digest-strict": the S1 digest and the S2 signature are required; "plain": the spec handshake.
+_HANDSHAKE_MODES = {"digest": "auto", "digest-strict": True, "plain": False}
 
 
 @dataclass
@@ -235,8 +239,8 @@ class RTMPClient:
                  chunk_size: int | None = 4096, enhanced: bool = False, connect_extra: dict | None = None,
                  flash_ver: str | None = None, buffer_ms: int = 3000, max_queue: int = 4096,
                  max_message_size: int = 0xFFFFFF) -> None:
-        if handshake not in ("digest", "plain"):
-            raise ValueError("handshake must be 'digest' or 'plain'")
+        if handshake not in _HANDSHAKE_MODES:
+            raise ValueError(f"handshake must be one of {', '.join(_HANDSHAKE_MODES)}")
         self.timeout = timeout
         self.handshake = handshake
         self.strict = strict
@@ -252,6 +256,7 @@ class RTMPClient:
 
         self.url: RTMPURL | None = None
         self.conn: Connection | None = None
+        self.handshake_info: E.HandshakeDone | None = None
         self.connect_result: Command | None = None  # the _result of connect
         self.statuses: list[dict] = []  # every onStatus info object received, in order
         self.stream_id: int | None = None  # of the publish / play stream
@@ -267,6 +272,9 @@ class RTMPClient:
         self._pending: dict[float, asyncio.Future] = {}
         self._waiters: list[_Waiter] = []
         self._handshake_done: asyncio.Future | None = None
+        self._hs: hs.HandshakeClient | None = None
+        self._peer_version = 0
+        self._peer_digest = False
         self._queue: asyncio.Queue = asyncio.Queue()
         self._drained = asyncio.Event()
         self._drained.set()
@@ -303,7 +311,7 @@ class RTMPClient:
                 item = await self._queue.get()
             else:
                 item = await asyncio.wait_for(self._queue.get(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise RTMPTimeout(f"no media for {timeout} s") from None
         if self._queue.qsize() <= self.max_queue // 2:
             self._drained.set()
@@ -340,7 +348,7 @@ class RTMPClient:
                                             server_hostname=u.host if ssl_ctx else None,
                                             limit=1 << 20), min(timeout, left))
                 break
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise RTMPTimeout(f"TCP connect to {u.host}:{u.port} timed out") from None
             except (ConnectionRefusedError, ConnectionResetError) as exc:
                 if loop.time() + 0.05 >= deadline or not retry_for:
@@ -348,13 +356,17 @@ class RTMPClient:
                 await asyncio.sleep(0.05)
             except (OSError, ssl.SSLError) as exc:
                 raise ConnectionFailed(f"cannot connect to {u.host}:{u.port}: {exc}") from exc
-        self.conn = Connection(Role.CLIENT, now=loop.time(), strict=self.strict,
-                               digest=self.handshake == "digest", max_message_size=self.max_message_size)
+        # The handshake is driven here with rtmpspec's HandshakeClient rather than inside the Connection: the
+        # Connection maps digest="auto" to True for a client, which rejects the plain S1 of ffmpeg -listen.
+        self.conn = Connection(Role.CLIENT, now=loop.time(), strict=self.strict, handshake=False,
+                               max_message_size=self.max_message_size)
+        self._hs = hs.HandshakeClient(digest=_HANDSHAKE_MODES[self.handshake],
+                                      now_ms=int(loop.time() * 1000) & 0xFFFFFFFF)
         self._handshake_done = loop.create_future()
-        self._flush()
+        self._write(self._hs.data_to_send())
         self._task = asyncio.create_task(self._read_loop(), name=f"rtmp-client {u}")
         await self._wait(self._handshake_done, timeout, "handshake")
-        log.debug("handshake done with %s:%s (%s)", u.host, u.port, self.conn.handshake_info)
+        log.debug("handshake done with %s:%s (%s)", u.host, u.port, self.handshake_info)
 
         obj_extra: dict[str, Any] = {}
         if purpose == "play":
@@ -497,14 +509,14 @@ class RTMPClient:
                         w.write_eof()
                         if self._task is not None:
                             await asyncio.wait_for(asyncio.shield(self._task), min(timeout, 2.0))
-                    except (asyncio.TimeoutError, OSError, RuntimeError):
+                    except (TimeoutError, OSError, RuntimeError):
                         pass
         finally:
             if w is not None:
                 w.close()
                 try:
                     await asyncio.wait_for(w.wait_closed(), min(timeout, 2.0))
-                except (asyncio.TimeoutError, OSError, ssl.SSLError):
+                except (TimeoutError, OSError, ssl.SSLError):
                     pass
             if self._task is not None and not self._task.done():
                 self._task.cancel()
@@ -553,7 +565,7 @@ class RTMPClient:
             return
         try:
             await asyncio.wait_for(self._writer.drain(), self.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise RTMPTimeout(f"the server did not read what we sent for {self.timeout} s") from None
         except (ConnectionError, OSError) as exc:
             raise ConnectionLost(f"connection lost while sending: {exc}") from exc
@@ -562,7 +574,7 @@ class RTMPClient:
         timeout = self.timeout if timeout is None else timeout
         try:
             return await asyncio.wait_for(asyncio.shield(fut), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             fut.cancel()
             raise RTMPTimeout(f"{what}: no answer within {timeout} s") from None
 
@@ -612,6 +624,10 @@ class RTMPClient:
                         data = b""
                     else:
                         raise ConnectionLost(f"connection lost: {exc}") from exc
+                if self._hs is not None and not self._hs.complete:
+                    data = self._handshake(data)
+                    if not data:
+                        continue
                 self.conn.receive_data(data, loop.time())
                 while (ev := self.conn.next_event()) is not NEED_DATA:
                     if self._handle(ev) and not self._closing and self._queue.qsize() >= self.max_queue:
@@ -635,6 +651,26 @@ class RTMPClient:
             self._eof = True
             self._finish(reason, error)
 
+    def _handshake(self, data: bytes) -> bytes:
+        """Feed the handshake; returns the bytes after S2 (the start of the chunk stream)."""
+        if not data:
+            raise ConnectionLost("the server closed the connection during the handshake")
+        self._hs.receive_data(data)
+        leftover = b""
+        while (ev := self._hs.next_event()) is not hs.NEED_DATA and ev is not hs.PAUSED:
+            if isinstance(ev, hs.VersionReceived):
+                self._peer_version = ev.version
+            elif isinstance(ev, hs.S1Received):
+                self._peer_digest = ev.digest
+            elif isinstance(ev, hs.HandshakeComplete):
+                self.handshake_info = E.HandshakeDone(self._peer_version, self._peer_digest, ev.echo_ok,
+                                                      ev.peer_time)
+                leftover = ev.leftover
+                if self._handshake_done is not None and not self._handshake_done.done():
+                    self._handshake_done.set_result(self.handshake_info)
+        self._write(self._hs.data_to_send())
+        return leftover
+
     def _handle(self, ev: Any) -> bool:
         """Apply one event; True when a media event was queued."""
         if type(ev) in (E.Audio, E.Video, E.Aggregate) or isinstance(ev, DataMessage):
@@ -644,9 +680,6 @@ class RTMPClient:
         elif isinstance(ev, E.UserControl):
             if ev.event_type == STREAM_EOF and self.playing is not None and ev.stream_id in (self.stream_id, 0):
                 self._end_play("StreamEOF")
-        elif isinstance(ev, E.HandshakeDone):
-            if self._handshake_done is not None and not self._handshake_done.done():
-                self._handshake_done.set_result(ev)
         elif isinstance(ev, E.ConnectionClosed):
             log.debug("server closed the connection (clean=%s)", ev.clean)
         return False

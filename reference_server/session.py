@@ -84,6 +84,7 @@ class Session(asyncio.Protocol):
         self.playing: dict[int, Player] = {}
         self.last_ping = 0.0
         self.acked = 0
+        self.last_state = State.HANDSHAKE
         self.log = logs.get()
 
     # -- asyncio callbacks ----------------------------------------------------------------------------------
@@ -124,6 +125,7 @@ class Session(asyncio.Protocol):
         try:
             conn.receive_data(data, self.loop.time())
             while not self.closing:
+                self.last_state = conn.state
                 ev = conn.next_event()
                 if ev is NEED_DATA:
                     break
@@ -159,7 +161,7 @@ class Session(asyncio.Protocol):
 
     def protocol_error(self, exc: ProtocolError) -> None:
         self.close("protocol_error", exc.what, level="warning", error=type(exc).__name__, offset=exc.offset,
-                   field=exc.field, section=exc.section, state=self.conn.state.value)
+                   field=exc.field, section=exc.section, state=self.last_state.value)
 
     def close(self, event: str = "close", why: str | None = None, *, level: str = "info", **kw: Any) -> None:
         """Log ``event`` once, leave every stream, close the transport (abort after a short grace)."""

@@ -144,6 +144,14 @@ class U29(Construct):
     def _sizeof(self, context, path):
         raise SizeofError("U29 is variable length", path=path)
 
+    def hypothesis_strategy(self):
+        """For rtmpspec.strategies: every U29 size class, small values most often."""
+        from hypothesis import strategies as st
+
+        if self.signed:
+            return st.one_of(st.integers(-64, 63), st.integers(-(1 << 28), (1 << 28) - 1))
+        return st.one_of(st.integers(0, 127), st.integers(0, 0x3FFF), st.integers(0, (1 << 29) - 1))
+
 
 # ---------------------------------------------------------------------------------------------------------
 # AMF3 2.2 reference tables (strings, complex objects, traits), one set per message

@@ -16,6 +16,7 @@ How dependencies between fields are handled:
 
 from __future__ import annotations
 
+import io
 import operator
 import struct as _struct
 from typing import Any
@@ -31,8 +32,9 @@ MAX_ITEMS = 5
 MAX_DEPTH = 4
 
 
-def _path_of(expr) -> tuple[str, ...] | None:
-    """``this.a.b`` -> ("a", "b"); None for anything else (``_`` parents and ``_params`` excluded)."""
+def _path_of(expr, root: str = "this") -> tuple[str, ...] | None:
+    """``this.a.b`` -> ("a", "b"); ``this._.a`` -> ("_", "a"); None for anything else (``_params``
+    excluded). ``root="obj_"`` reads RepeatUntil predicates."""
     if not isinstance(expr, Path):
         return None
     parts = []
@@ -44,10 +46,10 @@ def _path_of(expr) -> tuple[str, ...] | None:
             break
         parts.append(field)
         p = parent
-    if p._Path__name != "this" or not parts:
+    if p._Path__name != root or not parts:
         return None
     parts.reverse()
-    if parts[0] in ("_", "_params", "_root"):
+    if parts[0] in ("_params", "_root"):
         return None
     return tuple(parts)
 
@@ -58,36 +60,50 @@ def _unwrap(sc):
     return sc
 
 
-def _collect_hints(expr, hints: dict) -> None:
+def _collect_hints(expr, hints: dict, root: str = "this") -> None:
     """Record interesting values for fields that an expression compares or switches on."""
     if isinstance(expr, BinExpr):
         if expr.op in (operator.eq, operator.ne, operator.ge, operator.gt, operator.le, operator.lt):
             for a, b in ((expr.lhs, expr.rhs), (expr.rhs, expr.lhs)):
-                path = _path_of(a)
+                path = _path_of(a, root)
                 if path is not None and isinstance(b, (int, str, bytes)):
                     hints.setdefault(path, []).append(b)
         else:
-            _collect_hints(expr.lhs, hints)
-            _collect_hints(expr.rhs, hints)
+            _collect_hints(expr.lhs, hints, root)
+            _collect_hints(expr.rhs, hints, root)
 
 
-def _scan(sc, hints: dict, depth: int = 0) -> None:
-    """Find Switch keys and If conditions inside ``sc`` (not crossing into nested Structs' own scope)."""
+def _scan(sc, hints: dict, depth: int = 0, nested: bool = False) -> None:
+    """Find Switch keys and If conditions inside ``sc``. Inside a nested Struct only expressions on the parent
+    (``this._.x``) matter here: they are recorded as hints for this level's field ``x``."""
     sc = _unwrap(sc)
-    if depth > 3:
+    if depth > 4:
+        return
+    if isinstance(sc, cs.LazyBound):
+        _scan(sc.subconfunc(), hints, depth + 1, nested)
+        return
+    if isinstance(sc, cs.Struct):
+        if nested:
+            return  # two levels down: out of reach
+        inner: dict = {}
+        for sub in sc.subcons:
+            _scan(sub, inner, depth + 1)
+        for path, values in inner.items():
+            if path[0] == "_" and len(path) > 1:
+                hints.setdefault(path[1:], []).extend(values)
         return
     if isinstance(sc, cs.Switch):
         path = _path_of(sc.keyfunc)
         if path is not None:
             hints.setdefault(path, []).extend(sc.cases.keys())
         for case in sc.cases.values():
-            _scan(case, hints, depth + 1)
+            _scan(case, hints, depth + 1, nested)
     elif isinstance(sc, cs.IfThenElse):
         _collect_hints(sc.condfunc, hints)
-        _scan(sc.thensubcon, hints, depth + 1)
-        _scan(sc.elsesubcon, hints, depth + 1)
-    elif isinstance(sc, (cs.Subconstruct,)) and not isinstance(sc, cs.Struct):
-        _scan(sc.subcon, hints, depth + 1)
+        _scan(sc.thensubcon, hints, depth + 1, nested)
+        _scan(sc.elsesubcon, hints, depth + 1, nested)
+    elif isinstance(sc, cs.Subconstruct):
+        _scan(sc.subcon, hints, depth + 1, nested)
 
 
 def _int_range(sc) -> tuple[int, int] | None:
@@ -126,13 +142,26 @@ def from_schema(schema, *, params: dict | None = None) -> st.SearchStrategy:
     """A strategy of values ``schema.build(value, **params)`` accepts."""
     @st.composite
     def _strategy(draw):
-        return _Drawer(draw, params or {}).draw(schema, cs.Container(), None, 0)
+        try:
+            return _Drawer(draw, dict(params or {})).draw(schema, cs.Container(), None, 0)
+        except _Retry:
+            from hypothesis import reject
+
+            reject()
 
     return _strategy()
 
 
 class _Unsupported(Exception):
     pass
+
+
+class _Retry(Exception):
+    """The draw reached an ``Error`` branch or an absurd length: redraw the enclosing Struct."""
+
+
+MAX_LENGTH = 4096  # a length field drawn larger than this is redrawn (the value would not be "small")
+STRUCT_RETRIES = 8
 
 
 class _Drawer:
@@ -220,6 +249,15 @@ class _Drawer:
             return self.draw(sub, ctx, hint, depth)
         if sc is cs.Pass or isinstance(sc, type(cs.Pass)):
             return None
+        if isinstance(sc, (cs.Error.__class__, cs.ExplicitError)) or sc is cs.Error:
+            raise _Retry()
+        if getattr(sc, "flagbuildnone", False) and not isinstance(sc, cs.Subconstruct) and _zero_width(sc):
+            # a zero-width helper computing from the context (e.g. AMF3 reference tables): run it as build
+            # would, so later fields that depend on it see its value
+            try:
+                return sc._build(None, io.BytesIO(), ctx, "(strategy)")
+            except Exception:
+                raise _Retry() from None
         if isinstance(sc, cs.Padded):
             return self.draw(sc.subcon, ctx, hint, depth)
         if isinstance(sc, cs.Adapter):
@@ -241,6 +279,8 @@ class _Drawer:
             n = None
         if n is None:  # a Rebuild length not known yet: any small length
             return self.d(st.integers(0, default_max))
+        if n < 0 or n > MAX_LENGTH:
+            raise _Retry()
         return int(n)
 
     def string(self, sc, ctx) -> str:
@@ -261,6 +301,14 @@ class _Drawer:
             lambda s: len(s.encode(enc)) <= max_bytes))
 
     def struct(self, sc, parent, hint: dict, depth):
+        for _attempt in range(STRUCT_RETRIES):
+            try:
+                return self._struct(sc, parent, hint, depth)
+            except _Retry:
+                continue
+        raise _Retry()
+
+    def _struct(self, sc, parent, hint: dict, depth):
         ctx = cs.Container(_=parent, _params=self.params, _root=None)
         ctx._params = self.params
         local = {}
@@ -282,6 +330,8 @@ class _Drawer:
                             sub_hint = {}
                         sub_hint.setdefault(path[1:], []).extend(values)
             u = _unwrap(sub)
+            if isinstance(u, cs.LazyBound):
+                u = u.subconfunc()
             if isinstance(u, (cs.Struct, cs.Transformed, cs.Restreamed)):
                 value = self.draw(sub, ctx, sub_hint if isinstance(sub_hint, dict) else None, depth + 1)
             else:
@@ -306,19 +356,34 @@ class _Drawer:
         n = self.d(st.integers(0, MAX_ITEMS if depth < MAX_DEPTH else 0))
         for _ in range(n):
             for _attempt in range(5):
-                x = self.draw(sc.subcon, ctx, None, depth + 1)
+                try:
+                    x = self.draw(sc.subcon, ctx, None, depth + 1)
+                except _Retry:
+                    continue
                 if not pred(x, items + [x], ctx):
                     items.append(x)
                     break
-        # terminator: draw until the predicate holds (schemas keep it easy to hit, e.g. a marker hint)
+        # terminator: draw with the values the predicate compares against (e.g. an object-end marker)
+        term_hint: dict = {}
+        _collect_hints(pred, term_hint, root="obj_")
         for _attempt in range(50):
-            x = self.draw(sc.subcon, ctx, None, depth + 1)
+            try:
+                x = self.draw(sc.subcon, ctx, term_hint or None, depth + 1)
+            except _Retry:
+                continue
             if pred(x, items + [x], ctx):
                 items.append(x)
                 return items
         from hypothesis import reject
 
         reject()
+
+
+def _zero_width(sc) -> bool:
+    try:
+        return sc._sizeof(cs.Container(), "(strategy)") == 0
+    except Exception:
+        return False
 
 
 def field_paths(value, prefix: str = "") -> set[str]:

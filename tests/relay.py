@@ -17,6 +17,7 @@ publishing through the relay, ffmpeg playing through the relay at the same time.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import struct
@@ -116,7 +117,7 @@ class Relay:
                         data = src.recv(self.recv_size)
                         if not data:
                             break
-                        with self._lock:
+                        with self._lock:  # time taken under the lock: list order == time order
                             conn.segments.append(Segment(time.time(), direction, data))
                         dst.sendall(data)
                 except OSError:
@@ -227,16 +228,19 @@ def write_pcap(path: str | os.PathLike, connections: list[Connection], server_po
         emit(t0 + 0.0001, S2C, _SYN | _ACK, b"", seq=isn[S2C])
         emit(t0 + 0.0002, C2S, _ACK, b"")
         pos = {C2S: 0, S2C: 0}
-        for seg in conn.segments:
+        t = t0
+        for seg in conn.segments:  # recorded order (times are taken under the relay's lock: same order)
             d = seg.direction
+            t = max(seg.time, t + 1e-6)  # strictly increasing, whatever the clock did: the sort keeps this order
             lst = starts.setdefault((conn.index, d), [])
             for i in range(0, len(seg.data), mss):
                 piece = seg.data[i:i + mss]
                 lst.append(pos[d])
-                emit(seg.time, d, _ACK | _PSH, piece)
+                emit(t, d, _ACK | _PSH, piece)
+                t += 1e-6
                 nxt[d] += len(piece)
                 pos[d] += len(piece)
-        t_end = (conn.segments[-1].time if conn.segments else t0) + 0.001
+        t_end = t + 0.001
         emit(t_end, C2S, _FIN | _ACK, b"")
         nxt[C2S] += 1
         emit(t_end + 0.0001, S2C, _FIN | _ACK, b"")
@@ -323,3 +327,68 @@ def capture_session(workdir: str | os.PathLike, *, stream: str = "cap", timeout:
         for p in procs:
             peers.stop_process(p)
         stop_nginx()
+
+
+# -- keeping a capture on disk (golden/make_capture.py, and one capture shared by all test workers) -------------
+
+def save_capture(cap: Capture, directory: str | os.PathLike) -> None:
+    """``capture.json`` (segment times, directions, lengths) + ``conn<i>.segments.bin`` (their bytes in order)."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    conns = []
+    for role, conn in (("publish", cap.publish), ("play", cap.play)):
+        (d / f"conn{conn.index}.segments.bin").write_bytes(b"".join(s.data for s in conn.segments))
+        conns.append({"role": role, "index": conn.index, "client_addr": list(conn.client_addr),
+                      "segments": [[s.time, s.direction, len(s.data)] for s in conn.segments]})
+    meta = {"relay_port": cap.relay_port, "flv": str(cap.flv_path), "publish_rc": cap.publish_rc,
+            "play_rc": cap.play_rc, "connections": conns}
+    (d / "capture.json.tmp").write_text(json.dumps(meta))
+    os.replace(d / "capture.json.tmp", d / "capture.json")
+
+
+def load_capture(directory: str | os.PathLike) -> Capture:
+    d = Path(directory)
+    meta = json.loads((d / "capture.json").read_text())
+    conns = {}
+    for c in meta["connections"]:
+        blob = (d / f"conn{c['index']}.segments.bin").read_bytes()
+        conn = Connection(c["index"], tuple(c["client_addr"]))
+        pos = 0
+        for t, direction, n in c["segments"]:
+            conn.segments.append(Segment(t, direction, blob[pos:pos + n]))
+            pos += n
+        conn.closed.set()
+        conns[c["role"]] = conn
+    return Capture(conns["publish"], conns["play"], meta["relay_port"], Path(meta["flv"]), meta["publish_rc"],
+                   meta["play_rc"])
+
+
+def shared_capture(tmp_path_factory, *, rw_timeout_us: int = 2000000) -> Capture:
+    """One real capture per test session, shared by every pytest-xdist worker (file lock in the session's common
+    temporary directory); a failure is recorded so that other workers fail at once instead of retrying.
+
+    The player's -rw_timeout is 2 s here (the brief's 5 s costs 10 s of idle waiting: ffmpeg 5.1 waits it twice
+    after the publisher leaves, because nginx-rtmp keeps the player's connection open)."""
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    d = base / "rtmp-relay-capture"
+    d.mkdir(parents=True, exist_ok=True)
+    with open(base / "rtmp-relay-capture.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if (d / "capture.json").exists():
+                return load_capture(d)
+            if (d / "failed.txt").exists():
+                raise RuntimeError("the shared capture failed in another worker: " + (d / "failed.txt").read_text())
+            try:
+                cap = capture_session(d / "work", rw_timeout_us=rw_timeout_us)
+            except Exception as exc:
+                (d / "failed.txt").write_text(f"{type(exc).__name__}: {exc}")
+                raise
+            save_capture(cap, d)
+            return load_capture(d)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

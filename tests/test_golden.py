@@ -98,6 +98,10 @@ def test_with_trailing_bytes(d, v):
         return
     value, consumed = codec.parse_prefix(data + TRAILER)
     if consumed == len(data) + len(TRAILER):
-        pytest.skip("schema ends with a greedy field: trailing bytes are part of the value by definition")
+        # the schema ends with a greedy field (a media payload): trailing bytes belong to the value by
+        # definition; they must then survive a round trip and change the value
+        assert codec.build(value) == data + TRAILER
+        assert to_jsonable(value) != v["expected"]
+        return
     assert consumed == len(data)
     assert to_jsonable(value) == v["expected"]

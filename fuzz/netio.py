@@ -1,0 +1,300 @@
+"""Running cases and health probes over TCP (asyncio; loopback targets only).
+
+``run_case`` opens every connection of a case, writes its parts (honouring delays), half-closes it when the
+case says so and reads until the server closes, then records how each connection ended:
+
+- ``closed``: the server closed (after our EOF, or earlier: a clean rejection);
+- ``reset``: the server reset the connection (also a rejection);
+- ``lingering``: the server neither closed nor reset within ``linger`` seconds after our EOF;
+- ``held``: a connection the case keeps open (a player) that we closed ourselves;
+- ``refused`` / ``connect-timeout``: no connection at all (the target is down or not accepting).
+
+We close with RST when we close first, so a fast campaign leaves no TIME_WAIT sockets behind.
+
+``probe`` is the health probe: a fresh connection that must finish the handshake and get an answer
+(``_result`` or ``_error``) to ``connect`` within a timeout. It uses rtmpspec's own client Connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import socket
+import struct
+import time
+from dataclasses import dataclass, field
+
+from rtmpspec import messages as msgs
+from rtmpspec.connection import NEED_DATA, Connection, Role
+from rtmpspec.errors import RTMPError
+
+from .case import Case, Conn
+
+__all__ = ["ConnResult", "CaseResult", "ProbeResult", "run_case", "probe", "probe_sync", "check_loopback",
+           "response_shape"]
+
+KEEP_RESPONSE = 16384  # bytes of each response kept for the shape / report
+_CODE_RE = re.compile(rb"(?:NetStream|NetConnection)\.[A-Za-z.]{3,40}")
+_LINGER0 = struct.pack("ii", 1, 0)
+
+
+def check_loopback(host: str) -> None:
+    """Campaigns run against loopback only."""
+    try:
+        addrs = {ai[4][0] for ai in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+    except socket.gaierror as exc:
+        raise ValueError(f"cannot resolve {host}: {exc}") from exc
+    for a in addrs:
+        if not ipaddress.ip_address(a).is_loopback:
+            raise ValueError(f"target {host} ({a}) is not a loopback address: fuzzing runs against 127.0.0.1 only")
+
+
+@dataclass
+class ConnResult:
+    outcome: str
+    received: int = 0  # bytes the server sent
+    head: bytes = b""  # the first KEEP_RESPONSE of them
+    elapsed: float = 0.0
+    error: str = ""
+
+    def to_json(self) -> dict:
+        return {"outcome": self.outcome, "received": self.received, "elapsed": round(self.elapsed, 4),
+                "error": self.error}
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    conns: list[ConnResult]
+    started: float
+    finished: float
+    seq: int = 0  # completion order
+
+    @property
+    def refused(self) -> bool:
+        return any(c.outcome in ("refused", "connect-timeout") for c in self.conns)
+
+
+@dataclass
+class ProbeResult:
+    ok: bool
+    stage: str  # connect / handshake / connect-result / done
+    elapsed: float
+    error: str = ""
+    code: str = ""
+    events: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"ok": self.ok, "stage": self.stage, "elapsed": round(self.elapsed, 4), "error": self.error,
+                "code": self.code}
+
+
+class _CaseProtocol(asyncio.Protocol):
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.head = bytearray()
+        self.received = 0
+        self.closed = loop.create_future()
+        self.server_eof = False
+        self.error = ""
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+
+    def data_received(self, data: bytes) -> None:
+        self.received += len(data)
+        if len(self.head) < KEEP_RESPONSE:
+            self.head += data[:KEEP_RESPONSE - len(self.head)]
+
+    def eof_received(self):
+        self.server_eof = True
+        return False  # close our side too
+
+    def connection_lost(self, exc) -> None:
+        if exc is not None:
+            self.error = type(exc).__name__
+        if not self.closed.done():
+            self.closed.set_result(True)
+
+    def abort(self) -> None:
+        t = self.transport
+        if t is None or t.is_closing():
+            return
+        sock = t.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER0)
+            except OSError:
+                pass
+        t.abort()
+
+
+async def run_conn(host: str, port: int, conn: Conn, *, connect_timeout: float, linger: float,
+                   hold: float, hold_until: asyncio.Event | None = None) -> ConnResult:
+    loop = asyncio.get_running_loop()
+    t0 = time.monotonic()
+    if conn.start_delay:
+        await asyncio.sleep(conn.start_delay)
+    proto = _CaseProtocol(loop)
+    try:
+        await asyncio.wait_for(loop.create_connection(lambda: proto, host, port), connect_timeout)
+    except ConnectionRefusedError:
+        return ConnResult("refused", elapsed=time.monotonic() - t0)
+    except (TimeoutError, asyncio.TimeoutError):
+        return ConnResult("connect-timeout", elapsed=time.monotonic() - t0)
+    except OSError as exc:
+        return ConnResult("refused", elapsed=time.monotonic() - t0, error=f"{type(exc).__name__}: {exc}")
+    transport = proto.transport
+    try:
+        pending = b""
+        for part in conn.parts:
+            if part.delay:
+                if pending:
+                    transport.write(pending)
+                    pending = b""
+                await asyncio.sleep(part.delay)
+                if transport.is_closing():
+                    break
+            pending += part.data
+        if pending and not transport.is_closing():
+            transport.write(pending)
+        if conn.half_close:
+            if not transport.is_closing() and transport.can_write_eof():
+                try:
+                    transport.write_eof()
+                except OSError:
+                    pass
+            try:
+                await asyncio.wait_for(asyncio.shield(proto.closed), linger)
+            except (TimeoutError, asyncio.TimeoutError):
+                proto.abort()
+                return ConnResult("lingering", proto.received, bytes(proto.head), time.monotonic() - t0)
+        else:
+            if hold_until is not None:
+                try:
+                    await asyncio.wait_for(hold_until.wait(), linger)
+                except (TimeoutError, asyncio.TimeoutError):
+                    pass
+            # keep reading while the server keeps sending, up to ``hold`` seconds more
+            deadline = time.monotonic() + hold
+            last = -1
+            while not proto.closed.done() and time.monotonic() < deadline and proto.received != last:
+                last = proto.received
+                try:
+                    await asyncio.wait_for(asyncio.shield(proto.closed), 0.05)
+                except (TimeoutError, asyncio.TimeoutError):
+                    pass
+            if not proto.closed.done():
+                proto.abort()
+                return ConnResult("held", proto.received, bytes(proto.head), time.monotonic() - t0)
+    finally:
+        if not proto.closed.done() and transport is not None and not conn.half_close:
+            proto.abort()
+    outcome = "reset" if proto.error in ("ConnectionResetError", "BrokenPipeError") else "closed"
+    return ConnResult(outcome, proto.received, bytes(proto.head), time.monotonic() - t0, proto.error)
+
+
+async def run_case(host: str, port: int, case: Case, *, connect_timeout: float = 3.0, linger: float = 3.0,
+                   hold: float = 0.3) -> CaseResult:
+    t0 = time.monotonic()
+    if len(case.conns) == 1:
+        results = [await run_conn(host, port, case.conns[0], connect_timeout=connect_timeout, linger=linger,
+                                  hold=hold)]
+    else:
+        done = asyncio.Event()
+        closers = [c for c in case.conns if c.half_close]
+
+        async def closer(c):
+            r = await run_conn(host, port, c, connect_timeout=connect_timeout, linger=linger, hold=hold)
+            return r
+
+        tasks = [asyncio.ensure_future(closer(c) if c.half_close else
+                                       run_conn(host, port, c, connect_timeout=connect_timeout, linger=linger,
+                                                hold=hold, hold_until=done if closers else None))
+                 for c in case.conns]
+        closing = [t for t, c in zip(tasks, case.conns, strict=True) if c.half_close]
+        if closing:
+            await asyncio.wait(closing)
+        done.set()
+        results = list(await asyncio.gather(*tasks))
+    return CaseResult(case, results, t0, time.monotonic())
+
+
+def response_shape(result: CaseResult) -> tuple:
+    """A cheap signature of how the server answered: per connection the outcome, the size class of the answer
+    and the NetStream/NetConnection status codes it contained."""
+    out = []
+    for r in result.conns:
+        codes = tuple(sorted(set(_CODE_RE.findall(r.head))))
+        size = r.received.bit_length()
+        out.append((r.outcome, size, codes))
+    return tuple(out)
+
+
+# -- health probe ---------------------------------------------------------------------------------------------
+async def probe(host: str, port: int, *, app: str = "live", timeout: float = 3.0) -> ProbeResult:
+    t0 = time.monotonic()
+    stage = "connect"
+    writer = None
+    events: list[str] = []
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(host, port)
+            stage = "handshake"
+            conn = Connection(Role.CLIENT, digest=False, strict=False)
+            writer.write(conn.data_to_send())
+            sent_connect = False
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    return ProbeResult(False, stage, time.monotonic() - t0, "server closed the connection",
+                                       events=events)
+                conn.receive_data(data)
+                while True:
+                    ev = conn.next_event()
+                    if ev is NEED_DATA:
+                        break
+                    events.append(type(ev).__name__)
+                    if isinstance(ev, msgs.Command) and ev.name in ("_result", "_error") and ev.transaction_id == 1:
+                        return ProbeResult(True, "done", time.monotonic() - t0, code=ev.code or ev.name,
+                                           events=events)
+                out = conn.data_to_send()
+                if conn.handshake_info is not None and not sent_connect:
+                    stage = "connect-result"
+                    out += conn.send(msgs.connect(app, f"rtmp://{host}:{port}/{app}"))
+                    sent_connect = True
+                if out:
+                    writer.write(out)
+    except (TimeoutError, asyncio.TimeoutError):
+        return ProbeResult(False, stage, time.monotonic() - t0, "timeout", events=events)
+    except ConnectionRefusedError:
+        return ProbeResult(False, stage, time.monotonic() - t0, "refused", events=events)
+    except RTMPError as exc:
+        return ProbeResult(False, stage, time.monotonic() - t0, f"bad answer: {exc}", events=events)
+    except OSError as exc:
+        return ProbeResult(False, stage, time.monotonic() - t0, f"{type(exc).__name__}: {exc}", events=events)
+    finally:
+        if writer is not None:
+            try:
+                sock = writer.get_extra_info("socket")
+                if sock is not None:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER0)
+                writer.close()
+            except OSError:
+                pass
+
+
+def probe_sync(host: str, port: int, *, app: str = "live", timeout: float = 3.0) -> ProbeResult:
+    return asyncio.run(probe(host, port, app=app, timeout=timeout))
+
+
+def run_case_sync(host: str, port: int, case: Case, **kw) -> CaseResult:
+    return asyncio.run(run_case(host, port, case, **kw))
