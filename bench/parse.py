@@ -37,7 +37,8 @@ def make_flv(path: str, seconds: int) -> None:
 
 
 def messages_from_flv(path: str) -> list[Message]:
-    from rtmpspec.flv import NEED_DATA as FLV_NEED, FLVReader, FLVTag
+    from rtmpspec.flv import NEED_DATA as FLV_NEED
+    from rtmpspec.flv import FLVReader, FLVTag
 
     r = FLVReader()
     with open(path, "rb") as f:

@@ -47,7 +47,7 @@ class Input(Enum):
     CLOSE = "close"
 
 
-S, I, C, V = State, Input, Role.CLIENT, Role.SERVER
+S, I, C, V = State, Input, Role.CLIENT, Role.SERVER  # noqa: E741
 
 _ANY_TIME = (I.RECV_CONTROL, I.SEND_CONTROL)
 _ESTABLISHED = (I.RECV_COMMAND, I.RECV_DATA, I.RECV_MEDIA, I.RECV_OTHER, I.SEND_COMMAND, I.SEND_DATA, I.SEND_MEDIA,

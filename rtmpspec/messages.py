@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from construct import GreedyRange, Int8ub, Int24ub, Struct, Bytes, Int32ub, this
+from construct import Bytes, GreedyRange, Int8ub, Int24ub, Int32ub, Struct, this
 
 from . import amf0
 from .chunkstream import Message

@@ -115,7 +115,7 @@ def test_stateless_chunking_matches(msgs, chunk_size):
 def test_header_compression_choices():
     w = ChunkWriter(128)
     fmts = []
-    for i, (t, n) in enumerate([(0, 10), (20, 10), (40, 10), (60, 10), (70, 12), (80, 12), (75, 12)]):
+    for t, n in ([(0, 10), (20, 10), (40, 10), (60, 10), (70, 12), (80, 12), (75, 12)]):
         data = w.write(Message(8, b"x" * n, t, 1, 4))
         fmts.append(data[0] >> 6)
     # first Type 0; delta 20 -> Type 2; same delta -> Type 3; again Type 3; size change -> Type 1;
