@@ -124,6 +124,7 @@ class Inbound:
     raw: bytes = field(repr=False)
     t: float = 0.0
     _cmd: Any = field(default=None, repr=False)
+    chunks: list = field(default_factory=list, repr=False)  # rtmpspec ChunkInfo of each chunk
 
     @property
     def type_id(self) -> int:
@@ -510,7 +511,7 @@ class Session:
         infos = [i for i in self._pending_chunks.pop(msg.csid, []) if not i.discarded]
         raw = b"".join(i.header + i.payload for i in infos)
         offset = infos[0].offset if infos else r.offset
-        m = Inbound(msg, offset, raw, time.monotonic())
+        m = Inbound(msg, offset, raw, time.monotonic(), chunks=infos)
         self.inbox.append(m)
         self.log.add(self.label, "in", "message", describe_message(msg), raw)
         t = msg.type_id
@@ -563,6 +564,12 @@ class Session:
             elif size > 0xFFFFFF:
                 self.writer.set_chunk_size(0xFFFFFF)
         return data
+
+    def send_crafted(self, data: bytes, note: str, *, csids: tuple[int, ...] = ()) -> None:
+        """Send crafted chunk bytes; the writer forgets ``csids`` so that its next message there is Type 0."""
+        self.send_raw(data, note)
+        for c in csids:
+            self.writer.forget(c)
 
     def send_cmd(self, cmd: Command, csid: int = messages.CSID_COMMAND, **kw: Any) -> bytes:
         return self.send(cmd.to_message(csid), **kw)

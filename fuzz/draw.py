@@ -14,17 +14,23 @@ counted in :class:`FieldCounter` ("schema fields exercised").
 from __future__ import annotations
 
 import random
+import time
+import warnings
 from collections import Counter
 from typing import Any
 
 from hypothesis import strategies as st
-from hypothesis.errors import HypothesisException, StopTest, UnsatisfiedAssumption
+from hypothesis.errors import HypothesisDeprecationWarning, HypothesisException, StopTest, UnsatisfiedAssumption
 from hypothesis.internal.conjecture.data import ConjectureData
 
 from rtmpspec import registry
 from rtmpspec.strategies import field_paths, from_schema
 
-__all__ = ["Drawer", "DrawFailed", "SchemaSource", "Pool", "FieldCounter", "source"]
+__all__ = ["Drawer", "DrawFailed", "SchemaSource", "Pool", "FieldCounter", "DrawBudget", "source"]
+
+# drawing outside a @given test is what this module is for: hypothesis' deprecation note about reject() there
+# does not apply to a generator that catches the rejection
+warnings.filterwarnings("ignore", category=HypothesisDeprecationWarning)
 
 MAX_CHOICES = 3000  # choices per draw: bounds the size and time of one drawn value
 MAX_VALUE_BYTES = 1 << 20  # a built value larger than this is discarded (keeps cases small and fast)
@@ -148,27 +154,55 @@ def source(name: str) -> SchemaSource | None:
     return _SOURCES[name]
 
 
+class DrawBudget:
+    """Caps the time spent in fresh schema draws at ``fraction`` of the wall time since ``start`` (plus
+    ``initial`` seconds), so slow strategies (recursive AMF: tens of ms per draw) cannot throttle a campaign.
+    ``fraction=None`` disables the cap (then the case sequence depends on the seed only)."""
+
+    def __init__(self, fraction: float | None = 0.2, initial: float = 2.0) -> None:
+        self.fraction = fraction
+        self.initial = initial
+        self.start = time.monotonic()
+        self.spent = 0.0
+
+    def allow(self) -> bool:
+        if self.fraction is None:
+            return True
+        return self.spent < self.initial + self.fraction * (time.monotonic() - self.start)
+
+
 class Pool:
     """Built bytes of drawn values of one source; ``get`` returns a pooled item and, with probability
-    ``fresh``, first replaces a random slot with a new draw. Deterministic given the drawer's seed."""
+    ``fresh`` (and while the :class:`DrawBudget` allows), first replaces a random slot with a new draw. The pool
+    fills up to ``min_size`` regardless of the budget and grows to ``size`` with fresh draws."""
 
-    def __init__(self, src: SchemaSource, drawer: Drawer, fields: FieldCounter, *, size: int = 64,
-                 fresh: float = 0.25) -> None:
+    def __init__(self, src: SchemaSource, drawer: Drawer, fields: FieldCounter, *, size: int = 256,
+                 min_size: int = 8, fresh: float = 0.25, budget: DrawBudget | None = None) -> None:
         self.src = src
         self.drawer = drawer
         self.fields = fields
         self.size = size
+        self.min_size = min_size
         self.fresh = fresh
+        self.budget = budget or DrawBudget(None)
         self.items: list[tuple[Any, bytes]] = []
+        self.draw_seconds = 0.0
+        self.fresh_draws = 0
 
     def _new(self) -> tuple[Any, bytes] | None:
+        t = time.monotonic()
         try:
             return self.src.sample(self.drawer, self.fields)
         except DrawFailed:
             return None
+        finally:
+            dt = time.monotonic() - t
+            self.draw_seconds += dt
+            self.budget.spent += dt
+            self.fresh_draws += 1
 
     def get(self, rng: random.Random) -> tuple[Any, bytes]:
-        if len(self.items) < self.size or rng.random() < self.fresh:
+        if len(self.items) < self.min_size or (rng.random() < self.fresh and self.budget.allow()):
             item = self._new()
             if item is not None:
                 if len(self.items) < self.size:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import random
 import struct
+import time
 from collections.abc import Callable
 
 from rtmpspec import amf0
@@ -34,7 +35,7 @@ from rtmpspec.chunkstream import ChunkWriter, Message, build_header
 from . import hostile
 from .case import Case, Conn, Part
 from .corpus import Corpus
-from .draw import Drawer, DrawFailed, FieldCounter, Pool, source
+from .draw import DrawBudget, Drawer, DrawFailed, FieldCounter, Pool, source
 from .mutators import mutate_bytes, mutate_fields, splice
 from .session import DEFAULT_MEDIA, build, sessions
 from .wire import STREAM_ID, U24_EDGES, U32_EDGES, Wire
@@ -72,7 +73,7 @@ class Generator:
 
     def __init__(self, seed: int, *, app: str = "live", corpus: Corpus | None = None, corpus_dir=None,
                  weights: dict[str, float] | None = None, fields: FieldCounter | None = None,
-                 fresh: float = 0.25, shared_key_rate: float = 0.15) -> None:
+                 fresh: float = 0.25, draw_budget: float | None = 0.2, shared_key_rate: float = 0.15) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
         self.drawer = Drawer(self.rng)
@@ -81,10 +82,11 @@ class Generator:
         self.fields = fields if fields is not None else FieldCounter()
         self.corpus = corpus if corpus is not None else Corpus(corpus_dir, self.wire, self.rng)
         self.pools: dict[str, Pool] = {}
+        self.budget = DrawBudget(draw_budget)
         for name in POOLS:
             src = source(name)
             if src is not None:
-                self.pools[name] = Pool(src, self.drawer, self.fields, fresh=fresh)
+                self.pools[name] = Pool(src, self.drawer, self.fields, fresh=fresh, budget=self.budget)
         self.weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
         self._names = [n for n in GENERATORS if self.weights.get(n, 0) > 0]
         self._cum = []
@@ -94,6 +96,7 @@ class Generator:
             self._cum.append(total)
         self._total = total
         self.session_strategy = sessions(max_steps=14)
+        self._sessions: list = []
         self.shared_key_rate = shared_key_rate
         self.counts: dict[str, int] = {n: 0 for n in GENERATORS}
         self.errors: dict[str, int] = {}
@@ -473,13 +476,35 @@ class Generator:
 
     # -- session -------------------------------------------------------------------------------------------
     def gen_session(self, index: int) -> Case:
-        steps = self.drawer.draw(self.session_strategy)
+        rng = self.rng
+        edit = ""
+        if len(self._sessions) < 16 or (rng.random() < 0.5 and self.budget.allow()):
+            t = time.monotonic()
+            try:
+                steps = self.drawer.draw(self.session_strategy)
+            finally:
+                self.budget.spent += time.monotonic() - t
+            if len(self._sessions) < 256:
+                self._sessions.append(steps)
+            else:
+                self._sessions[rng.randrange(256)] = steps
+        else:  # a drawn session, edited: a step dropped, repeated or moved (missing / repeated / out of order)
+            steps = list(rng.choice(self._sessions))
+            if len(steps) > 1:
+                i, j = rng.randrange(len(steps)), rng.randrange(len(steps))
+                edit = rng.choice(("drop", "repeat", "move"))
+                if edit == "drop":
+                    del steps[i]
+                elif edit == "repeat":
+                    steps.insert(i, steps[i])
+                else:
+                    steps.insert(j, steps.pop(i))
         self._mark(*(f"session:{s.action}{'' if s.valid else '!'}" for s in steps))
-        parts = [self.wire.handshake(self.rng)]
+        parts = [self.wire.handshake(rng)]
         parts += build(steps, media=self.media_payload)
         n_bad = sum(1 for s in steps if not s.valid)
-        return Case("session", [Conn(parts, half_close=self.rng.random() < 0.9)],
-                    note=f"{len(steps)} steps, {n_bad} out of order")
+        return Case("session", [Conn(parts, half_close=rng.random() < 0.9)],
+                    note=f"{len(steps)} steps, {n_bad} out of order{', edited: ' + edit if edit else ''}")
 
     # -- mutation of recorded sessions ---------------------------------------------------------------------
     def gen_mutate(self, index: int) -> Case:

@@ -311,7 +311,11 @@ def build(steps: list[Step], *, media: Callable[[str, int], bytes] | None = None
                 csid = {"video": 6, "audio": 4, "data": 5, "aggregate": 7}[kind]
                 data = writer.write(Message(MEDIA_TYPES[kind], payload, a["ts"], a["sid"], csid))
             else:
-                data = writer.write(_command(step, model).to_message())
+                msg = step.__dict__.get("_msg")
+                if msg is None:
+                    msg = _command(step, model).to_message()
+                    step.__dict__["_msg"] = msg
+                data = writer.write(msg)
         except (LocalProtocolError, ValueError, OverflowError, TypeError) as exc:  # a step we cannot encode
             parts.append(Part(f"{step.label()} [not encodable: {type(exc).__name__}]", b""))
             continue

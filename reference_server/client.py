@@ -18,8 +18,9 @@ Play::
             ...
         print(c.end_reason)                     # "NetStream.Play.UnpublishNotify", "StreamEOF", "closed", ...
 
-What the client does on its own (what ffmpeg does): the digest handshake (``handshake="plain"`` for the simple
-one), ``connect`` with flashVer ``FMLE/3.0 (compatible; rtmpspec)`` when publishing and ``LNX 9,0,124,2`` when
+What the client does on its own (what ffmpeg does): the digest handshake, falling back to the spec echo when the
+server's S1 has no digest as ffmpeg's client does (``handshake="digest-strict"`` insists, ``"plain"`` sends a
+spec C1), ``connect`` with flashVer ``FMLE/3.0 (compatible; rtmpspec)`` when publishing and ``LNX 9,0,124,2`` when
 playing (players also send fpad/capabilities/audioCodecs/videoCodecs/videoFunction like ffmpeg), Set Chunk Size
 4096 after the connect ``_result``; the Connection answers Window Acknowledgement Size / Set Peer Bandwidth,
 sends Acknowledgements and Ping Responses. ``publish`` sends releaseStream, FCPublish, createStream, publish and
@@ -41,17 +42,24 @@ URL rules (those of ffmpeg's rtmpproto.c, ``rtmp_open``), see :func:`parse_url`:
 - a query string stays part of the last segment (``/live/key?token=1`` -> playpath ``key?token=1``);
 - tcUrl = ``scheme://host:port/app`` (always with the port, like ffmpeg).
 
-Leniency (``strict=False``, the default): the chunk reader and connection accept what real servers send that a
-strict reading of the spec rejects. The ones seen from nginx-rtmp and friends:
+Leniency (``strict=False``, the default): rtmpspec's chunk reader and connection accept what deployed servers send
+that a strict reading of the spec rejects:
 
+- Type 3 continuation chunks without the extended timestamp that the message's first chunk carried (errata 4.1;
+  older nginx-rtmp builds and librtmp-based servers);
 - a chunk stream whose first chunk has a Type 1 header instead of Type 0 (RTMP 5.3.1.2.1);
 - a new Type 0/1/2 header on a chunk stream whose previous message is incomplete: the partial message is dropped
   as if aborted (RTMP 5.3.1.2);
-- Type 3 continuation chunks without the extended timestamp the first chunk had (errata 4.1; old nginx-rtmp);
 - protocol control messages on a message stream other than 0, Window Acknowledgement Size 0, Set Peer Bandwidth
-  limit type > 2 (RTMP 5.4);
-- media on message stream 0 or on another stream id than the one createStream returned (ffmpeg ``-listen 1``
-  and node-media-server send player media on stream 0): the client takes media from any message stream.
+  limit type > 2 (RTMP 5.4).
+
+The client itself always takes media from any message stream: ffmpeg ``-listen 1`` and node-media-server send
+player media on stream 0, not on the id createStream returned. nginx-rtmp 1.2.2 (Debian 12) passes the strict
+reader in our interop runs (extended timestamps, late joiners, chunk size 4096); its behaviours the client
+copes with are at the command level: it answers nothing to releaseStream/FCPublish/FCUnpublish/getStreamLength
+(the client never waits for those), closes the TCP connection without a reply on an unknown app
+(:class:`ConnectionLost`), and tells players only User Control Stream EOF when the publisher leaves (the
+client ends the play on it: ``end_reason == "StreamEOF"``).
 
 Errors: :class:`StatusError` (a ``_error`` or an onStatus with level ``error``: ``.code``, ``.description``),
 :class:`RTMPTimeout`, :class:`ConnectionFailed` (TCP/TLS connect), :class:`ConnectionLost` (the server closed
@@ -226,18 +234,21 @@ class _Waiter:
 class RTMPClient:
     """One RTMP connection (NetConnection) with at most one publishing or playing stream in normal use.
 
-    Parameters: ``timeout`` (seconds, default for every wait), ``handshake`` ("digest" or "plain"), ``strict``
+    Parameters: ``timeout`` (seconds, default for every wait), ``handshake`` ("digest", "digest-strict" or
+    "plain", see ``_HANDSHAKE_MODES``), ``strict``
     (False: tolerate the wire quirks listed in the module docstring), ``tls_insecure`` (rtmps without certificate
     checks), ``chunk_size`` (sent as Set Chunk Size after connect; None: keep 128), ``enhanced`` (add the
     E-RTMP fourCcList / FourCcInfoMaps / capsEx properties to connect), ``connect_extra`` (more connect
-    properties), ``buffer_ms`` (Set Buffer Length sent after play), ``max_queue`` (received media events held
-    before the client stops reading the socket).
+    properties), ``buffer_ms`` (Set Buffer Length sent after play), ``idle_timeout`` (default for :meth:`read`
+    and ``async for``: seconds without any media before RTMPTimeout; None waits for ever), ``max_queue``
+    (received media events held before the client stops reading the socket).
     """
 
     def __init__(self, *, timeout: float = 10.0, handshake: str = "digest", strict: bool = False,
                  tls_insecure: bool = False, ssl_context: ssl.SSLContext | None = None,
                  chunk_size: int | None = 4096, enhanced: bool = False, connect_extra: dict | None = None,
-                 flash_ver: str | None = None, buffer_ms: int = 3000, max_queue: int = 4096,
+                 flash_ver: str | None = None, buffer_ms: int = 3000, idle_timeout: float | None = 60.0,
+                 max_queue: int = 4096,
                  max_message_size: int = 0xFFFFFF) -> None:
         if handshake not in _HANDSHAKE_MODES:
             raise ValueError(f"handshake must be one of {', '.join(_HANDSHAKE_MODES)}")
@@ -251,6 +262,7 @@ class RTMPClient:
         self.connect_extra = dict(connect_extra or {})
         self.flash_ver = flash_ver
         self.buffer_ms = buffer_ms
+        self.idle_timeout = idle_timeout
         self.max_queue = max_queue
         self.max_message_size = max_message_size
 
@@ -270,6 +282,7 @@ class RTMPClient:
         self._task: asyncio.Task | None = None
         self._tid = 1.0
         self._pending: dict[float, asyncio.Future] = {}
+        self._unanswered: set[float] = set()  # fire-and-forget calls: their _result/_error is dropped
         self._waiters: list[_Waiter] = []
         self._handshake_done: asyncio.Future | None = None
         self._hs: hs.HandshakeClient | None = None
@@ -300,10 +313,13 @@ class RTMPClient:
             raise StopAsyncIteration
         return ev
 
-    async def read(self, timeout: float | None = None) -> Any:
+    async def read(self, timeout: float | None = ...) -> Any:  # type: ignore[assignment]
         """The next received media event (``events.Audio``, ``events.Video``, ``DataMessage``) or None when the
         stream or the connection ended. Raises the connection's error (ProtocolError...) if it broke, and
-        :class:`RTMPTimeout` when nothing arrives for ``timeout`` seconds (None: wait for ever)."""
+        :class:`RTMPTimeout` when nothing arrives for ``timeout`` seconds (default ``idle_timeout``; None: wait
+        for ever)."""
+        if timeout is ...:
+            timeout = self.idle_timeout
         if self._ended and self._queue.empty():
             return self._end_item()
         try:
@@ -425,8 +441,8 @@ class RTMPClient:
         message stream id. StatusError carries the server's code (``NetStream.Publish.BadName``...)."""
         self._require_connected()
         key = self.url.playpath if key is None else key
-        self._send(M.release_stream(key, self._next_tid()))
-        self._send(M.fc_publish(key, self._next_tid()))
+        self._send(M.release_stream(key, self._forget_tid()))
+        self._send(M.fc_publish(key, self._forget_tid()))
         sid = await self.create_stream(timeout)
         waiter = self._status_waiter(sid, "NetStream.Publish.Start", ("NetStream.Publish.",))
         self._send(M.publish(key, kind, msid=sid))
@@ -445,7 +461,7 @@ class RTMPClient:
         key = self.url.playpath if key is None else key
         sid = await self.create_stream(timeout)
         if get_stream_length:  # like ffmpeg; servers that do not answer it (nginx-rtmp) are fine
-            self._send(M.get_stream_length(key, self._next_tid(), msid=sid))
+            self._send(M.get_stream_length(key, self._forget_tid(), msid=sid))
         waiter = self._status_waiter(sid, "NetStream.Play.Start", ())
         self.playing = key
         self.stream_id = sid
@@ -498,7 +514,7 @@ class RTMPClient:
             if w is not None and not self._eof and self.conn is not None and self.error is None:
                 try:
                     if self.publishing is not None:
-                        self._send(M.fc_unpublish(self.publishing, self._next_tid()))
+                        self._send(M.fc_unpublish(self.publishing, self._forget_tid()))
                     for sid in self._streams:
                         self._send(M.delete_stream(sid))
                     await asyncio.wait_for(w.drain(), timeout)
@@ -530,6 +546,12 @@ class RTMPClient:
     def _next_tid(self) -> float:
         tid = self._tid
         self._tid += 1
+        return tid
+
+    def _forget_tid(self) -> float:
+        """A transaction id whose answer nobody waits for (servers differ: ignore, _result, _error)."""
+        tid = self._next_tid()
+        self._unanswered.add(tid)
         return tid
 
     def _require_connected(self) -> None:
@@ -691,7 +713,10 @@ class RTMPClient:
                 if not fut.done():
                     fut.set_result(cmd)
                 return
-            if cmd.name == "_error":
+            if cmd.transaction_id in self._unanswered:
+                self._unanswered.discard(cmd.transaction_id)
+                log.debug("%s to a fire-and-forget call: %s", cmd.name, cmd.status)
+            elif cmd.name == "_error":
                 self._status(cmd)
             return
         if cmd.name == "onStatus":

@@ -307,7 +307,7 @@ async def play(args: argparse.Namespace) -> int:
                     if wait <= 0:
                         reason = "duration reached"
                         break
-                reader = asyncio.ensure_future(client.read())
+                reader = asyncio.ensure_future(client.read(None))
                 done, _ = await asyncio.wait({reader, stopper}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
                 if reader not in done:
                     reader.cancel()

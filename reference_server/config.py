@@ -42,6 +42,7 @@ class Config:
     gop_max_frames: int = 2000  # GOP cache: messages since the last keyframe
     player_soft_limit: int = 2 * MiB  # queued bytes at which non-keyframe video is dropped
     player_hard_limit: int = 16 * MiB  # queued bytes at which a player is disconnected
+    player_lag_timeout: float = 10.0  # seconds above the soft limit before a player is disconnected
     flush_interval: float = 0.0  # seconds to batch relayed messages per player (0: per input read)
     # recording
     record_flush_interval: float = 0.5
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--gop-max-frames", type=int)
     a("--player-soft-limit", type=int, help="queued bytes per player before dropping non-key video")
     a("--player-hard-limit", type=int, help="queued bytes per player before disconnecting it")
+    a("--player-lag-timeout", type=float, help="seconds above the soft limit before disconnecting a player")
     a("--flush-interval", type=float, help="seconds to batch relayed media per player (default 0)")
     a("--record-flush-interval", type=float)
     a("--no-uvloop", action="store_true", default=None, help="use the default asyncio event loop")

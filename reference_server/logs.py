@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from typing import Any, TextIO
 
@@ -40,6 +41,7 @@ class EventLog:
         self.fmt = fmt
         self.stream = stream or sys.stderr
         self.counts: dict[str, int] = {}
+        self._lock = threading.Lock()  # recorder threads log too
 
     def enabled(self, level: str) -> bool:
         return LEVELS.get(level, 20) >= self.level
@@ -66,11 +68,12 @@ class EventLog:
                     s = json.dumps(v)
                 parts.append(f"{k}={s}")
             line = " ".join(parts)
-        try:
-            self.stream.write(line + "\n")
-            self.stream.flush()
-        except (OSError, ValueError):
-            pass
+        with self._lock:
+            try:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+            except (OSError, ValueError):
+                pass
 
 
 _LOG = EventLog()

@@ -28,7 +28,7 @@ _SAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 
 
 def sanitize(name: str) -> str:
-    s = _SAFE.sub("_", name).lstrip(".") or "_"
+    s = re.sub(r"\.{2,}", "_", _SAFE.sub("_", name)).lstrip(".") or "_"
     return s[:128]
 
 
@@ -119,15 +119,24 @@ class Recorder:
             return
         self._q.put(data)
 
-    def close(self, timeout: float = 3.0) -> None:
-        """Flush, fsync and close (waits for the writer thread at most ``timeout`` seconds)."""
+    def close(self, timeout: float | None = None) -> None:
+        """Flush and let the writer thread fsync and close the file; wait for it only when ``timeout`` is given
+        (shutdown), so an unpublish never blocks the event loop on the disk."""
         if self.closed:
             return
         self.flush()
         self.closed = True
         self._q.put(None)
-        self._thread.join(timeout)
-        self._log("info", "record_stop", path=self.path, bytes=self.bytes, tags=self.tags, error=self.failed)
+        if timeout is not None:
+            self._thread.join(timeout)
+
+    @staticmethod
+    def join_all(timeout: float = 3.0) -> None:
+        """Wait (at most ``timeout`` seconds in all) for every recording's writer thread to finish."""
+        deadline = time.monotonic() + timeout
+        for t in threading.enumerate():
+            if t.name.startswith("recorder-"):
+                t.join(max(0.0, deadline - time.monotonic()))
 
     def _fail(self, why: str) -> None:
         if self.failed:
@@ -162,9 +171,11 @@ class Recorder:
             if error is None:
                 os.fsync(fd)
         except OSError as exc:
-            self._report(f"fsync: {exc.strerror or exc} (errno {exc.errno})")
+            error = f"fsync: {exc.strerror or exc} (errno {exc.errno})"
+            self._report(error)
         finally:
             os.close(fd)
+        self._log("info", "record_stop", path=self.path, bytes=self.bytes, tags=self.tags, error=self.failed or error)
 
     def _report(self, why: str) -> None:
         if self._notify is not None:

@@ -19,12 +19,14 @@ Slow players
     never slow the publisher: nothing here awaits a socket. The per-player queue is the transport's write buffer;
     above ``player_soft_limit`` queued bytes non-keyframe video is dropped and the player then waits for a
     keyframe (with room in its queue) before it gets video again; above ``player_hard_limit`` it is disconnected
-    with a log line. The burst a late joiner gets is allowed on top of the soft limit until the queue drains.
+    with a log line, and so is a player that stays above the soft limit for ``player_lag_timeout`` seconds.
+    The burst a late joiner gets is allowed on top of the soft limit until the queue drains.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
 from rtmpspec import control, media
@@ -49,9 +51,52 @@ _CSID = {8: CSID_AUDIO, 9: CSID_VIDEO}
 _chunk = Connection.chunk_shared
 
 
+_LEGACY_KINDS: dict[tuple[int, bytes], tuple[int, tuple | None]] = {}
+
+
+def classify(type_id: int, payload: bytes) -> tuple[int, tuple | None]:
+    """(kind, header cache key or None) of an audio/video payload, decided by rtmpspec.media.
+
+    A legacy (non E-RTMP) tag's kind depends only on its first two bytes (FLV E.4.2.1 SoundFormat/AACPacketType,
+    E.4.3.1 FrameType/CodecID/AVCPacketType), so rtmpspec's answer is memoised by them; E-RTMP tags (FourCC,
+    multitrack) are parsed every time. Header keys separate tracks and packet types (SequenceStart vs
+    MultichannelConfig) so that every one of them is replayed to late joiners.
+    """
+    legacy = len(payload) >= 2 and ((payload[0] & 0x80) == 0 if type_id == 9 else (payload[0] >> 4) != 9)
+    if legacy:
+        memo = _LEGACY_KINDS.get((type_id, payload[:2]))
+        if memo is not None:
+            return memo
+    kind: int = AUDIO if type_id == 8 else VIDEO_INTER
+    hkey: tuple | None = None
+    try:
+        if type_id == 9:
+            tag = media.parse_video_tag(payload)
+            if tag.is_sequence_header:
+                kind = VIDEO_SEQ
+                hkey = (9, tuple((tr.track_id, tr.packet_type) for tr in tag.tracks))
+            elif tag.is_keyframe:
+                kind = VIDEO_KEY
+            elif tag.enhanced and tag.packet_type == media.VideoPacketType.Metadata:
+                kind = VIDEO_SEQ  # E-RTMP colorInfo etc.: cached for late joiners, never dropped
+                hkey = (9, "metadata")
+        elif type_id == 8 and payload:
+            tag = media.parse_audio_tag(payload)
+            if tag.is_sequence_header:  # AAC config, E-RTMP SequenceStart / MultichannelConfig (per track)
+                kind = AUDIO_SEQ
+                hkey = (8, tuple((tr.track_id, tr.packet_type) for tr in tag.tracks))
+    except DecodeError:
+        return kind, None
+    if legacy:
+        if len(_LEGACY_KINDS) > 1024:
+            _LEGACY_KINDS.clear()
+        _LEGACY_KINDS[(type_id, bytes(payload[:2]))] = (kind, hkey)
+    return kind, hkey
+
+
 class Player:
     __slots__ = ("session", "conn", "transport", "write", "msid", "stream", "name", "audio", "video", "paused",
-                 "need_key", "slack", "dropped", "lagging", "group", "fast")
+                 "need_key", "slack", "dropped", "lagging", "group", "fast", "lag_since")
 
     def __init__(self, session: Session, msid: int, name: str) -> None:
         self.session = session
@@ -68,6 +113,7 @@ class Player:
         self.slack = 0  # burst bytes allowed over the soft limit until the queue drains below it
         self.dropped = 0
         self.lagging = False
+        self.lag_since = 0.0
         self.group: tuple[int, int] = (0, 0)
         self.fast = True
 
@@ -121,29 +167,10 @@ class Stream:
 
     # -- publisher side -------------------------------------------------------------------------------------
     def on_media(self, msg: Message) -> None:
-        t = msg.type_id
         payload = msg.payload
-        kind = AUDIO
-        if t == 9:
-            kind = VIDEO_INTER
-            try:
-                tag = media.parse_video_tag(payload)
-            except DecodeError:
-                tag = None
-            if tag is not None:
-                if tag.is_sequence_header:
-                    kind = VIDEO_SEQ
-                    self.headers[(9, *(tr.track_id for tr in tag.tracks))] = msg
-                elif tag.is_keyframe:
-                    kind = VIDEO_KEY
-        elif t == 8 and payload:
-            try:
-                tag = media.parse_audio_tag(payload)
-            except DecodeError:
-                tag = None
-            if tag is not None and tag.is_sequence_header:
-                kind = AUDIO_SEQ
-                self.headers[(8, *(tr.track_id for tr in tag.tracks))] = msg
+        kind, hkey = classify(msg.type_id, payload)
+        if hkey is not None:
+            self.headers[hkey] = msg
         self.last_ts = msg.timestamp
         self.messages += 1
         self.bytes_in += len(payload)
@@ -244,8 +271,13 @@ class Stream:
         over = queued > cfg.player_soft_limit + p.slack
         if over and not p.lagging:
             p.lagging = True
+            p.lag_since = time.monotonic()
             logs.get().event("warning", "player_lagging", conn=p.session.id, peer=p.session.peer, stream=self.key,
                              queued=queued)
+        elif over and time.monotonic() - p.lag_since > cfg.player_lag_timeout:
+            p.session.close("slow_player", f"{queued} bytes queued for the player for more than "
+                            f"{cfg.player_lag_timeout}s", level="warning", dropped=p.dropped)
+            return
         elif not over and p.lagging:
             p.lagging = False
         out = []

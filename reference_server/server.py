@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from typing import TYPE_CHECKING
 
 from . import logs
 from .config import Config
+from .recorder import Recorder
 from .relay import Relay
 from .session import Session
-
-if TYPE_CHECKING:
-    from .recorder import Recorder
 
 
 class Server:
@@ -96,6 +93,7 @@ class Server:
             s.close("shutdown", "server shutting down")
         for r in list(self.recorders):
             r.close()
+        Recorder.join_all(2.0)  # flushed, fsynced and closed before we exit
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         while self.sessions and loop.time() < deadline:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from typing import TYPE_CHECKING, Any
 
 from rtmpspec import control, events, media
@@ -194,6 +195,15 @@ class Session(asyncio.Protocol):
                 self.close("handshake_timeout", f"no handshake + connect within {self.cfg.handshake_timeout}s",
                            level="warning", state=st.value)
             return
+        for p in list(self.playing.values()):
+            if p.lagging:
+                queued = self.transport.get_write_buffer_size()
+                if queued <= self.cfg.player_soft_limit:
+                    p.lagging = False
+                elif time.monotonic() - p.lag_since > self.cfg.player_lag_timeout:
+                    self.close("slow_player", f"{queued} bytes queued for the player for more than "
+                               f"{self.cfg.player_lag_timeout}s", level="warning", dropped=p.dropped)
+                    return
         idle = now - self.conn.last_receive
         if idle > self.cfg.idle_timeout:
             self.close("idle_timeout", f"nothing received for {idle:.1f}s", level="warning")

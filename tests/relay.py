@@ -216,7 +216,8 @@ def write_pcap(path: str | os.PathLike, connections: list[Connection], server_po
         }
         other = {C2S: S2C, S2C: C2S}
 
-        def emit(t: float, d: str, flags: int, payload: bytes, seq: int | None = None) -> None:
+        def emit(t: float, d: str, flags: int, payload: bytes, seq: int | None = None, *, ends: dict = ends,
+                 nxt: dict = nxt, other: dict = other) -> None:
             nonlocal ip_id
             src, dst, sp, dp = ends[d]
             ack = nxt[other[d]] if flags & _ACK else 0

@@ -10,26 +10,30 @@ relay (tests/relay.py) while a second ffmpeg plays the stream through the same r
 * Media against ffprobe: the publish direction (as an FLV written from our messages) and the play direction
   (the player's own out.flv): packet counts, key frames, DTS/PTS and sizes.
 
-Documented tshark (4.0, packet-rtmpt.c) limitations the classifier knows about:
+Documented tshark (4.0, epan/dissectors/packet-rtmpt.c) limitations the classifier knows about (root causes):
 
-``too-large``      a message longer than the ``rtmpt.max_packet_size`` preference (default 32768) is skipped,
-                   together with the rest of the TCP segment its header is in;
-``straddle``       a message whose chunks straddle TCP segments can be lost by the reassembly (shared notes);
+``too-large``      a message longer than the ``rtmpt.max_packet_size`` preference (default 32768) is not
+                   dissected: tshark abandons the rest of the TCP segment its header is in;
+``straddle``       a message whose chunks straddle TCP segments can be lost by tshark's own reassembly (shared
+                   notes; only accepted as the first loss of a run, see ``classify``);
 ``type3-ext-ts``   tshark never reads the extended timestamp a Type 3 chunk repeats (errata 4.1), so a message
                    with a timestamp >= 0xFFFFFF in several chunks desynchronises it;
-``cascade``        after it lost or mis-decoded a message, its later fmt 1/2/3 headers on that chunk stream
-                   inherit the wrong state (timestamp, length, type), and bytes of a lost message can be parsed
-                   as headers (spurious messages in the lost message's bytes).
+
+and their consequences: ``lost sync`` (messages after a root cause that tshark misses or frames from the wrong
+bytes) and ``stale state`` (later fmt 1/2/3 headers on a chunk stream where tshark lost a message build on its
+stale timestamp: a constant timestamp error per chunk stream).
 
 What we saw with tshark 4.0.17 on the real captures: no difference at all, with one TCP segment per recv() and with
-the same bytes re-cut at MSS 1448 (and, outside the suite because it is slow, at 7 bytes). The straddle loss of the
-shared notes did not reproduce with correct seq/ack numbers. ``test_tshark_limitation_is_classified`` lowers
-``rtmpt.max_packet_size`` below the key frame size to provoke real tshark losses, and checks that the classifier
-explains every one of them (too-large drops plus cascading timestamp errors on the video chunk stream).
+the same bytes re-cut at MSS 1448 (and, outside the suite because it is slow, at 37, 13, 7, 3 and 1 bytes): the
+straddle loss of the shared notes did not reproduce on these pcaps (correct seq/ack numbers, no lost segments).
+``test_tshark_limitation_is_classified`` lowers ``rtmpt.max_packet_size`` below the largest key frame to provoke
+real tshark losses and checks that the classifier explains every one of them (too-large drops, lost sync, then
+timestamps off by the missed deltas on the audio and video chunk streams until the end of the stream).
 """
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import json
 import shutil
@@ -161,13 +165,13 @@ def run_tshark(pcap: Path, port: int, *options: str) -> dict:
         for name, rtmpt in layers:
             if name != "rtmpt":
                 continue
-            for k, v in rtmpt:
+            for k, _ in rtmpt:
                 if k.startswith("Handshake"):
                     out.setdefault(("handshake", client, direction), []).append(k)
             hdr = dict(_pairs_get(rtmpt, "RTMP Header") or [])
             if not hdr:
                 continue
-            csid = int(hdr["rtmpt.header.csid"])
+            csid = int(hdr["rtmpt.header.csid"])  # the 6-bit field: fine, ffmpeg and nginx use csids < 64
             st = state.setdefault((client, direction, csid), {})
             for f, k in (("typeid", "type"), ("bodysize", "length"), ("streamid", "msid")):
                 if f"rtmpt.header.{f}" in hdr:
@@ -183,7 +187,7 @@ def run_tshark(pcap: Path, port: int, *options: str) -> dict:
 
 @dataclass
 class Difference:
-    kind: str  # "missing" (tshark lacks our message), "spurious" (tshark only), "fields", "segment"
+    kind: str  # "missing" (tshark lacks our message), "spurious" (only tshark has it), "fields" (both, differing)
     explanation: str | None  # a documented tshark limitation, or None: unexplained
     ours: Msg | None = None
     theirs: Msg | None = None
@@ -192,87 +196,111 @@ class Difference:
         return f"{self.kind}: {self.explanation or 'UNEXPLAINED'}; ours={self.ours}; tshark={self.theirs}"
 
 
-def _straddles(m: Msg, seg_starts: list[int]) -> bool:
-    return any(m.start < s < m.end for s in seg_starts)
-
-
-def _lost_reason(m: Msg, seg_starts: list[int], max_packet_size: int) -> str | None:
+def _own_reason(m: Msg, seg_starts: list[int], max_packet_size: int) -> str | None:
+    """Why tshark would lose this message by itself (a root cause), if a documented limitation applies."""
     if m.length is not None and m.length > max_packet_size:
         return f"too-large: {m.length} bytes > rtmpt.max_packet_size {max_packet_size}"
     if m.timestamp is not None and m.timestamp >= EXT_TS and 3 in m.chunk_fmts[1:]:
         return "type3-ext-ts: tshark ignores the extended timestamp repeated on Type 3 chunks"
-    if _straddles(m, seg_starts):
+    if any(m.start < s < m.end for s in seg_starts):
         return "straddle: the message's chunks straddle TCP segments"
     return None
 
 
+def align(ours: list[Msg], theirs: list[Msg], seg_starts: list[int]):
+    """Pair tshark's messages with ours, anchored on position: tshark reports a message in the TCP segment that
+    holds its last byte, so only messages reported in the same segment can be the same message. Within a
+    segment, exact matches first (in order), then same chunk stream and type. Returns
+    ``(pairs, missing, spurious)`` with pairs ``(m, t)`` in our order."""
+    def seg(offset: int) -> int:
+        return bisect.bisect_right(seg_starts, offset) - 1
+
+    by_seg_ours: dict[int, list[Msg]] = {}
+    for m in ours:
+        by_seg_ours.setdefault(seg(m.end - 1), []).append(m)
+    by_seg_theirs: dict[int, list[Msg]] = {}
+    for t in theirs:
+        by_seg_theirs.setdefault(seg(t.start), []).append(t)
+    pairs, missing, spurious = [], [], []
+    for k in sorted(set(by_seg_ours) | set(by_seg_theirs)):
+        a, b = by_seg_ours.get(k, []), by_seg_theirs.get(k, [])
+        sm = difflib.SequenceMatcher(None, [m.key() for m in a], [t.key() for t in b], autojunk=False)
+        for op, i1, i2, j1, j2 in sm.get_opcodes():
+            if op == "equal":
+                pairs += list(zip(a[i1:i2], b[j1:j2], strict=True))
+                continue
+            rest_b = list(b[j1:j2])
+            for m in a[i1:i2]:
+                t = next((t for t in rest_b if t.csid == m.csid and t.type in (m.type, None)), None)
+                if t is None:
+                    missing.append(m)
+                else:
+                    pairs.append((m, t))
+                    rest_b.remove(t)
+            spurious += rest_b
+    order = {id(m): i for i, m in enumerate(ours)}
+    pairs.sort(key=lambda p: order[id(p[0])])
+    missing.sort(key=lambda m: order[id(m)])
+    return pairs, missing, spurious
+
+
 def classify(ours: list[Msg], theirs: list[Msg], seg_starts: list[int], *,
              max_packet_size: int = TSHARK_MAX_PACKET_SIZE) -> list[Difference]:
-    """Align tshark's messages with ours and explain every difference (explanation None: unexplained)."""
-    sm = difflib.SequenceMatcher(None, [m.key() for m in ours], [m.key() for m in theirs], autojunk=False)
+    """Every difference between tshark's messages and ours, each with the documented tshark limitation that
+    explains it (None: unexplained). Explanations, in our message order:
+
+    * root cause: the message itself is too large for tshark, straddles TCP segments, or has an extended
+      timestamp on Type 3 chunks (``_own_reason``);
+    * lost sync: a missing message that follows a root cause with no message in between that tshark decoded
+      (tshark abandons the rest of the TCP segment and mis-frames what follows until it finds its feet);
+    * stale state: a message tshark decodes with a wrong timestamp (or length/type) from a fmt 1/2/3 header on
+      a chunk stream where it lost a message before; the timestamp error must be the same for every such
+      message of that chunk stream (the deltas it missed), or the explanation does not hold;
+    * spurious: a tshark-only message reported in a TCP segment that holds bytes of a message it lost.
+    """
+    pairs, missing, spurious = align(ours, theirs, seg_starts)
+    paired = {id(m): t for m, t in pairs}
+    missing_ids = {id(m) for m in missing}
     diffs: list[Difference] = []
-    lost: list[Msg] = []  # our messages tshark lost or mis-decoded (with a documented reason)
-    lost_on: dict[int, int] = {}  # csid -> start offset of the first lost message on it
-
-    def note_lost(m: Msg) -> None:
-        lost.append(m)
-        lost_on.setdefault(m.csid, m.start)
-
-    def in_lost_bytes(t: Msg) -> bool:
-        return any(t.start < m.end and m.start < t.end for m in lost)
-
-    def explain_missing(m: Msg) -> str | None:
-        why = _lost_reason(m, seg_starts, max_packet_size)
-        if why is None and in_lost_bytes(m):
-            why = "too-large/straddle: in the rest of a TCP segment tshark abandoned"
-        if why is None and m.csid in lost_on and m.start > lost_on[m.csid] and m.chunk_fmts[0] != 0:
-            why = f"cascade: fmt {m.chunk_fmts[0]} header inherits tshark's wrong state on chunk stream {m.csid}"
-        return why
-
-    def explain_spurious(t: Msg) -> str | None:
-        if in_lost_bytes(t):
-            return "cascade: tshark parsed bytes of a message it lost as chunk headers"
-        return None
-
-    def explain_fields(m: Msg, t: Msg) -> str | None:
-        why = _lost_reason(m, seg_starts, max_packet_size)
-        if why:
-            return why
-        if m.csid == t.csid and m.csid in lost_on and m.start > lost_on[m.csid] and t.fmt != 0:
-            return (f"cascade: tshark's fmt {t.fmt} header on chunk stream {m.csid} inherits state from a message "
-                    f"it lost at offset {lost_on[m.csid]}")
-        return None
-
-    for op, i1, i2, j1, j2 in sm.get_opcodes():
-        if op == "equal":
-            for m, t in zip(ours[i1:i2], theirs[j1:j2], strict=True):
-                # tshark reports a message in the segment that holds its last byte
-                if not t.start <= m.end - 1 < t.end:
-                    diffs.append(Difference("segment", None, m, t))
-            continue
-        a, b = ours[i1:i2], theirs[j1:j2]
-        # pair messages of a replaced block that are on the same chunk stream, in order
-        pairs, rest_a, rest_b = [], list(a), list(b)
-        if op == "replace":
-            for m in a:
-                t = next((t for t in rest_b if t.csid == m.csid and t.type in (m.type, None)), None)
-                if t is not None and t.start <= m.end - 1 < t.end:
-                    pairs.append((m, t))
-                    rest_a.remove(m)
-                    rest_b.remove(t)
-        # missing ones first: their byte ranges explain spurious/mis-decoded neighbours
-        for m in rest_a:
-            why = explain_missing(m)
+    lost: list[Msg] = []
+    lost_csids: set[int] = set()
+    stale_offset: dict[int, int] = {}
+    root: Msg | None = None  # the root cause of the current run of missing messages
+    for m in ours:
+        if id(m) in missing_ids:
+            why = _own_reason(m, [], max_packet_size)
+            if why:
+                root = m
+            elif root is not None:
+                why = f"lost sync: after the message tshark lost at offset {root.start}, nothing decoded in between"
+            else:
+                why = _own_reason(m, seg_starts, max_packet_size)  # straddle
+                root = m if why else None
             diffs.append(Difference("missing", why, m, None))
             if why:
-                note_lost(m)
-        for m, t in pairs:
-            why = explain_fields(m, t)
-            diffs.append(Difference("fields", why, m, t))
-            if why:
-                note_lost(m)
-        for t in rest_b:
-            diffs.append(Difference("spurious", explain_spurious(t), None, t))
+                lost.append(m)
+                lost_csids.add(m.csid)
+                stale_offset.pop(m.csid, None)
+            continue
+        t = paired[id(m)]
+        if t.key() == m.key():
+            root = None
+            continue
+        why = _own_reason(m, [], max_packet_size)  # a message tshark decodes did not fall victim to a straddle
+        if why is None and m.csid in lost_csids and t.fmt in (1, 2, 3) and t.csid == m.csid and \
+                t.msid in (m.msid, None) and (t.fmt >= 2 or (t.type, t.length) == (m.type, m.length)):
+            off = (t.timestamp - m.timestamp) if t.timestamp is not None and m.timestamp is not None else None
+            if stale_offset.setdefault(m.csid, off) == off:
+                why = (f"stale state: tshark's fmt {t.fmt} header on chunk stream {m.csid} builds on a message it "
+                       f"lost (timestamp off by {off})")
+        diffs.append(Difference("fields", why, m, t))
+        if why and t.fmt in (1, 2, 3) and (t.type, t.length) != (m.type, m.length):
+            lost.append(m)
+        root = None
+    for t in spurious:
+        hit = any(t.start < m.end and m.start < t.end for m in lost)
+        diffs.append(Difference("spurious", "lost sync: tshark framed bytes of a message it lost as a message"
+                                if hit else None, None, t))
     return diffs
 
 
@@ -319,6 +347,32 @@ def test_stream_decodes_completely(capture, role, direction):
     assert [m.key() for m in strict] == [m.key() for m in lenient]
     assert [(d["type"], d["timestamp"], d["length"], d["msid"], d["csid"]) for d in described] == \
         [m.key() for m in strict]
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("role", ["publish", "play"])
+def test_handshake_digests(capture, role):
+    """Both sides use the digest handshake: C1 and S1 carry valid digests and S2 signs C1's digest with the FMS
+    key. C2 differs by role: ffmpeg as a player signs S1's digest with the Flash Player key; as a publisher it
+    echoes S1 (RTMP 5.2.4), as libavformat's rtmpproto.c does when it is not reading. This also proves the
+    3073-byte handshake split of all four streams."""
+    from rtmpspec import handshake as hs
+
+    conn = _conn(capture, role)
+    c, s = conn.stream(relay.C2S), conn.stream(relay.S2C)
+    c1, c2 = c[1:1537], c[1537:HANDSHAKE_LENGTH]
+    s1, s2 = s[1:1537], s[1537:HANDSHAKE_LENGTH]
+    assert c[0] == s[0] == 3
+    cd = hs.find_digest(c1, hs.GENUINE_FP_KEY_PARTIAL)
+    sd = hs.find_digest(s1, hs.GENUINE_FMS_KEY_PARTIAL)
+    assert cd is not None and sd is not None
+    c1_digest = c1[cd[1]:cd[1] + hs.DIGEST_SIZE]
+    s1_digest = s1[sd[1]:sd[1] + hs.DIGEST_SIZE]
+    assert hs.validate_digest_response(s2, c1_digest, hs.GENUINE_FMS_KEY)
+    if role == "play":
+        assert hs.validate_digest_response(c2, s1_digest, hs.GENUINE_FP_KEY)
+    else:
+        assert hs.echo_matches(c2, s1) and not hs.validate_digest_response(c2, s1_digest, hs.GENUINE_FP_KEY)
 
 
 @pytest.mark.interop
@@ -375,8 +429,9 @@ def test_tshark_agrees(capture, tmp_path, mss):
     _assert_explained(report)
     for r in report.values():
         assert r["tshark"] > 0
-        # the explained differences may not swallow the comparison: most messages must agree exactly
-        assert len(r["differences"]) <= r["ours"] // 10, r
+    # explained differences may not swallow the comparison: nearly all messages must agree exactly
+    total = sum(r["ours"] for r in report.values())
+    assert sum(len(r["differences"]) for r in report.values()) <= total // 10
 
 
 @pytest.mark.interop
@@ -472,7 +527,7 @@ def _compare_with_ffprobe(msgs: list[Msg], flv: Path) -> list[str]:
     for k in want:
         got[k] = [(d + shift, p + shift, s, key) for d, p, s, key in got[k]]
         assert len(got[k]) == len(want[k]), (k, len(got[k]), len(want[k]))
-        assert got[k] == want[k], next((i, a, b) for i, (a, b) in enumerate(zip(got[k], want[k])) if a != b)
+        assert got[k] == want[k], next((i, a, b) for i, (a, b) in enumerate(zip(got[k], want[k], strict=True)) if a != b)
     assert sum(x[3] for x in want["video"]) >= 3  # -g 25 over 3 s: key frames at 0, 1 and 2 s
     return skipped
 
@@ -515,41 +570,61 @@ def _m(type_, ts, length, csid, start, end, fmt=0, msid=1):
     return Msg(type_, ts, length, msid, csid, start, end, fmt=fmt, chunk_fmts=(fmt,))
 
 
-def test_classify_identical_and_segment_attribution():
+def _t(m: Msg, seg: tuple[int, int], **changes) -> Msg:
+    """tshark's report of ``m`` in TCP segment ``seg``."""
+    v = {"type": m.type, "timestamp": m.timestamp, "length": m.length, "msid": m.msid, "csid": m.csid,
+         "fmt": m.chunk_fmts[0], **changes}
+    return Msg(v["type"], v["timestamp"], v["length"], v["msid"], v["csid"], seg[0], seg[1], fmt=v["fmt"])
+
+
+def _kinds(diffs):
+    return [(d.kind, (d.explanation or "UNEXPLAINED").split(":")[0]) for d in diffs]
+
+
+def test_classify_identical_and_position_anchored():
     ours = [_m(9, 0, 100, 6, 0, 112), _m(8, 0, 10, 4, 112, 134)]
-    theirs = [_m(9, 0, 100, 6, 0, 200), _m(8, 0, 10, 4, 0, 200)]
-    assert classify(ours, theirs, [0]) == []
-    theirs[1] = _m(8, 0, 10, 4, 200, 300)  # reported in a segment that does not hold its last byte
-    (d,) = classify(ours, theirs, [0, 200])
-    assert d.kind == "segment" and d.explanation is None
+    assert classify(ours, [_t(ours[0], (0, 200)), _t(ours[1], (0, 200))], [0]) == []
+    # the same message reported in a segment that does not hold its last byte is not the same message
+    diffs = classify(ours, [_t(ours[0], (0, 134)), _t(ours[1], (134, 200))], [0, 134])
+    assert _kinds(diffs) == [("missing", "UNEXPLAINED"), ("spurious", "UNEXPLAINED")]
 
 
 def test_classify_missing_message_needs_a_reason():
     ours = [_m(9, 0, 100, 6, 0, 112), _m(8, 0, 10, 4, 112, 134), _m(8, 23, 10, 4, 134, 150, fmt=1)]
-    theirs = [ours[0], ours[2]]
-    (d,) = classify(ours, theirs, [0])  # one segment: nothing straddles
-    assert d.kind == "missing" and d.explanation is None
-    (d,) = classify(ours, theirs, [0, 120])  # a segment starts inside the message
-    assert d.explanation.startswith("straddle")
-    (d,) = classify(ours, theirs, [0], max_packet_size=5)
-    assert d.explanation.startswith("too-large")
+    theirs = [_t(ours[0], (0, 150)), _t(ours[2], (0, 150), timestamp=23)]
+    assert _kinds(classify(ours, theirs, [0])) == [("missing", "UNEXPLAINED")]  # nothing straddles
+    theirs = [_t(ours[0], (0, 120)), _t(ours[2], (120, 150))]
+    assert _kinds(classify(ours, theirs, [0, 120])) == [("missing", "straddle")]
+    theirs = [_t(ours[0], (0, 150)), _t(ours[2], (0, 150))]
+    assert _kinds(classify(ours, theirs, [0], max_packet_size=9)) == [("missing", "too-large")]
 
 
-def test_classify_cascade_and_spurious():
-    ours = [_m(9, 0, 5000, 6, 0, 5012), _m(9, 40, 900, 6, 5012, 5920, fmt=1), _m(8, 40, 10, 4, 5920, 5940)]
-    theirs = [_m(9, 0, 900, 6, 5012, 6000, fmt=1), _m(8, 40, 10, 4, 5012, 6000)]  # lost #0, #1 off by 40
-    diffs = classify(ours, theirs, [0, 5012], max_packet_size=4096)
-    assert [(d.kind, d.explanation.split(":")[0]) for d in diffs] == [("missing", "too-large"), ("fields", "cascade")]
-    # a tshark-only message inside bytes it lost is explained; elsewhere it is not
-    theirs_spur = [_m(3, 7, 1, 2, 0, 5012), *theirs]
-    kinds = [(d.kind, (d.explanation or "UNEXPLAINED").split(":")[0]) for d in
-             classify(ours, theirs_spur, [0, 5012], max_packet_size=4096)]
-    assert ("spurious", "cascade") in kinds and all(k[1] != "UNEXPLAINED" for k in kinds)
-    ours_ok = ours[1:]
-    ours_ok[0] = _m(9, 40, 900, 6, 5012, 5920, fmt=0)
-    spur = [_m(3, 7, 1, 2, 5012, 6000), *[_m(m.type, m.timestamp, m.length, m.csid, 5012, 6000) for m in ours_ok]]
-    (d,) = classify(ours_ok, spur, [0, 5012])
-    assert d.kind == "spurious" and d.explanation is None
+def test_classify_lost_sync_and_stale_state():
+    seg = [0, 6000, 7000]
+    ours = [_m(9, 0, 5000, 6, 0, 5012),                # too large for tshark (root cause)
+            _m(8, 23, 10, 4, 5012, 5030, fmt=1),       # same segment: tshark abandoned it
+            _m(9, 40, 900, 6, 6000, 6908, fmt=1),      # tshark: stale timestamp (missed delta 40)
+            _m(8, 46, 10, 4, 6908, 6926, fmt=1),       # tshark: stale timestamp (missed delta 23)
+            _m(9, 80, 50, 6, 7000, 7058, fmt=1)]       # stale again, same offset
+    theirs = [_t(ours[2], (6000, 7000), timestamp=0), _t(ours[3], (6000, 7000), timestamp=23),
+              _t(ours[4], (7000, 7100), timestamp=40)]
+    diffs = classify(ours, theirs, seg, max_packet_size=4096)
+    assert _kinds(diffs) == [("missing", "too-large"), ("missing", "lost sync"), ("fields", "stale state"),
+                             ("fields", "stale state"), ("fields", "stale state")]
+    # an inconsistent timestamp error on the same chunk stream is not explained by stale state
+    theirs[2] = _t(ours[4], (7000, 7100), timestamp=41)
+    assert _kinds(classify(ours, theirs, seg, max_packet_size=4096))[-1] == ("fields", "UNEXPLAINED")
+    # without the root cause nothing is explained
+    assert all(k[1] == "UNEXPLAINED" for k in _kinds(classify(ours, theirs, seg)))
+
+
+def test_classify_spurious():
+    ours = [_m(9, 0, 5000, 6, 0, 5012), _m(8, 23, 10, 4, 6000, 6018)]
+    theirs = [_m(3, 7, 1, 2, 0, 6000), _t(ours[1], (6000, 6100))]  # garbage framed from the lost message's bytes
+    assert _kinds(classify(ours, theirs, [0, 6000], max_packet_size=4096)) == [
+        ("missing", "too-large"), ("spurious", "lost sync")]
+    theirs = [_t(ours[0], (0, 6000)), _m(3, 7, 1, 2, 6000, 6100), _t(ours[1], (6000, 6100))]
+    assert _kinds(classify(ours, theirs, [0, 6000])) == [("spurious", "UNEXPLAINED")]
 
 
 def _read_pcap(path: Path) -> list[bytes]:

@@ -8,12 +8,11 @@ import socket
 import time
 
 import pytest
+from test_server import connected, media_of, player, publisher, run, wait_media
 
 from reference_server.probe import AVC_SEQ, Probe, ServerProcess, avc_frame, video
 from rtmpspec import messages as M
 from rtmpspec.chunkstream import Message, chunk_message
-
-from test_server import connected, media_of, player, publisher, run, wait_media
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +106,8 @@ def test_malformed_handshake(server):
     async def main():
         pub, msid, pl = await healthy_pair(server, "bad-hs")
         r, w = await asyncio.open_connection(server.host, server.port)
-        peer = "%s:%d" % w.get_extra_info("sockname")[:2]
+        host, port = w.get_extra_info("sockname")[:2]
+        peer = f"{host}:{port}"
         w.write(b"\x06" + bytes(1536))  # RTMPE version / not RTMP 3
         await w.drain()
         assert await asyncio.wait_for(r.read(), 5) == b""

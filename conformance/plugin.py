@@ -1,0 +1,422 @@
+"""pytest plugin of the conformance battery (entry point ``rtmp_conformance``).
+
+    pytest conformance --target HOST:PORT            # or rtmp://host:port/app, rtmps://...
+    pytest conformance                               # embedded reference server on a free loopback port
+    pytest conformance -n auto --baseline conformance/baselines/nginx-rtmp.json
+
+The plugin is inert unless conformance cases are run: it only registers its options and markers, starts no
+server and writes no report for ``pytest tests``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import pkgutil
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from . import catalog
+from .case import REGISTRY, Case, Settings, run_case
+from .reports import Baseline, baseline_skeleton, build_summary, evaluate_baseline, write_html, write_json
+from .target import EmbeddedServer, TargetError, parse_target
+from .verdicts import Verdict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+_state_key = pytest.StashKey[dict]()
+_CONFIG: dict = {}
+_wire_key = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("rtmp-conformance", "RTMP conformance battery")
+    g.addoption("--target", default=None, metavar="HOST:PORT",
+                help="server under test: HOST:PORT, rtmp://host:port/app or rtmps://host:port/app "
+                     "(default: start the reference server on a free loopback port)")
+    g.addoption("--app", default=None, help="application name for connect/publish/play (default: live, or the "
+                                            "app in the --target URL)")
+    # --strict itself is pytest's own flag (pytest 9: the "strict" ini option; pytest 8: alias of
+    # --strict-markers); the battery reads it, and --rtmp-strict is the same switch without pytest's meaning
+    g.addoption("--rtmp-strict", action="store_true", default=False,
+                help="SHOULD-level failures (non-strict verdicts) fail the run (also turned on by --strict)")
+    g.addoption("--step-timeout", type=float, default=3.0, metavar="SECONDS",
+                help="bound on every wait for the server (default 3)")
+    g.addoption("--tls-insecure", action="store_true", default=False,
+                help="rtmps: do not verify the server certificate")
+    g.addoption("--baseline", default=None, metavar="FILE",
+                help="JSON file of known failures: only regressions fail the run")
+    g.addoption("--baseline-write", default=None, metavar="FILE",
+                help="write a baseline listing this run's deviations (reasons kept from --baseline)")
+    g.addoption("--reports-dir", default=None, metavar="DIR",
+                help="where the JUnit XML, JSON, Allure results and HTML report go (default: reports/)")
+    g.addoption("--reference-server-cmd", default=None, metavar="CMD",
+                help="command that starts the reference server (default: python -m reference_server); "
+                     "it gets --listen 127.0.0.1:0 and must print 'listening rtmp://HOST:PORT'")
+
+
+# -- activation ----------------------------------------------------------------------------------------------------
+
+
+def _arg_paths(config: pytest.Config) -> list[Path]:
+    out = []
+    for a in config.args:
+        p = a.split("::", 1)[0]
+        path = Path(p)
+        if not path.is_absolute():
+            path = Path(config.invocation_params.dir) / path
+        if path.exists():
+            out.append(path.resolve())
+        elif p.replace(".", "/").startswith("conformance"):  # --pyargs conformance[.test_x]
+            out.append(PACKAGE_DIR)
+    return out
+
+
+def _is_active(config: pytest.Config) -> bool:
+    """Conformance cases are (probably) part of this run: an argument is in or above the package dir."""
+    for p in _arg_paths(config):
+        if p == PACKAGE_DIR or PACKAGE_DIR in p.parents or p in PACKAGE_DIR.parents:
+            return True
+    return False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "rtmp_requirement(id, section, level): the catalog requirement a "
+                                       "conformance case checks")
+    for chap, title in catalog.CHAPTERS.items():
+        config.addinivalue_line("markers", f"{chap}: conformance cases of chapter {title}")
+    for level in catalog.LEVELS:
+        config.addinivalue_line("markers", f"{level.lower()}: conformance cases of {level}-level requirements")
+    if not config.pluginmanager.hasplugin("allure_pytest"):
+        config.addinivalue_line("markers", "allure_label: allure label marker")
+    active = _is_active(config)
+    worker = hasattr(config, "workerinput")
+    reports = Path(config.getoption("--reports-dir") or "reports")
+    if not reports.is_absolute():
+        reports = Path(config.invocation_params.dir) / reports
+    state = {"active": active, "worker": worker, "reports": reports, "results": [], "started": time.time(),
+             "baseline": Baseline.load(config.getoption("--baseline")), "target_label": None}
+    config.stash[_state_key] = state
+    _CONFIG["config"] = config
+    if not active:
+        return
+    opt = config.option
+    if not worker and not getattr(opt, "xmlpath", None) and not getattr(opt, "collectonly", False):
+        opt.xmlpath = str(reports / "junit.xml")
+    if hasattr(opt, "allure_report_dir") and not opt.allure_report_dir and not getattr(opt, "collectonly", False):
+        allure_dir = reports / "allure"
+        if not worker:  # clean once, on the controller; xdist workers write into it
+            shutil.rmtree(allure_dir, ignore_errors=True)
+        opt.allure_report_dir = str(allure_dir)
+        opt.clean_alluredir = False
+
+
+def strict_mode(config: pytest.Config) -> bool:
+    """--strict (pytest's flag, which the battery honours) or --rtmp-strict."""
+    if config.getoption("--rtmp-strict"):
+        return True
+    try:
+        if config.getini("strict") is True:
+            return True
+    except (ValueError, KeyError):
+        pass
+    return bool(getattr(config.option, "strict", False))
+
+
+def _state(config: pytest.Config) -> dict:
+    return config.stash[_state_key]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    st = _state(config)
+    if not st["active"]:
+        return None
+    spec = config.getoption("--target")
+    if spec:
+        try:
+            t = parse_target(spec, app=config.getoption("--app"), tls_insecure=config.getoption("--tls-insecure"))
+            tgt = f"{t.url} (from --target {spec})"
+        except TargetError as exc:
+            tgt = f"invalid --target: {exc}"
+    else:
+        tgt = "embedded reference server on a free loopback port (one per xdist worker)"
+    lines = [f"rtmp conformance target: {tgt}",
+             f"rtmp conformance: {'strict' if strict_mode(config) else 'lenient'} mode, step timeout "
+             f"{config.getoption('--step-timeout')} s, reports in {st['reports']}"]
+    if config.getoption("--baseline"):
+        lines.append(f"rtmp conformance baseline: {config.getoption('--baseline')} "
+                     f"({len(st['baseline'].cases)} entries)")
+    return lines
+
+
+# -- fixtures ------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def rtmp_settings(request: pytest.FixtureRequest):
+    """The target (started here when there is no --target) and the battery's settings, per process."""
+    config = request.config
+    spec = config.getoption("--target")
+    server = None
+    try:
+        if spec:
+            target = parse_target(spec, app=config.getoption("--app"),
+                                  tls_insecure=config.getoption("--tls-insecure"))
+        else:
+            server = EmbeddedServer(config.getoption("--reference-server-cmd"))
+            host, port = server.start()
+            target = parse_target(f"{host}:{port}", app=config.getoption("--app"))
+            target.label = f"reference server {target.url}"
+    except TargetError as exc:
+        pytest.exit(f"rtmp conformance: {exc}", returncode=4)
+    settings = Settings(target, step_timeout=config.getoption("--step-timeout"),
+                        strict=strict_mode(config))
+    yield settings
+    if server is not None:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def rtmp_target(rtmp_settings):
+    """The :class:`conformance.driver.Target` under test."""
+    return rtmp_settings.target
+
+
+class Runner:
+    def __init__(self, settings: Settings, item: pytest.Item, baseline: Baseline) -> None:
+        self.settings = settings
+        self.item = item
+        self.baseline = baseline
+
+    def run(self, case: Case) -> None:
+        outcome, ctx, duration = run_case(self.settings, case)
+        req = case.requirement
+        v = outcome.verdict
+        strict = self.settings.strict
+        failing = v is Verdict.FAIL or (v is Verdict.NON_STRICT and strict)
+        known = self.baseline.known_failure(case.id) if failing else None
+        record = {"case": case.id, "requirement": req.id, "section": req.section_label, "level": req.level,
+                  "verdict": v.value, "duration": round(duration, 4), "detail": outcome.detail,
+                  "expected": outcome.expected, "actual": outcome.actual, "behaviour": outcome.behaviour,
+                  "evidence": outcome.evidence, "notes": outcome.notes, "known_failure": bool(known),
+                  "target": self.settings.target.label or self.settings.target.url, "doc": case.description,
+                  "refs": list(case.refs)}
+        props = self.item.user_properties
+        props.append(("conformance.case", case.id))
+        props.append(("conformance.requirement", req.id))
+        props.append(("conformance.section", req.section_label))
+        props.append(("conformance.level", req.level))
+        props.append(("conformance.verdict", v.value))
+        props.append(("conformance.detail", outcome.detail[:500]))
+        props.append(("conformance.record", json.dumps(record, default=str)))
+        self.item.stash[_wire_key] = {"json": ctx.log.to_json()}
+        # "Captured stdout ..." sections go to JUnit <system-out> and show under a failure in the terminal
+        self.item.add_report_section("call", "stdout: conformance wire log", ctx.log.text() + "\n")
+        _allure(case, outcome, ctx)
+        if failing:
+            msg = failure_message(case, outcome, strict)
+            if known:
+                pytest.xfail(f"known failure (baseline {self.baseline.path}): {known.get('reason', '')}")
+            pytest.fail(msg, pytrace=False)
+        if v is Verdict.UNSUPPORTED:
+            pytest.skip(f"unsupported: {outcome.detail}")
+
+
+def failure_message(case: Case, outcome, strict: bool) -> str:
+    req = case.requirement
+    lines = [f"[{req.id}] {req.section_label} ({req.level}): {req.text}",
+             f"  case:     {case.id}" + (f" - {case.description}" if case.description else "")]
+    if outcome.verdict is Verdict.NON_STRICT and strict:
+        lines.append("  verdict:  non-strict (a SHOULD not met; fails because of --strict)")
+    else:
+        lines.append(f"  verdict:  {outcome.verdict.value}")
+    lines.append(f"  expected: {outcome.expected or req.text}")
+    lines.append(f"  actual:   {outcome.actual or outcome.detail}")
+    if outcome.detail and outcome.detail != outcome.actual:
+        lines.append(f"  detail:   {outcome.detail}")
+    for n in outcome.notes:
+        lines.append(f"  note:     {n}")
+    if case.refs:
+        lines.append(f"  refs:     {', '.join(case.refs)}")
+    for ev in outcome.evidence:
+        lines.append("  offending message:")
+        if "decoded" in ev:
+            lines.append(f"    decoded: {json.dumps(ev['decoded'], default=str)[:1500]}")
+        if "offset" in ev and ev["offset"] is not None:
+            lines.append(f"    stream offset: {ev['offset']}")
+        if "bytes" in ev:
+            lines.append(f"    bytes:   {ev['bytes'][:1024]}")
+    lines.append("  (the wire log of both directions is in the 'conformance wire log' section)")
+    return "\n".join(lines)
+
+
+def _allure(case: Case, outcome, ctx) -> None:
+    try:
+        import allure
+    except ImportError:  # pragma: no cover - allure-pytest is a dependency
+        return
+    try:
+        desc = case.description
+        if case.refs:
+            desc += "\n\nRefs: " + ", ".join(case.refs)
+        allure.dynamic.description(desc or case.requirement.text)
+        allure.dynamic.parameter("verdict", outcome.verdict.value)
+        allure.attach(ctx.log.text() or "(empty)", name="wire log", attachment_type=allure.attachment_type.TEXT)
+        allure.attach(json.dumps(outcome.to_json(), indent=1, default=str), name="outcome",
+                      attachment_type=allure.attachment_type.JSON)
+    except Exception:  # noqa: BLE001 - reporting must never break a case
+        pass
+
+
+@pytest.fixture
+def conformance(rtmp_settings, request: pytest.FixtureRequest) -> Runner:
+    """Runs one case record: ``conformance.run(case)``."""
+    return Runner(rtmp_settings, request.node, _state(request.config)["baseline"])
+
+
+# -- reports -------------------------------------------------------------------------------------------------------
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    outcome = yield
+    report = outcome.get_result()
+    wire = item.stash.get(_wire_key, None)
+    if wire is not None and report.when == "call":
+        report.conformance_wire = wire["json"]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    config = _CONFIG.get("config")
+    if config is None:
+        return
+    st = _state(config)
+    if st["worker"] or not st["active"]:
+        return
+    props = dict(report.user_properties or [])
+    rec_json = props.get("conformance.record")
+    if report.when == "call" and rec_json:
+        rec = json.loads(rec_json)
+        rec["nodeid"] = report.nodeid
+        rec["pytest_outcome"] = "xfailed" if hasattr(report, "wasxfail") else report.outcome
+        rec["wire"] = getattr(report, "conformance_wire", None)
+        st["results"].append(rec)
+    elif report.failed and report.when in ("setup", "call") and "::test_" in report.nodeid and \
+            "conformance" in report.nodeid:
+        case_id = report.nodeid.rsplit("[", 1)[-1].rstrip("]") if "[" in report.nodeid else report.nodeid
+        case = REGISTRY.get(case_id)
+        if case is None:
+            return
+        st["results"].append({"case": case_id, "requirement": case.req, "section": case.requirement.section_label,
+                              "level": case.requirement.level, "verdict": "error", "duration": report.duration,
+                              "detail": str(report.longreprtext)[-2000:], "nodeid": report.nodeid,
+                              "pytest_outcome": "error", "notes": [], "evidence": [], "doc": case.description})
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    st = _state(config)
+    st["started"] = time.time()
+    if st["active"] and not st["worker"]:
+        _tune_junit(config)
+
+
+def _tune_junit(config: pytest.Config) -> None:
+    """JUnit XML: the wire log goes to <system-out> and the suite is named, unless the user configured them."""
+    try:
+        from _pytest.junitxml import xml_key
+    except ImportError:  # pragma: no cover
+        return
+    xml = config.stash.get(xml_key, None)
+    if xml is None:
+        return
+    try:
+        if config.getini("junit_logging") == "no" and hasattr(xml, "logging"):
+            xml.logging = "system-out"
+        if config.getini("junit_suite_name") == "pytest" and hasattr(xml, "suite_name"):
+            xml.suite_name = "rtmp-conformance"
+    except ValueError:
+        pass
+
+
+def _checked_requirements() -> set[str]:
+    """Requirement ids of every case defined in the battery (imports the case modules if needed)."""
+    for mod in pkgutil.iter_modules([str(PACKAGE_DIR)]):
+        if mod.name.startswith("test_"):
+            try:
+                importlib.import_module(f"conformance.{mod.name}")
+            except Exception:  # noqa: BLE001 - a broken module shows up as a collection error anyway
+                pass
+    return {c.req for c in REGISTRY.values()}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    st = _state(config)
+    if st["worker"] or not st["active"] or not st["results"]:
+        return
+    results = st["results"]
+    strict = strict_mode(config)
+    baseline = st["baseline"]
+    bl = evaluate_baseline(baseline, results, strict) if baseline.path else None
+    st["baseline_eval"] = bl
+    targets = sorted({r.get("target") or "" for r in results} - {""})
+    spec = config.getoption("--target")
+    target = spec if spec else ("reference server (embedded): " + ", ".join(targets) if targets else
+                                "reference server (embedded)")
+    st["target_label"] = target
+    options = {"app": config.getoption("--app"), "step_timeout": config.getoption("--step-timeout"),
+               "strict": strict, "baseline": config.getoption("--baseline"),
+               "xdist_workers": getattr(config.option, "numprocesses", None)}
+    summary = build_summary(results, target=target, strict=strict, started=st["started"],
+                            duration=time.time() - st["started"], checked_requirements=_checked_requirements(),
+                            baseline=bl, options=options)
+    reports: Path = st["reports"]
+    write_json(summary, reports / "conformance.json")
+    write_html(summary, reports / "conformance.html")
+    st["summary"] = summary
+    out = config.getoption("--baseline-write")
+    if out:
+        Path(out).write_text(json.dumps(baseline_skeleton(results, baseline, target), indent=1) + "\n",
+                             encoding="utf-8")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    st = _state(config)
+    summary = st.get("summary")
+    if st["worker"] or not summary:
+        return
+    tr = terminalreporter
+    tr.section("rtmp conformance")
+    totals = summary["totals"]
+    tr.write_line(f"target: {summary['target']}")
+    tr.write_line("verdicts: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
+    tr.write_line(f"requirements: {summary['requirements_checked']} of {summary['requirements_total']} checked by "
+                  f"a case; unchecked: {', '.join(summary['unchecked_requirements']) or 'none'}")
+    bl = summary.get("baseline")
+    if bl:
+        tr.write_line(f"baseline {bl['file']}: {len(bl['known_failures'])} known failures, "
+                      f"{len(bl['regressions'])} regressions, {len(bl['fixed'])} fixed, "
+                      f"{len(bl['changed'])} changed")
+        for x in bl["regressions"]:
+            tr.write_line(f"  REGRESSION {x['case']}: {x['verdict']} (baseline {x.get('baseline', '-')})")
+        for x in bl["fixed"]:
+            tr.write_line(f"  FIXED      {x['case']}: now {x['verdict']} (baseline {x['baseline']})")
+        for x in bl["changed"]:
+            if x not in bl["fixed"] and not any(r["case"] == x["case"] for r in bl["regressions"]):
+                tr.write_line(f"  CHANGED    {x['case']}: now {x['verdict']} (baseline {x['baseline']})")
+    reports = st["reports"]
+    tr.write_line(f"reports: {reports / 'conformance.html'}, {reports / 'conformance.json'}, "
+                  f"{config.option.xmlpath or '-'}, {getattr(config.option, 'allure_report_dir', None) or '-'}")
+
+
+def relpath(p: str) -> str:
+    try:
+        return os.path.relpath(p)
+    except ValueError:
+        return p

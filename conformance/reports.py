@@ -1,0 +1,275 @@
+"""Summary JSON, the self-contained HTML page, and the baseline (known failures) gate."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import catalog
+from .verdicts import worst
+
+FAILING = {"fail", "non-strict"}  # verdicts a baseline may list as known failures
+DEVIATIONS = ("fail", "non-strict", "unsupported")
+
+
+# -- baseline ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Baseline:
+    path: str = ""
+    target: str = ""
+    cases: dict[str, dict] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: str | None) -> Baseline:
+        if not path:
+            return cls()
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        cases = data.get("cases", {})
+        for cid, entry in cases.items():
+            if entry.get("verdict") not in ("fail", "non-strict", "unsupported", "informational", "pass"):
+                raise ValueError(f"{path}: case {cid}: verdict {entry.get('verdict')!r} is not a verdict")
+        return cls(str(path), data.get("target", ""), cases)
+
+    def known_failure(self, case_id: str) -> dict | None:
+        e = self.cases.get(case_id)
+        return e if e and e.get("verdict") in FAILING else None
+
+    def expected(self, case_id: str) -> str:
+        e = self.cases.get(case_id)
+        return e["verdict"] if e else "pass"
+
+
+def _norm(v: str, expected: str) -> str:
+    # informational carries no judgement: it matches a baseline "pass" unless the baseline says informational
+    if v == "informational" and expected != "informational":
+        return "pass"
+    return v
+
+
+def evaluate_baseline(baseline: Baseline, results: list[dict], strict: bool) -> dict:
+    regressions, fixed, changed, known = [], [], [], []
+    for r in results:
+        cid, v = r["case"], r["verdict"]
+        if v == "error":
+            regressions.append({"case": cid, "verdict": v, "detail": r.get("detail", "")})
+            continue
+        exp = baseline.expected(cid)
+        cur = _norm(v, exp)
+        failing_now = v == "fail" or (v == "non-strict" and strict)
+        if failing_now and exp not in FAILING:
+            regressions.append({"case": cid, "verdict": v, "baseline": exp, "detail": r.get("detail", "")})
+        elif failing_now:
+            known.append(cid)
+        if exp in FAILING and cur in ("pass",):
+            fixed.append({"case": cid, "verdict": v, "baseline": exp})
+        if cur != exp:
+            changed.append({"case": cid, "verdict": v, "baseline": exp})
+    ran = {r["case"] for r in results}
+    missing = sorted(c for c in baseline.cases if c not in ran)
+    return {"file": baseline.path, "target": baseline.target, "regressions": regressions, "fixed": fixed,
+            "changed": changed, "known_failures": known, "not_run": missing}
+
+
+def baseline_skeleton(results: list[dict], previous: Baseline, target: str) -> dict:
+    """A baseline listing every deviation of this run (reasons kept from ``previous``)."""
+    cases = {}
+    for r in sorted(results, key=lambda r: r["case"]):
+        if r["verdict"] in DEVIATIONS:
+            old = previous.cases.get(r["case"], {})
+            cases[r["case"]] = {"verdict": r["verdict"], "section": r["section"],
+                                "reason": old.get("reason") or f"TODO explain: {r.get('detail', '')}"}
+    return {"target": previous.target or target, "cases": cases}
+
+
+# -- summary -----------------------------------------------------------------------------------------------------
+
+
+def build_summary(results: list[dict], *, target: str, strict: bool, started: float, duration: float,
+                  checked_requirements: set[str], baseline: dict | None, options: dict) -> dict:
+    reqs = catalog.load()
+    by_req: dict[str, list[dict]] = {}
+    for r in results:
+        by_req.setdefault(r["requirement"], []).append(r)
+    totals: dict[str, int] = {}
+    for r in results:
+        totals[r["verdict"]] = totals.get(r["verdict"], 0) + 1
+    requirements = []
+    for req in catalog.ordered(reqs.values()):
+        cases = sorted(by_req.get(req.id, []), key=lambda r: r["case"])
+        entry = req.to_json()
+        if cases:
+            entry["verdict"] = worst([c["verdict"] for c in cases])
+            entry["duration"] = round(sum(c["duration"] for c in cases), 4)
+            bad = [c for c in cases if c["verdict"] == entry["verdict"]]
+            entry["detail"] = "; ".join(f"{c['case']}: {c['detail']}" for c in bad if c.get("detail"))[:2000]
+        else:
+            entry["verdict"] = "not checked" if req.id not in checked_requirements else "not run"
+            entry["duration"] = 0.0
+            entry["detail"] = ""
+        entry["cases"] = cases
+        requirements.append(entry)
+    unchecked = [r.id for r in catalog.ordered(reqs.values()) if r.id not in checked_requirements]
+    not_run = [e["id"] for e in requirements if e["verdict"] == "not run"]
+    return {
+        "tool": "rtmp-conformance",
+        "target": target,
+        "strict": strict,
+        "started": _dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(timespec="seconds"),
+        "duration": round(duration, 3),
+        "options": options,
+        "totals": {"cases": len(results), **totals},
+        "requirements_total": len(reqs),
+        "requirements_checked": len(checked_requirements),
+        "unchecked_requirements": unchecked,
+        "not_run_requirements": not_run,
+        "baseline": baseline,
+        "requirements": requirements,
+    }
+
+
+def write_json(summary: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
+
+
+# -- HTML --------------------------------------------------------------------------------------------------------
+
+COLORS = {
+    "pass": ("#1b7f3b", "#e3f4e8"),
+    "fail": ("#b3261e", "#fbe4e2"),
+    "error": ("#7a0e0e", "#f6d5d2"),
+    "non-strict": ("#9a6700", "#fff4d6"),
+    "informational": ("#245c9c", "#e4eefa"),
+    "unsupported": ("#5b5b66", "#ececf0"),
+    "not checked": ("#8a8a8a", "#f6f6f6"),
+    "not run": ("#8a8a8a", "#f6f6f6"),
+}
+
+CSS = """
+body{font:14px/1.4 -apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:24px;color:#1d1d1f}
+h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+table{border-collapse:collapse;width:100%} td,th{padding:5px 8px;vertical-align:top;border-bottom:1px solid #eee}
+th{text-align:left;font-size:12px;color:#555;background:#fafafa}
+.v{font-weight:600;white-space:nowrap;border-radius:4px;padding:1px 6px;display:inline-block}
+.id{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;white-space:nowrap}
+.meta{color:#555;font-size:13px} .totals span{margin-right:14px}
+details{margin:2px 0} summary{cursor:pointer;color:#333}
+pre{background:#f7f7f9;border:1px solid #e5e5ea;padding:6px;overflow-x:auto;font-size:11.5px;max-height:420px}
+.case{border-left:3px solid #ddd;padding-left:8px;margin:6px 0}
+.kv{font-size:12.5px} .kv b{color:#444}
+"""
+
+
+def _badge(v: str) -> str:
+    fg, bg = COLORS.get(v, ("#333", "#eee"))
+    return f'<span class="v" style="color:{fg};background:{bg}">{html.escape(v)}</span>'
+
+
+def _wire_text(wire: dict | None) -> str:
+    if not wire:
+        return ""
+    from .driver import format_summary
+
+    lines = []
+    for e in wire.get("entries", []):
+        arrow = "->" if e["dir"] == "out" else "<-" if e["dir"] == "in" else "--"
+        lines.append(f"{e['t']:8.4f} {e['session']:>8} {arrow} {e['kind']}: {format_summary(e['summary'])}")
+        if e.get("hex"):
+            lines.append(f"{'':>20}bytes[{e['length']}]: {e['hex']}")
+    if wire.get("dropped"):
+        lines.append(f"... {wire['dropped']} more entries not kept")
+    return "\n".join(lines)
+
+
+def _case_html(c: dict) -> str:
+    parts = [f'<div class="case"><span class="id">{html.escape(c["case"])}</span> {_badge(c["verdict"])}'
+             f' <span class="meta">{c["duration"]:.3f} s</span>']
+    if c.get("known_failure"):
+        parts.append(' <span class="meta">(known failure, baseline)</span>')
+    kv = []
+    for k in ("detail", "expected", "actual", "behaviour"):
+        if c.get(k):
+            kv.append(f"<div class='kv'><b>{k}:</b> {html.escape(str(c[k]))}</div>")
+    for n in c.get("notes") or []:
+        kv.append(f"<div class='kv'><b>note:</b> {html.escape(n)}</div>")
+    if c.get("doc"):
+        kv.append(f"<div class='kv'><b>case:</b> {html.escape(c['doc'])}</div>")
+    parts.extend(kv)
+    if c.get("evidence"):
+        parts.append("<details><summary>offending message(s)</summary><pre>"
+                     + html.escape(json.dumps(c["evidence"], indent=1, default=str)) + "</pre></details>")
+    wire = _wire_text(c.get("wire"))
+    if wire:
+        parts.append(f"<details><summary>wire log</summary><pre>{html.escape(wire)}</pre></details>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def write_html(summary: dict, path: Path) -> None:
+    rows_by_chapter: dict[str, list[str]] = {}
+    for r in summary["requirements"]:
+        v = r["verdict"]
+        fg, bg = COLORS.get(v, ("#333", "#fff"))
+        cases = r.get("cases") or []
+        counts = {}
+        for c in cases:
+            counts[c["verdict"]] = counts.get(c["verdict"], 0) + 1
+        count_txt = ", ".join(f"{n} {k}" for k, n in counts.items()) or "-"
+        details = "".join(_case_html(c) for c in cases)
+        refs = f"<div class='meta'>refs: {html.escape(', '.join(r['refs']))}</div>" if r.get("refs") else ""
+        body = (f"<details><summary>{html.escape(count_txt)}</summary>{details}</details>" if cases
+                else "<span class='meta'>no case checks this requirement</span>" if v == "not checked"
+                else "<span class='meta'>not selected in this run</span>")
+        rows_by_chapter.setdefault(r["chapter"], []).append(
+            f"<tr style='background:{bg}'><td class='id'>{html.escape(r['id'])}</td>"
+            f"<td class='id'>{html.escape(r['spec'] + ' ' + r['section'])}</td><td>{html.escape(r['level'])}</td>"
+            f"<td>{html.escape(r['text'])}{refs}</td><td>{_badge(v)}</td><td>{r['duration']:.2f}s</td>"
+            f"<td>{body}</td></tr>")
+    totals = summary["totals"]
+    tot_html = "".join(f"<span>{_badge(k)} {n}</span>" for k, n in totals.items() if k != "cases")
+    bl = summary.get("baseline")
+    bl_html = ""
+    if bl and bl.get("file"):
+        bl_html = (f"<p class='meta'>baseline <code>{html.escape(bl['file'])}</code>: "
+                   f"{len(bl['known_failures'])} known failures, {len(bl['regressions'])} regressions, "
+                   f"{len(bl['fixed'])} fixed, {len(bl['changed'])} changed verdicts</p>")
+        if bl["regressions"]:
+            bl_html += "<p class='meta'>regressions: " + html.escape(
+                ", ".join(x["case"] for x in bl["regressions"])) + "</p>"
+        if bl["fixed"]:
+            bl_html += "<p class='meta'>fixed: " + html.escape(", ".join(x["case"] for x in bl["fixed"])) + "</p>"
+    sections = []
+    for chap, title in catalog.CHAPTERS.items():
+        rows = rows_by_chapter.get(chap)
+        if not rows:
+            continue
+        sections.append(f"<h2>{html.escape(title)}</h2><table><tr><th>requirement</th><th>section</th>"
+                        f"<th>level</th><th>text</th><th>verdict</th><th>time</th><th>cases</th></tr>"
+                        + "".join(rows) + "</table>")
+    unchecked = summary.get("unchecked_requirements") or []
+    doc = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>RTMP conformance: {html.escape(summary['target'])}</title>
+<style>{CSS}</style></head><body>
+<h1>RTMP conformance report</h1>
+<p class="meta">target <b>{html.escape(summary['target'])}</b> &middot; {html.escape(summary['started'])} &middot;
+{summary['duration']:.1f} s &middot; {'strict' if summary['strict'] else 'lenient'} mode &middot;
+{totals.get('cases', 0)} cases, {summary['requirements_checked']} of {summary['requirements_total']} requirements
+checked</p>
+<p class="totals">{tot_html}</p>{bl_html}
+{''.join(sections)}
+<h2>Requirements no case checks yet ({len(unchecked)})</h2>
+<p class="meta">{html.escape(', '.join(unchecked)) or 'none'}</p>
+</body></html>
+"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(doc, encoding="utf-8")
+
+
+def jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))

@@ -1,0 +1,591 @@
+"""Command cases (RTMP 1.0 7.2, errata 6.2 and 7): connect, createStream, publish, play, deleteStream, ...
+
+Where RTMP 1.0 is silent the expected behaviour is what ffmpeg / nginx-rtmp / FMS do, and the case says so.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from rtmpspec import amf0, messages
+from rtmpspec.messages import Command
+
+from .case import Case, contract, parametrize
+from .driver import Closed, DriverError, StepTimeout, is_command
+from .payloads import AUDIO, VIDEO, Item, av_sequence
+from .test_control import barrier
+from .verdicts import Verdict, fail, informational, observed
+
+V = Verdict
+
+
+def _status(s, prefixes: tuple[str, ...], what: str, timeout: float | None = None):
+    def pred(m):
+        c = m.command
+        if c is None:
+            return False
+        if c.name == "_error":
+            return True
+        return c.name == "onStatus" and any((c.code or "").startswith(p) for p in prefixes)
+
+    return s.expect(pred, what, timeout)
+
+
+def _info(res) -> dict:
+    c = res.command
+    for v in c.args:
+        if isinstance(v, dict):
+            return v
+    return {}
+
+
+# -- connect ---------------------------------------------------------------------------------------------------
+
+
+def check_connect_result(ctx):
+    s = ctx.session()
+    res = s.connect()
+    c = res.command
+    if c.name != "_result":
+        fail("_result", f"{c.name} {c.code}", offending=res)
+    if c.transaction_id != 1:
+        fail("transaction id 1", f"{c.transaction_id:g}", offending=res)
+    if not isinstance(c.command_object, dict):
+        fail("a properties object (e.g. fmsVer, capabilities)", f"{type(c.command_object).__name__}",
+             offending=res)
+    info = _info(res)
+    if info.get("code") != "NetConnection.Connect.Success":
+        fail("information code NetConnection.Connect.Success", f"{info.get('code')!r}", offending=res)
+    if info.get("level") != "status":
+        fail("information level 'status'", f"{info.get('level')!r}", offending=res)
+
+
+_STANDARD = {"fpad": False, "capabilities": 239.0, "audioCodecs": 3575.0, "videoCodecs": 252.0,
+             "videoFunction": 1.0, "pageUrl": "http://conformance.invalid/page.html",
+             "swfUrl": "http://conformance.invalid/player.swf"}
+_CUSTOM = {"x-conformance": {"nested": {"list": [1.0, "two", None, True]}, "empty": {}},
+           "x-date": amf0.AMFDate(1.7e12, 0), "x-undefined": amf0.UNDEFINED,
+           "x-long": amf0.LongString("L" * 70000), "x-ecma": amf0.ECMAArray({"a": 1.0})}
+
+
+def check_connect_props(ctx, variant: str):
+    s = ctx.session()
+    if variant == "standard":
+        res = s.connect(extra=_STANDARD)
+    elif variant == "custom":
+        res = s.connect(extra=_CUSTOM)
+    else:  # optional user arguments after the command object
+        cmd = messages.connect(ctx.target.app, ctx.target.tc_url(), args=({"token": "abc"}, "extra", 42.0))
+        s.send_cmd(cmd)
+        res = s.expect(is_command(("_result", "_error"), tid=1), "_result for connect with user arguments")
+    if res.name != "_result":
+        fail("_result", f"{res.name} {res.code}", offending=res)
+    s.create_stream()
+
+
+def observe_connect_app(ctx, variant: str):
+    s = ctx.session()
+    try:
+        if variant == "unknown":
+            app = f"cf-no-such-app-{uuid.uuid4().hex[:8]}"
+            res = s.connect(app)
+        else:
+            obj = {"type": "nonprivate", "flashVer": "FMLE/3.0 (compatible; rtmpspec)", "tcUrl": ctx.target.tc_url()}
+            res = s.connect(command_object=obj)
+    except Closed:
+        return observed("closed", "closed the connection without an answer")
+    except StepTimeout:
+        if s.wait_closed(0.1):
+            return observed("closed", "closed the connection without an answer")
+        return observed("silent", "no answer")
+    return observed(res.name.lstrip("_"), f"{res.name} {res.code or ''}", offending=res)
+
+
+def _oe(res):
+    info = _info(res)
+    props = res.command.command_object if isinstance(res.command.command_object, dict) else {}
+    return info.get("objectEncoding", props.get("objectEncoding"))
+
+
+def check_object_encoding(ctx, offered):
+    s = ctx.session()
+    res = s.connect(object_encoding=offered)
+    if res.name != "_result":
+        fail("_result", f"{res.name} {res.code}", offending=res)
+    oe = _oe(res)
+    if offered == 3:
+        if oe not in (None, 0, 3):
+            fail("objectEncoding 0 or 3", f"objectEncoding {oe!r}", offending=res)
+    elif oe == 3:
+        fail(f"objectEncoding 0 (the client offered {offered!r})", "objectEncoding 3", offending=res)
+
+
+def observe_oe_present(ctx):
+    s = ctx.session()
+    res = s.connect(object_encoding=0)
+    oe = _oe(res)
+    return observed("present" if oe is not None else "absent", f"objectEncoding {oe!r}")
+
+
+def observe_amf3(ctx, what: str):
+    s = ctx.session()
+    try:
+        if what == "connect":
+            res = s.connect(object_encoding=3, amf3=True)
+            if res.name == "_result":
+                return observed("understood", "Type 17 connect answered with _result")
+            return observed("refused", f"{res.name} {res.code}")
+        res = s.connect(object_encoding=3)
+        if _oe(res) != 3:
+            return observed("refused", f"objectEncoding {_oe(res)!r} negotiated: Type 17 not allowed")
+        tid = s.next_tid()
+        s.send_cmd(Command("createStream", tid, None, amf3=True))
+        r = s.expect(is_command(("_result", "_error"), tid=tid), "_result for a Type 17 createStream")
+        return observed("understood" if r.name == "_result" else "refused", r.name)
+    except Closed:
+        return observed("closed", "closed the connection")
+    except StepTimeout:
+        return observed("silent", "no answer")
+
+
+def check_tid(ctx, tid: float):
+    s = ctx.connected()
+    s.send_cmd(Command("createStream", tid, None))
+    res = s.expect(lambda m: m.name in ("_result", "_error"), f"_result for createStream (tid {tid!r})")
+    if res.command.transaction_id != tid:
+        fail(f"transaction id {tid!r}", f"{res.command.transaction_id!r}", offending=res)
+
+
+def check_create_stream(ctx):
+    s = ctx.connected()
+    tid = s.next_tid()
+    s.send_cmd(messages.create_stream(tid))
+    res = s.expect(is_command(("_result", "_error"), tid=tid), "_result for createStream")
+    if res.name != "_result":
+        fail("_result", f"{res.name} {res.code}", offending=res)
+    nums = [a for a in res.command.args if isinstance(a, (int, float)) and not isinstance(a, bool)]
+    if not nums:
+        fail("a stream id number after the null command object", f"arguments {res.command.args!r}", offending=res)
+    sid = nums[0]
+    if sid != int(sid) or not 1 <= sid <= 0xFFFFFF:
+        fail("an integer stream id 1..16777215 (errata 6)", f"{sid!r}", offending=res)
+
+
+def observe_distinct(ctx):
+    s = ctx.connected()
+    ids = [s.create_stream() for _ in range(3)]
+    return observed("distinct" if len(set(ids)) == 3 else "repeated", f"stream ids {ids}")
+
+
+# -- publish / play ------------------------------------------------------------------------------------------------
+
+
+def check_publish_start(ctx):
+    s = ctx.connected()
+    sid = s.create_stream()
+    st = s.publish(ctx.key())
+    if st.code != "NetStream.Publish.Start":
+        fail("onStatus NetStream.Publish.Start", f"{st.name} {st.code}", offending=st)
+    if st.msid != sid:
+        fail(f"onStatus on message stream {sid}", f"message stream {st.msid}", offending=st)
+
+
+def check_onstatus_format(ctx):
+    pub = ctx.publisher()
+    play = ctx.player(pub.key)
+    statuses = [m for m in pub.s.inbox + play.s.inbox if m.name == "onStatus"]
+    if not statuses:
+        fail("onStatus messages for publish and play", "none")
+    for m in statuses:
+        c = m.command
+        info = c.args[0] if c.args else None
+        if c.transaction_id != 0:
+            fail("transaction id 0", f"{c.transaction_id:g}", offending=m)
+        if c.command_object is not None:
+            fail("a null command object", f"{c.command_object!r}", offending=m)
+        if not isinstance(info, dict):
+            fail("an info object", f"{info!r}", offending=m)
+        for k in ("level", "code", "description"):
+            if not isinstance(info.get(k), str):
+                fail(f"a string {k!r} in the info object", f"{info.get(k)!r}", offending=m)
+        if info["level"] not in ("status", "warning", "error"):
+            fail("level status, warning or error", repr(info["level"]), offending=m)
+
+
+def observe_publish_kind(ctx, kind: str | None):
+    s = ctx.connected()
+    sid = s.create_stream()
+    key = ctx.key()
+    args = (key,) if kind is None else (key, kind)
+    s.send_cmd(Command("publish", 0, None, args, sid), csid=5)
+    try:
+        st = _status(s, ("NetStream.Publish", "NetStream.Record"), f"onStatus for publish {kind or '(no type)'}")
+    except Closed:
+        return observed("closed", "closed the connection")
+    if st.code == "NetStream.Publish.Start":
+        return observed("started")
+    return observed("refused", f"{st.name} {st.code}", offending=st)
+
+
+def observe_duplicate(ctx):
+    first = ctx.publisher(label="pub1")
+    s2 = ctx.connected("pub2")
+    s2.create_stream()
+    try:
+        st = s2.publish(first.key)
+        outcome = "accepted" if st.code == "NetStream.Publish.Start" else "refused"
+        detail = f"{st.name} {st.code}"
+    except Closed:
+        outcome, detail = "refused", "closed the second publisher's connection"
+    except StepTimeout:
+        outcome, detail = "silent", "no answer to the second publish"
+    first.s.drain(0.05)
+    if first.s.closed or any(m.code and "Unpublish" in m.code for m in first.s.inbox):
+        return observed("took-over" if outcome == "accepted" else "first-broken",
+                        f"second publisher: {detail}; the first publisher was stopped")
+    ok, _ = contract(ctx.settings)
+    if ok:
+        play = ctx.player(first.key)
+        items = av_sequence(3, seed=41)
+        first.send_all(items)
+        if not play.wait_payload(items[-1].payload):
+            return observed("first-broken", f"second publisher: {detail}; the first publisher's media no longer "
+                                            "reaches a player")
+    if outcome == "accepted":
+        return observed("accepted-both", detail)
+    return observed(outcome, detail)
+
+
+def check_play_start(ctx):
+    pub = ctx.publisher()
+    s = ctx.connected("play")
+    sid = s.create_stream()
+    st = s.play(pub.key)
+    if st.code not in ("NetStream.Play.Start", "NetStream.Play.Reset"):
+        fail("onStatus NetStream.Play.Start", f"{st.name} {st.code}", offending=st)
+    if st.code == "NetStream.Play.Reset":
+        st = _status(s, ("NetStream.Play.Start",), "onStatus NetStream.Play.Start after Play.Reset")
+    if st.msid != sid:
+        fail(f"onStatus on message stream {sid}", f"message stream {st.msid}", offending=st)
+
+
+def observe_play_before_publish(ctx):
+    key = ctx.key()
+    s = ctx.connected("play")
+    s.create_stream()
+    try:
+        st = s.play(key)
+    except StepTimeout:
+        st = None
+    if st is not None and st.code and ("NotFound" in st.code or (st.command.status or {}).get("level") == "error"):
+        return observed("not-found", f"{st.name} {st.code}", offending=st)
+    pub = ctx.publisher(key)
+    items = av_sequence(3, seed=43)
+    pub.send_all(items)
+    from .case import Player
+
+    play = Player(s, key, s.stream_ids[-1])
+    if play.wait_payload(items[-1].payload):
+        return observed("waited", f"{st.code if st else 'no status'} then the live stream once published")
+    return observed("no-media", f"{st.code if st else 'no status'}; nothing after the stream was published")
+
+
+def observe_play_missing_live(ctx):
+    s = ctx.connected()
+    s.create_stream()
+    s.send_cmd(messages.play(ctx.key(), -1, msid=s.stream_ids[-1]), csid=8)
+    try:
+        st = _status(s, ("NetStream.Play",), "onStatus for play (start -1) of a missing stream",
+                     timeout=min(1.0, ctx.step_timeout))
+    except Closed:
+        return observed("closed")
+    except StepTimeout:
+        return observed("silent", "no onStatus within 1 s")
+    return observed("status", f"{st.name} {st.code}")
+
+
+def check_delete_stream(ctx):
+    pub = ctx.publisher()
+    s = pub.s
+    s.send_cmd(messages.delete_stream(pub.msid))  # errata 7.3: on message stream 0
+    if barrier(s, "after deleteStream") != "ok":
+        fail("the connection stays usable after deleteStream", "no answer to createStream")
+    if any(m.command and m.command.transaction_id == 0 and m.name in ("_result", "_error") for m in s.inbox):
+        bad = next(m for m in s.inbox if m.command and m.command.transaction_id == 0 and
+                   m.name in ("_result", "_error"))
+        fail("no response to deleteStream", f"{bad.name}", offending=bad)
+    sid = s.create_stream()
+    st = s.publish(pub.key, msid=sid)
+    if st.code != "NetStream.Publish.Start":
+        fail("the deleted stream's name can be published again", f"{st.name} {st.code}", offending=st)
+
+
+def observe_close_stream(ctx):
+    pub = ctx.publisher()
+    s = pub.s
+    s.send_cmd(messages.close_stream(pub.msid), csid=5)
+    if barrier(s, "after closeStream") != "ok":
+        return observed("closed", "no answer after closeStream")
+    sid = s.create_stream()
+    st = s.publish(pub.key, msid=sid)
+    if st.code == "NetStream.Publish.Start":
+        return observed("ended")
+    return observed("still-published", f"{st.name} {st.code}", offending=st)
+
+
+def observe_unknown_command(ctx):
+    s = ctx.connected()
+    tid = s.next_tid()
+    s.send_cmd(Command("cfNoSuchCommand", tid, None, ("x",)))
+    b = barrier(s, "after an unknown command")
+    if b != "ok":
+        return observed(b)
+    s.drain(0.05)
+    r = [m for m in s.inbox if m.command and m.command.transaction_id == tid and m.name in ("_result", "_error")]
+    if not r:
+        return observed("ignored", "no _error for the unknown command")
+    return observed(r[0].name.lstrip("_"), f"{r[0].name} {r[0].code or ''}")
+
+
+def observe_call_tid0(ctx):
+    s = ctx.connected()
+    s.send_cmd(Command("cfNotify", 0, None, ("no response expected",)))
+    b = barrier(s, "after a tid 0 call")
+    if b != "ok":
+        return observed(b)
+    s.drain(0.05)
+    r = [m for m in s.inbox if m.command and m.command.transaction_id == 0 and m.name in ("_result", "_error")]
+    return observed("responded" if r else "silent", f"{r[0].name}" if r else "")
+
+
+def check_fcpublish(ctx):
+    pub = ctx.publisher(fc=True)
+    s = pub.s
+    s.send_cmd(messages.fc_unpublish(pub.key, s.next_tid()))
+    s.send_cmd(messages.delete_stream(pub.msid))
+    if barrier(s, "after FCUnpublish + deleteStream") != "ok":
+        fail("the session goes on after FCUnpublish and deleteStream", "no createStream answer")
+    if any(m.name == "onFCPublish" for m in s.inbox):
+        ctx.note("the server answered FCPublish with onFCPublish")
+
+
+def check_player_commands(ctx):
+    pub = ctx.publisher()
+    s = ctx.connected("play")
+    sid = s.create_stream()
+    s.send_cmd(messages.get_stream_length(pub.key, s.next_tid(), msid=sid), csid=8)
+    s.send_cmd(Command("FCSubscribe", s.next_tid(), None, (pub.key,)))
+    st = s.play(pub.key, msid=sid)
+    if st.code not in ("NetStream.Play.Start", "NetStream.Play.Reset"):
+        fail("play works after getStreamLength and FCSubscribe", f"{st.name} {st.code}", offending=st)
+
+
+def observe_pause(ctx, unpause: bool):
+    pub, play = ctx.relay_pair()
+    s = play.s
+    s.send_cmd(messages.pause(True, 0.0, msid=play.msid), csid=8)
+    want = ("NetStream.Pause.Notify",)
+    if unpause:
+        try:
+            _status(s, want, "Pause.Notify", timeout=min(1.0, ctx.step_timeout))
+        except StepTimeout:
+            pass
+        s.send_cmd(messages.pause(False, 0.0, msid=play.msid), csid=8)
+        want = ("NetStream.Unpause.Notify",)
+    b = barrier(s, "after pause")
+    if b != "ok":
+        return observed(b)
+    s.drain(0.05)
+    hit = [m for m in s.inbox if m.name == "onStatus" and m.code in want]
+    err = [m for m in s.inbox if m.name == "_error" or (m.name == "onStatus" and m.command.status and
+                                                         m.command.status.get("level") == "error")]
+    if hit:
+        return observed("notify", hit[0].code)
+    if err:
+        return observed("error", f"{err[0].name} {err[0].code}")
+    return observed("ignored", "neither a notify status nor _error")
+
+
+def observe_seek(ctx):
+    pub, play = ctx.relay_pair()
+    s = play.s
+    s.send_cmd(messages.seek(0.0, msid=play.msid), csid=8)
+    b = barrier(s, "after seek")
+    if b != "ok":
+        return observed(b)
+    s.drain(0.05)
+    if any(m.name == "onStatus" and m.code == "NetStream.Seek.Notify" for m in s.inbox):
+        return observed("notify")
+    if any(m.name == "_error" or (m.name == "onStatus" and (m.command.status or {}).get("level") == "error")
+           for m in s.inbox):
+        return observed("error")
+    return observed("ignored", "neither NetStream.Seek.Notify nor _error")
+
+
+def observe_receive(ctx, kind: str):
+    pub, play = ctx.relay_pair()
+    s = play.s
+    builder = messages.receive_video if kind == "video" else messages.receive_audio
+    s.send_cmd(builder(False, msid=play.msid), csid=8)
+    if barrier(s, f"after receive{kind.title()} false") != "ok":
+        return observed("closed")
+    mark = len(s.inbox)
+    items = av_sequence(6, seed=47)
+    pub.send_all(items)
+    other = AUDIO if kind == "video" else VIDEO
+    stopped = VIDEO if kind == "video" else AUDIO
+    n_other = sum(1 for i in items if i.type_id == other)
+    try:
+        s.wait_until(lambda: sum(1 for m in s.inbox[mark:] if m.type_id == other) >= n_other,
+                     f"the {'audio' if kind == 'video' else 'video'} messages")
+    except StepTimeout:
+        return observed("both-stopped", "the other media type stopped too")
+    leaked = [m for m in s.inbox[mark:] if m.type_id == stopped]
+    # sequence headers may still be sent (they are configuration, not media)
+    from rtmpspec.media import is_sequence_header
+
+    leaked = [m for m in leaked if not is_sequence_header(m.type_id, m.payload)]
+    if leaked:
+        return observed("ignored", f"{len(leaked)} {kind} messages still arrived")
+    return observed("stopped")
+
+
+def observe_before_connect(ctx):
+    s = ctx.session()
+    s.send_cmd(messages.create_stream(2))
+    try:
+        res = s.connect()
+    except Closed:
+        return observed("closed", "closed the connection")
+    early = [m for m in s.inbox if m.command and m.command.transaction_id == 2 and m.name in ("_result", "_error")]
+    if early:
+        return observed(early[0].name.lstrip("_"), f"{early[0].name} to createStream before connect")
+    if res.name != "_result":
+        return observed("connect-refused", f"connect then answered {res.name}")
+    return observed("ignored", "no answer to createStream before connect; connect then worked")
+
+
+def observe_connect_twice(ctx):
+    s = ctx.connected()
+    try:
+        res = s.connect(tid=s.next_tid() + 10, expect=True)
+        return observed(res.name.lstrip("_"), f"second connect answered {res.name} {res.code or ''}")
+    except Closed:
+        return observed("closed")
+    except StepTimeout:
+        return observed("ignored")
+
+
+def observe_play2(ctx):
+    pub, play = ctx.relay_pair()
+    s = play.s
+    s.send_cmd(messages.play2({"streamName": pub.key, "oldStreamName": pub.key, "transition": "switch",
+                               "start": -2.0, "len": -1.0, "offset": -1.0}, msid=play.msid), csid=8)
+    b = barrier(s, "after play2")
+    if b != "ok":
+        return observed(b)
+    items = av_sequence(2, seed=53)
+    pub.send_all(items)
+    if play.wait_payload(items[-1].payload):
+        return observed("playing")
+    return observed("stopped", "no media after play2")
+
+
+CASES = [
+    Case("7.2.1.1-connect-result", "7.2.1.1-connect-result", check_connect_result),
+    Case("7.2.1.1-connect-standard-properties", "7.2.1.1-connect-properties", check_connect_props,
+         {"variant": "standard"}, doc="fpad, capabilities, audioCodecs, videoCodecs, videoFunction, pageUrl, swfUrl"),
+    Case("7.2.1.1-connect-custom-properties", "7.2.1.1-connect-properties", check_connect_props,
+         {"variant": "custom"}, doc="unknown properties of every AMF0 kind: nested objects, strict array, date, "
+                                    "undefined, a 70000-character long string, an ECMA array"),
+    Case("7.2.1.1-connect-user-arguments", "7.2.1.1-connect-properties", check_connect_props,
+         {"variant": "user-args"}, doc="optional user arguments after the command object"),
+    Case("7.2.1.1-connect-unknown-app", "7.2.1.1-connect-unknown-app", observe_connect_app, {"variant": "unknown"},
+         accept={"error": V.PASS, "closed": (V.FAIL, "closed without telling the client why"),
+                 "result": (V.INFORMATIONAL, "the server accepts any application name"), "silent": V.FAIL},
+         healthy_after=True),
+    Case("errata-7.1.3-connect-missing-app", "errata-7.1.3-connect-missing-app", observe_connect_app,
+         {"variant": "missing"}, accept={"error": V.PASS, "closed": V.PASS, "result": V.FAIL, "silent": V.FAIL},
+         healthy_after=True),
+    Case("errata-7.1.1-object-encoding-0", "errata-7.1.1-object-encoding", check_object_encoding, {"offered": 0}),
+    Case("errata-7.1.1-object-encoding-absent", "errata-7.1.1-object-encoding", check_object_encoding,
+         {"offered": None}),
+    Case("errata-7.1.1-object-encoding-3", "errata-7.1.1-object-encoding-3", check_object_encoding, {"offered": 3}),
+    Case("errata-7.1.1-object-encoding-in-result", "errata-7.1.1-object-encoding-present", observe_oe_present,
+         accept={"present": V.PASS, "absent": V.FAIL}),
+    Case("errata-6.2-amf3-connect", "errata-6.2-amf3-command", observe_amf3, {"what": "connect"},
+         accept={"understood": V.PASS, "refused": (V.UNSUPPORTED, "no Type 17 commands"),
+                 "closed": (V.UNSUPPORTED, "no Type 17 commands (closed)"),
+                 "silent": (V.UNSUPPORTED, "no Type 17 commands (no answer)")},
+         healthy_after=True, doc="connect sent as a Type 17 message: format selector 0, AMF0 values"),
+    Case("errata-6.2-amf3-create-stream", "errata-6.2-amf3-command", observe_amf3, {"what": "command"},
+         accept={"understood": V.PASS, "refused": (V.UNSUPPORTED, "no Type 17 commands"),
+                 "closed": (V.UNSUPPORTED, "no Type 17 commands (closed)"),
+                 "silent": (V.UNSUPPORTED, "no Type 17 commands (no answer)")},
+         healthy_after=True, doc="objectEncoding 3 negotiated, then createStream as a Type 17 message"),
+    Case("7.2-transaction-id-integer", "7.2-transaction-id", check_tid, {"tid": 7.0}),
+    Case("7.2-transaction-id-fraction", "7.2-transaction-id", check_tid, {"tid": 7.5}),
+    Case("7.2-transaction-id-large", "7.2-transaction-id", check_tid, {"tid": 1099511627776.0},
+         doc="2^40: beyond 32-bit integers"),
+    Case("7.2.1.3-create-stream-result", "7.2.1.3-create-stream", check_create_stream),
+    Case("7.2.1.3-create-stream-distinct-ids", "7.2.1.3-create-stream-distinct", observe_distinct,
+         accept={"distinct": V.PASS, "repeated": V.FAIL}),
+    Case("7.2.2.6-publish-live-start", "7.2.2.6-publish-start", check_publish_start),
+    Case("7.2.2-onstatus-format", "7.2.2-onstatus-format", check_onstatus_format),
+    Case("7.2.2.6-publish-record", "7.2.2.6-publish-record", observe_publish_kind, {"kind": "record"},
+         accept={"started": V.PASS, "refused": (V.UNSUPPORTED, "no recording"), "closed": V.FAIL}),
+    Case("7.2.2.6-publish-append", "7.2.2.6-publish-record", observe_publish_kind, {"kind": "append"},
+         accept={"started": V.PASS, "refused": (V.UNSUPPORTED, "no recording"), "closed": V.FAIL}),
+    Case("7.2.2.6-publish-type-omitted", "7.2.2.6-publish-type-omitted", observe_publish_kind, {"kind": None},
+         accept={"started": V.PASS, "refused": V.FAIL, "closed": V.FAIL}),
+    Case("7.2.2.6-publish-duplicate-key", "7.2.2.6-publish-duplicate", observe_duplicate,
+         accept={"refused": V.PASS, "took-over": (V.INFORMATIONAL, "the second publisher replaces the first"),
+                 "accepted-both": V.FAIL, "first-broken": V.FAIL, "silent": V.FAIL}),
+    Case("7.2.2.1-play-start", "7.2.2.1-play-start", check_play_start),
+    Case("7.2.2.1-play-before-publish", "7.2.2.1-play-before-publish", observe_play_before_publish, relay=True,
+         accept={"waited": V.PASS, "not-found": V.FAIL, "no-media": V.FAIL}),
+    Case("7.2.2.1-play-missing-live-only", "7.2.2.1-play-missing-live", observe_play_missing_live,
+         accept={"status": V.INFORMATIONAL, "silent": V.INFORMATIONAL, "closed": V.INFORMATIONAL}),
+    Case("7.2.2.3-delete-stream-republish", "7.2.2.3-delete-stream", check_delete_stream),
+    Case("7.2.2-close-stream-republish", "7.2.2-close-stream", observe_close_stream,
+         accept={"ended": V.PASS, "still-published": V.FAIL, "closed": V.FAIL}),
+    Case("7.2-unknown-command-error", "7.2-unknown-command", observe_unknown_command,
+         accept={"error": V.PASS, "result": (V.INFORMATIONAL, "answered _result"), "ignored": V.FAIL,
+                 "closed": V.FAIL, "stalled": V.FAIL}),
+    Case("7.2.1.2-call-tid0-no-response", "7.2.1.2-call-no-response", observe_call_tid0,
+         accept={"silent": V.PASS, "responded": (V.INFORMATIONAL, "answered a call that expects no response"),
+                 "closed": V.FAIL, "stalled": V.FAIL}),
+    Case("fcpublish-releasestream-fcunpublish", "fcpublish-tolerated", check_fcpublish,
+         doc="releaseStream + FCPublish before createStream/publish, FCUnpublish + deleteStream after (ffmpeg, OBS)"),
+    Case("getstreamlength-fcsubscribe-before-play", "player-commands-tolerated", check_player_commands,
+         doc="getStreamLength (ffmpeg) and FCSubscribe (rtmpdump) before play"),
+    Case("7.2.2.8-pause", "7.2.2.8-pause", observe_pause, {"unpause": False}, relay=True,
+         accept={"notify": V.PASS, "error": V.PASS, "ignored": V.FAIL, "closed": V.FAIL, "stalled": V.FAIL}),
+    Case("7.2.2.8-unpause", "7.2.2.8-pause", observe_pause, {"unpause": True}, relay=True,
+         accept={"notify": V.PASS, "error": V.PASS, "ignored": V.FAIL, "closed": V.FAIL, "stalled": V.FAIL}),
+    Case("7.2.2.7-seek-live", "7.2.2.7-seek", observe_seek, relay=True,
+         accept={"notify": V.PASS, "error": V.PASS, "ignored": V.FAIL, "closed": V.FAIL, "stalled": V.FAIL}),
+    Case("7.2.2.5-receive-video-false", "7.2.2.5-receive-video", observe_receive, {"kind": "video"}, relay=True,
+         accept={"stopped": V.PASS, "ignored": (V.UNSUPPORTED, "receiveVideo is ignored"),
+                 "both-stopped": V.FAIL, "closed": V.FAIL}),
+    Case("7.2.2.4-receive-audio-false", "7.2.2.4-receive-audio", observe_receive, {"kind": "audio"}, relay=True,
+         accept={"stopped": V.PASS, "ignored": (V.UNSUPPORTED, "receiveAudio is ignored"),
+                 "both-stopped": V.FAIL, "closed": V.FAIL}),
+    Case("7.2-create-stream-before-connect", "7.2-command-before-connect", observe_before_connect,
+         accept={"error": V.PASS, "closed": V.PASS, "ignored": (V.PASS, "ignored until connect"),
+                 "result": V.FAIL, "connect-refused": V.INFORMATIONAL}, healthy_after=True),
+    Case("7.2.1.1-connect-twice", "7.2.1.1-connect-twice", observe_connect_twice,
+         accept={"result": V.INFORMATIONAL, "error": V.INFORMATIONAL, "closed": V.INFORMATIONAL,
+                 "ignored": V.INFORMATIONAL}, healthy_after=True),
+    Case("7.2.2.2-play2-switch", "7.2.2.2-play2", observe_play2, relay=True,
+         accept={"playing": V.PASS, "stopped": (V.INFORMATIONAL, "play2 stopped the stream"), "closed": V.FAIL,
+                 "stalled": V.FAIL}),
+]
+
+
+@parametrize(CASES)
+def test_commands(case, conformance):
+    conformance.run(case)
+
+
+__all__ = ["CASES", "DriverError", "informational", "Item"]

@@ -1,0 +1,731 @@
+"""In-process fuzzing of the rtmpspec parsers: many inputs per second, any undocumented exception is a finding.
+
+Targets (each ``fn(data, params)``; ``params`` are drawn per input and stored with a finding, so a finding
+replays exactly):
+
+=================  =============================================================================================
+chunkreader        ``ChunkReader`` (strict or lenient, a chunk size, input fed in pieces), every message read
+connection         server ``Connection`` (handshake on or off, strict or not) fed in pieces, events drained, EOF
+client             client ``Connection`` fed a server's bytes (S0/S1/S2 + chunk stream)
+handshake          ``HandshakeServer`` fed C0/C1/C2 flights
+amf0 / amf3        ``amf0.decode_all`` / ``amf3.decode_all``
+command            ``Command.from_message`` / ``DataMessage.from_message`` (types 15, 17, 18, 20)
+media              ``parse_audio_tag`` / ``parse_video_tag`` (strict or not) and ``describe_*``
+aggregate          ``split_aggregate``
+flv                ``FLVReader`` (lenient or not) fed in pieces, then end of file
+codecs             every registered codec's ``parse`` (schema codecs also round-trip: a drawn value's bytes
+                   must parse: a DecodeError there is a finding too)
+=================  =============================================================================================
+
+Documented errors are :class:`rtmpspec.errors.RTMPError` and subclasses (ProtocolError, DecodeError,
+LimitExceeded, ...). Anything else, an input that takes longer than ``slow_seconds``, a reader that holds more
+than its configured bounds, or memory growth past ``memory_limit_mb`` is a finding. Findings are minimized by
+delta debugging (bounded) and saved like network findings (``mode: inproc``); ``python -m fuzz replay FILE``
+re-runs one. Seeds: schema draws (``fuzz.draw``), the golden vectors, the corpus sessions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import random
+import signal
+import sys
+import time
+import traceback
+from collections import Counter, deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rtmpspec import amf0, amf3, registry
+from rtmpspec import messages as msgs
+from rtmpspec.chunkstream import NEED_DATA, ChunkReader, Message
+from rtmpspec.errors import DecodeError, RTMPError
+
+from .case import Case, Conn, Part
+from .draw import DrawBudget, Drawer, DrawFailed, FieldCounter, Pool, source
+from .findings import Finding, FindingStore
+from .minimize import Budget, ddmin_sync
+from .mutators import Seed, mutate_bytes, mutate_fields, splice
+from .report import DEFAULT_DIR, write_reports
+from .wire import Wire
+
+__all__ = ["TARGETS", "run_target", "classify", "InprocFuzzer", "main", "replay_finding"]
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
+MAX_INPUT = 1 << 16
+SLOW_SECONDS = 2.0
+
+
+class _Timeout(BaseException):
+    """Raised by the SIGALRM watchdog inside a target that runs too long (BaseException: no target catches it)."""
+
+
+# -- targets ----------------------------------------------------------------------------------------------------
+def _pieces(data: bytes, sizes: list[int]):
+    pos = 0
+    for s in sizes:
+        if pos >= len(data):
+            return
+        yield data[pos:pos + s]
+        pos += s
+    if pos < len(data):
+        yield data[pos:]
+
+
+def t_chunkreader(data: bytes, p: dict) -> None:
+    r = ChunkReader(strict=p.get("strict", True), chunk_size=p.get("chunk_size", 128),
+                    max_message_size=p.get("max_message", 0xFFFFFF), record_chunks=p.get("record", False))
+    for piece in _pieces(data, p.get("pieces", [])):
+        r.receive_data(piece)
+        for _ in range(100000):
+            if r.next_message() is NEED_DATA:
+                break
+        _check_reader(r)
+
+
+def _check_reader(r: ChunkReader) -> None:
+    """The reader's documented bounds (the part of 'unbounded memory' we can check per input)."""
+    if r._held > r.max_reassembly:
+        raise AssertionError(f"ChunkReader holds {r._held} bytes of partial messages, limit {r.max_reassembly}")
+    if len(r._streams) > r.max_chunk_streams:
+        raise AssertionError(f"ChunkReader keeps {len(r._streams)} chunk streams, limit {r.max_chunk_streams}")
+    limit = 18 + min(r.chunk_size, r.max_message_size)
+    if r.pending > limit + 65536 * 4:
+        raise AssertionError(f"ChunkReader buffers {r.pending} unconsumed bytes (one chunk is at most {limit})")
+
+
+def _drain(conn) -> None:
+    for _ in range(100000):
+        ev = conn.next_event()
+        if ev is NEED_DATA:
+            return
+        conn.data_to_send()
+
+
+def t_connection(data: bytes, p: dict) -> None:
+    from rtmpspec.connection import Connection, Role
+
+    conn = Connection(Role.SERVER, strict=p.get("strict", True), handshake=p.get("handshake", True),
+                      rng=random.Random(0))
+    for piece in _pieces(data, p.get("pieces", [])):
+        conn.receive_data(piece, 0.0)
+        _drain(conn)
+        _check_reader(conn.reader)
+    conn.receive_data(b"", 1.0)
+    _drain(conn)
+
+
+def t_client(data: bytes, p: dict) -> None:
+    from rtmpspec.connection import Connection, Role
+
+    conn = Connection(Role.CLIENT, strict=p.get("strict", False), digest=p.get("digest", False),
+                      rng=random.Random(0))
+    conn.data_to_send()
+    for piece in _pieces(data, p.get("pieces", [])):
+        conn.receive_data(piece, 0.0)
+        _drain(conn)
+        if conn.handshake_info is not None and p.get("connect", True) and conn.state.value == "READY":
+            conn.send(msgs.connect("live", "rtmp://127.0.0.1/live"))
+    conn.receive_data(b"", 1.0)
+    _drain(conn)
+
+
+def t_handshake(data: bytes, p: dict) -> None:
+    from rtmpspec import handshake as hs
+
+    h = hs.HandshakeServer(digest=p.get("digest", "auto"), rng=random.Random(0))
+    for piece in _pieces(data, p.get("pieces", [])):
+        h.receive_data(piece)
+        for _ in range(10):
+            ev = h.next_event()
+            h.data_to_send()
+            if ev is hs.NEED_DATA or ev is hs.PAUSED:
+                break
+
+
+def t_amf0(data: bytes, p: dict) -> None:
+    amf0.decode_all(data)
+
+
+def t_amf3(data: bytes, p: dict) -> None:
+    amf3.decode_all(data)
+
+
+def t_command(data: bytes, p: dict) -> None:
+    t = p.get("type", 20)
+    m = Message(t, data, 0, 0, 3)
+    if t in (20, 17):
+        msgs.Command.from_message(m)
+    else:
+        msgs.DataMessage.from_message(m)
+
+
+def t_media(data: bytes, p: dict) -> None:
+    from rtmpspec import media
+
+    if p.get("kind", "video") == "video":
+        tag = media.parse_video_tag(data, strict=p.get("strict", False))
+        tag.describe()
+        media.is_keyframe(data)
+        media.is_sequence_header(9, data)
+    else:
+        tag = media.parse_audio_tag(data, strict=p.get("strict", False))
+        tag.describe()
+        media.is_sequence_header(8, data)
+
+
+def t_aggregate(data: bytes, p: dict) -> None:
+    msgs.split_aggregate(Message(22, data, p.get("ts", 0), 1, 4))
+
+
+def t_flv(data: bytes, p: dict) -> None:
+    from rtmpspec import flv
+
+    r = flv.FLVReader(lenient=p.get("lenient", False))
+    for piece in _pieces(data, p.get("pieces", [])):
+        r.receive_data(piece)
+        for _ in r.events():
+            pass
+    r.receive_data(b"")
+    for ev in r.events():
+        flv.describe_tag(ev) if isinstance(ev, flv.FLVTag) else None
+
+
+def t_codecs(data: bytes, p: dict) -> None:
+    codec = registry.get(p["codec"])
+    if codec.streaming and codec.parse_pieces is not None and p.get("pieces"):
+        codec.parse_pieces(list(_pieces(data, p["pieces"])))
+    else:
+        codec.parse(data)
+
+
+def t_roundtrip(data: bytes, p: dict) -> None:
+    """``data`` was built from a schema draw: parsing it must not fail (no documented error either)."""
+    codec = registry.get(p["codec"])
+    try:
+        codec.parse(data)
+    except DecodeError as exc:
+        raise AssertionError(f"{p['codec']}: bytes built from a drawn value do not parse: {exc}") from exc
+
+
+TARGETS: dict[str, Callable[[bytes, dict], None]] = {
+    "chunkreader": t_chunkreader, "connection": t_connection, "client": t_client, "handshake": t_handshake,
+    "amf0": t_amf0, "amf3": t_amf3, "command": t_command, "media": t_media, "aggregate": t_aggregate,
+    "flv": t_flv, "codecs": t_codecs, "roundtrip": t_roundtrip,
+}
+WEIGHTS = {"chunkreader": 14, "connection": 12, "client": 4, "handshake": 3, "amf0": 14, "amf3": 10,
+           "command": 8, "media": 12, "aggregate": 4, "flv": 8, "codecs": 8, "roundtrip": 3}
+
+
+def classify(exc: BaseException) -> str | None:
+    """None for a documented error; else the finding's signature: type + message shape + innermost frames."""
+    if isinstance(exc, RTMPError) and not isinstance(exc, AssertionError):
+        return None
+    from .target import normalize
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if "/rtmpspec/" in f.filename] or [f for f in frames if "/construct/" in f.filename] \
+        or frames[-1:]
+    where = " <- ".join(f"{os.path.basename(f.filename)}:{f.name}" for f in reversed(ours[-3:]))
+    if isinstance(exc, RecursionError):
+        msg = "maximum recursion depth exceeded"
+    else:
+        msg = normalize(str(exc), 80)
+    return f"{type(exc).__name__}: {msg} at {where}"
+
+
+def run_target(name: str, data: bytes, params: dict, *, timeout: float | None = None) -> BaseException | None:
+    """Run one input; return the exception it raised (documented or not), or None."""
+    fn = TARGETS[name]
+    if timeout:
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        fn(data, params)
+    except _Timeout as exc:
+        return exc
+    except RecursionError as exc:
+        return exc
+    except BaseException as exc:  # noqa: BLE001 - any exception is data here
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        return exc
+    finally:
+        if timeout:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    return None
+
+
+def _alarm(signum, frame):
+    raise _Timeout("input took too long")
+
+
+# -- seeds --------------------------------------------------------------------------------------------------------
+_GOLDEN_TARGET = {"chunk.stream": "chunkreader", "amf0.values": "amf0", "amf0.value": "amf0", "amf3.values": "amf3",
+                  "amf3.value": "amf3", "media.video_tag": "media", "media.audio_tag": "media", "flv.file": "flv",
+                  "messages.aggregate": "aggregate", "handshake.client": "handshake", "handshake.c0c1": "handshake",
+                  "handshake.server": "client"}
+_POOL_TARGET = {"amf0.value": "amf0", "amf3.value": "amf3", "media.video_tag": "media", "media.audio_tag": "media",
+                "messages.aggregate": "aggregate", "chunk.header": "chunkreader"}
+
+
+def golden_seeds() -> dict[str, list[bytes]]:
+    out: dict[str, list[bytes]] = {}
+    for man in sorted(GOLDEN.glob("*/manifest.json")):
+        try:
+            vectors = json.loads(man.read_text())["vectors"]
+        except (OSError, ValueError, KeyError):
+            continue
+        for v in vectors:
+            try:
+                data = (man.parent / v["file"]).read_bytes()
+            except OSError:
+                continue
+            if len(data) > MAX_INPUT:
+                data = data[:MAX_INPUT]
+            codec = v.get("codec", "")
+            out.setdefault(f"codec:{codec}", []).append(data)
+            t = _GOLDEN_TARGET.get(codec)
+            if t:
+                out.setdefault(t, []).append(data)
+            if codec == "chunk.stream":
+                out.setdefault("connection-nohs", []).append(data)
+    return out
+
+
+class InprocFuzzer:
+    def __init__(self, seed: int, *, targets: list[str] | None = None, slow_seconds: float = SLOW_SECONDS,
+                 corpus_dir: str | None = None, draw_budget: float = 0.15) -> None:
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.drawer = Drawer(self.rng)
+        self.fields = FieldCounter()
+        self.budget = DrawBudget(draw_budget, initial=1.0)
+        self.slow_seconds = slow_seconds
+        names = targets or list(TARGETS)
+        self.targets = [t for t in names if t in TARGETS]
+        self.weights = [WEIGHTS.get(t, 1) for t in self.targets]
+        self.pools: dict[str, Pool] = {}
+        registry.load_all()
+        for name in registry.CODECS:
+            src = source(name)
+            if src is not None:
+                self.pools[name] = Pool(src, self.drawer, self.fields, size=128, min_size=2, fresh=0.02,
+                                        budget=self.budget)
+        self.seeds = golden_seeds()
+        wire = Wire()
+        from .corpus import Corpus
+
+        corpus = Corpus(corpus_dir, wire, random.Random(seed))
+        self.sessions = [s for s in corpus.seeds]
+        self.codecs = sorted(registry.CODECS)
+        self.stats: dict[str, Counter] = {t: Counter() for t in TARGETS}
+        self.findings: dict[str, dict] = {}
+        self.inputs = 0
+        self.recent: deque = deque(maxlen=200)
+        self.exc_types: Counter = Counter()
+
+    # -- inputs ------------------------------------------------------------------------------------------------
+    def _pieces(self, n: int) -> list[int]:
+        r = self.rng.random()
+        if r < 0.5:
+            return []
+        if r < 0.8:
+            return [self.rng.randint(1, max(1, n)) for _ in range(self.rng.randint(1, 4))]
+        return [self.rng.choice((1, 2, 3, 7, 64))] * min(64, n)
+
+    def _pool_bytes(self, codec: str) -> bytes | None:
+        p = self.pools.get(codec)
+        if p is None:
+            return None
+        try:
+            return p.get_bytes(self.rng)
+        except DrawFailed:
+            return None
+
+    def _havoc(self, data: bytes) -> bytes:
+        rng = self.rng
+        r = rng.random()
+        if r < 0.1:
+            return data
+        if r < 0.85:
+            return mutate_bytes(rng, data)[0][:MAX_INPUT]
+        other = self._any_seed()
+        return splice(rng, data, other)[0][:MAX_INPUT]
+
+    def _any_seed(self) -> bytes:
+        key = self.rng.choice(list(self.seeds)) if self.seeds else None
+        if key and self.seeds[key]:
+            return self.rng.choice(self.seeds[key])
+        return self.rng.randbytes(32)
+
+    def make_input(self, target: str) -> tuple[bytes, dict]:
+        rng = self.rng
+        p: dict[str, Any] = {}
+        if target == "chunkreader":
+            p = {"strict": rng.random() < 0.6, "chunk_size": rng.choice((128, 128, 1, 4096, 65536, 60)),
+                 "record": rng.random() < 0.2}
+            r = rng.random()
+            if r < 0.4 and self.sessions:
+                s = rng.choice(self.sessions)
+                body = Seed(s.data[s.handshake_length:], s.origin)
+                data = mutate_fields(rng, body)[0] if rng.random() < 0.5 else self._havoc(body.data)
+            elif r < 0.7 and self.seeds.get("chunkreader"):
+                data = self._havoc(rng.choice(self.seeds["chunkreader"]))
+            else:
+                hdr = self._pool_bytes("chunk.header") or b"\x03"
+                data = self._havoc(hdr + rng.randbytes(rng.choice((0, 8, 128, 300))))
+            data = data[:MAX_INPUT]
+            p["pieces"] = self._pieces(len(data))
+        elif target in ("connection", "client"):
+            p = {"strict": rng.random() < 0.5, "handshake": rng.random() < 0.7}
+            if target == "client" or p["handshake"]:
+                src = [s.data for s in self.sessions] or [b""]
+                base = rng.choice(src)
+                if target == "client":
+                    base = b"\x03" + bytes(3072) + (rng.choice(self.seeds.get("chunkreader", [b""])))
+            else:
+                base = rng.choice(self.seeds.get("connection-nohs", [b""]) + [s.data[s.handshake_length:]
+                                                                               for s in self.sessions])
+            seed = Seed(base[:MAX_INPUT * 2], "s")
+            data = (mutate_fields(rng, seed)[0] if rng.random() < 0.5 else self._havoc(seed.data))[:MAX_INPUT * 2]
+            p["pieces"] = self._pieces(len(data))
+        elif target == "handshake":
+            c1 = self._pool_bytes("handshake.c1") or bytes(1536)
+            c2 = self._pool_bytes("handshake.c2") or bytes(1536)
+            base = bytes([rng.choice((3, 3, 3, 6, 0, 255))]) + c1 + c2
+            if rng.random() < 0.3:
+                base = b"\x03" + Wire.c1(rng, digest=True) + c2
+            data = self._havoc(base) if rng.random() < 0.6 else base
+            p = {"digest": rng.choice(("auto", True, False)), "pieces": self._pieces(len(data))}
+        elif target in ("amf0", "amf3"):
+            r = rng.random()
+            codec = f"{target}.value"
+            if r < 0.35:
+                data = self._pool_bytes(codec) or b""
+                if rng.random() < 0.5:
+                    data = self._havoc(data)
+            elif r < 0.6 and self.seeds.get(target):
+                data = self._havoc(rng.choice(self.seeds[target]))
+            elif target == "amf0":
+                from . import hostile
+
+                data = hostile.hostile_amf0(rng)[1]
+                if rng.random() < 0.3:
+                    data = self._havoc(data)
+            else:
+                from . import hostile
+
+                data = hostile.amf3_hostile(rng)[1][1:]
+                if rng.random() < 0.3:
+                    data = self._havoc(data)
+        elif target == "command":
+            t = rng.choice((20, 20, 17, 18, 15))
+            v = self._pool_bytes("amf0.value") or b"\x05"
+            from . import hostile
+
+            body = rng.choice((b"\x02\x00\x07connect\x00\x3f\xf0\x00\x00\x00\x00\x00\x00", b"\x02\x00\x01x", b""))
+            body += v if rng.random() < 0.7 else hostile.hostile_amf0(rng)[1]
+            if t in (15, 17):
+                body = rng.choice((b"\x00", b"\x00", b"\x01", b"")) + body
+            data = self._havoc(body) if rng.random() < 0.5 else body
+            p = {"type": t}
+        elif target == "media":
+            kind = rng.choice(("video", "audio"))
+            r = rng.random()
+            if r < 0.4:
+                data = self._pool_bytes(f"media.{kind}_tag") or b""
+            elif r < 0.7 and self.seeds.get("media"):
+                data = rng.choice(self.seeds["media"])
+                kind = "video" if data[:1] and (data[0] & 0x0F) in (2, 3, 4, 5, 6, 7, 12) or data[:1] >= b"\x80" \
+                    else kind
+            else:
+                data = rng.randbytes(rng.randint(0, 40))
+            if rng.random() < 0.6:
+                data = self._havoc(data)
+            p = {"kind": kind, "strict": rng.random() < 0.3}
+        elif target == "aggregate":
+            data = self._pool_bytes("messages.aggregate") or b""
+            if rng.random() < 0.7:
+                data = self._havoc(data)
+            p = {"ts": rng.choice((0, 1000, 0xFFFFFFFF))}
+        elif target == "flv":
+            base = rng.choice(self.seeds.get("flv", [b"FLV\x01\x05\x00\x00\x00\x09\x00\x00\x00\x00"]))
+            data = self._havoc(base[:MAX_INPUT])
+            p = {"lenient": rng.random() < 0.5, "pieces": self._pieces(len(data))}
+        elif target == "codecs":
+            codec = rng.choice(self.codecs)
+            seeds = self.seeds.get(f"codec:{codec}")
+            data = rng.choice(seeds) if seeds and rng.random() < 0.6 else (self._pool_bytes(codec) or rng.randbytes(16))
+            data = self._havoc(data)
+            p = {"codec": codec}
+            if registry.CODECS[codec].streaming:
+                p["pieces"] = self._pieces(len(data))
+        elif target == "roundtrip":
+            codec = rng.choice([c for c in self.codecs if c in self.pools])
+            data = self._pool_bytes(codec) or b""
+            p = {"codec": codec}
+        else:
+            raise ValueError(target)
+        return bytes(data), p
+
+    # -- loop --------------------------------------------------------------------------------------------------
+    def step(self) -> None:
+        target = self.rng.choices(self.targets, self.weights)[0]
+        data, params = self.make_input(target)
+        t0 = time.perf_counter()
+        exc = run_target(target, data, params, timeout=self.slow_seconds * 2)
+        dt = time.perf_counter() - t0
+        self.inputs += 1
+        st = self.stats[target]
+        st["inputs"] += 1
+        self.recent.append((target, data, params))
+        if exc is None:
+            st["accepted"] += 1
+            sig = None
+        elif isinstance(exc, _Timeout):
+            sig = f"slow: more than {self.slow_seconds * 2:g}s"
+        else:
+            sig = classify(exc)
+            if sig is None:
+                st["rejected"] += 1
+                self.exc_types[type(exc).__name__] += 1
+        if sig is None and dt > self.slow_seconds:
+            sig = f"slow: {dt:.1f}s for {len(data)} bytes"
+        if sig is not None:
+            st["findings"] += 1
+            key = f"{target}|{sig}"
+            f = self.findings.get(key)
+            if f is None:
+                tb = "".join(traceback.format_exception(exc)) if exc is not None else ""
+                self.findings[key] = {"target": target, "signature": sig, "data": data.hex(), "params": params,
+                                      "traceback": tb[-6000:], "count": 1, "seconds": round(dt, 3)}
+            else:
+                f["count"] += 1
+                if len(data) * 2 < len(f["data"]):
+                    f["data"], f["params"] = data.hex(), params
+
+    def run(self, duration: float, max_inputs: int = 10**12, progress: Callable[[int], None] | None = None) -> None:
+        old = signal.signal(signal.SIGALRM, _alarm)
+        deadline = time.monotonic() + duration
+        next_check = 0
+        try:
+            while self.inputs < max_inputs:
+                self.step()
+                if self.inputs >= next_check:
+                    next_check = self.inputs + 256
+                    if time.monotonic() >= deadline:
+                        break
+                    if progress is not None:
+                        progress(self.inputs)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+
+    def result(self) -> dict:
+        return {"inputs": self.inputs, "stats": {k: dict(v) for k, v in self.stats.items()},
+                "findings": self.findings, "fields": dict(self.fields.counts), "draws": self.drawer.draws,
+                "exc_types": dict(self.exc_types)}
+
+
+# -- minimization / replay ----------------------------------------------------------------------------------------
+def same_signature(target: str, data: bytes, params: dict, want: str) -> bool:
+    exc = run_target(target, data, params, timeout=SLOW_SECONDS * 2)
+    if exc is None:
+        return False
+    if isinstance(exc, _Timeout):
+        return want.startswith("slow")
+    return classify(exc) == want
+
+
+def minimize_input(target: str, data: bytes, params: dict, signature: str, *, max_tests: int = 3000,
+                   max_seconds: float = 20.0) -> tuple[bytes, dict]:
+    if signature.startswith("slow"):
+        return data, {"tests": 0, "skipped": "slow inputs are not minimized"}
+    old = signal.signal(signal.SIGALRM, _alarm)
+    try:
+        budget = Budget(max_tests, max_seconds)
+        p = dict(params)
+        if p.get("pieces"):  # feeding in one piece is simpler, if it still fails
+            q = dict(p, pieces=[])
+            if same_signature(target, data, q, signature):
+                p = q
+        small = bytes(ddmin_sync(data, lambda b: same_signature(target, bytes(b), p, signature), budget))
+        return small, {"tests": budget.tests, "seconds": round(time.monotonic() - budget.started, 2),
+                       "from": len(data), "to": len(small), "complete": not budget.spent(), "params": p}
+    finally:
+        signal.signal(signal.SIGALRM, old)
+
+
+def to_finding(f: dict, seed: int) -> Finding:
+    data = bytes.fromhex(f["data"])
+    case = Case(f["target"], [Conn([Part(f"{f['target']} input", data)])], -1, json.dumps(f["params"]))
+    symptom = "slow" if f["signature"].startswith("slow") else "exception"
+    return Finding(symptom, f"{f['target']}: {f['signature']}", case, {"name": "rtmpspec (in process)"},
+                   {"target": f["target"], "params": f["params"], "traceback": f["traceback"],
+                    "seconds": f.get("seconds")}, True, f["count"], seed=seed, mode="inproc")
+
+
+def replay_finding(f: Finding) -> int:
+    target = f.detail.get("target") or f.case.kind
+    params = f.detail.get("params", {})
+    data = f.case.conns[0].data
+    old = signal.signal(signal.SIGALRM, _alarm)
+    try:
+        exc = run_target(target, data, params, timeout=SLOW_SECONDS * 2)
+    finally:
+        signal.signal(signal.SIGALRM, old)
+    if exc is None:
+        print(f"not reproduced: {target} accepted the input")
+        return 0
+    sig = "slow" if isinstance(exc, _Timeout) else classify(exc)
+    if sig is None:
+        print(f"not reproduced: {target} raised a documented error: {type(exc).__name__}: {exc}")
+        return 0
+    print(f"reproduced: {target}: {sig}")
+    traceback.print_exception(exc)
+    return 1
+
+
+# -- parallel campaign ----------------------------------------------------------------------------------------------
+def _worker(job: int, seed: int, duration: float, targets, counter, out_q, memory_limit_mb: float,
+            corpus_dir) -> None:
+    try:
+        import resource
+
+        if memory_limit_mb:
+            soft = int(memory_limit_mb * 1024 * 1024)
+            resource.setrlimit(resource.RLIMIT_AS, (soft, resource.RLIM_INFINITY))
+    except (ImportError, ValueError, OSError):
+        pass
+    fz = InprocFuzzer(seed * 1000 + job, targets=targets, corpus_dir=corpus_dir)
+    last = [0]
+
+    def progress(n):
+        with counter.get_lock():
+            counter.value += n - last[0]
+        last[0] = n
+
+    fz.run(duration, progress=progress)
+    progress(fz.inputs)
+    out_q.put(fz.result())
+
+
+def run_parallel(seed: int, duration: float, jobs: int, *, targets=None, memory_limit_mb: float = 4096,
+                 corpus_dir=None, quiet: bool = False, progress_interval: float | None = None) -> dict:
+    ctx = mp.get_context("fork")
+    counter = ctx.Value("q", 0)
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(j, seed, duration, targets, counter, q, memory_limit_mb, corpus_dir),
+                         daemon=True) for j in range(jobs)]
+    t0 = time.monotonic()
+    for p in procs:
+        p.start()
+    results = []
+    interval = progress_interval or (0.5 if sys.stderr.isatty() else 10.0)
+    last = 0.0
+    deadline = t0 + duration + 120  # workers stop at `duration`; setup and reporting get a bounded margin
+    while len(results) < jobs and time.monotonic() < deadline:
+        try:
+            results.append(q.get(timeout=0.2))
+        except Exception:  # queue.Empty
+            pass
+        now = time.monotonic()
+        if not quiet and now - last >= interval:
+            last = now
+            n = counter.value
+            sys.stderr.write(f"{chr(13) if sys.stderr.isatty() else ''}[inproc {now - t0:6.1f}s/{duration:g}s] "
+                             f"inputs {n} ({n / max(now - t0, 1e-6):.0f}/s){'' if sys.stderr.isatty() else chr(10)}")
+            sys.stderr.flush()
+        if all(not p.is_alive() for p in procs) and q.empty():
+            break
+    elapsed = time.monotonic() - t0
+    for p in procs:
+        p.join(timeout=5)
+        if p.is_alive():
+            p.kill()
+    crashed = [p.exitcode for p in procs if p.exitcode not in (0, None)]
+    merged: dict[str, Any] = {"inputs": 0, "stats": {}, "findings": {}, "fields": Counter(), "draws": 0,
+                              "exc_types": Counter(), "elapsed": elapsed, "worker_exits": crashed}
+    for r in results:
+        merged["inputs"] += r["inputs"]
+        merged["draws"] += r["draws"]
+        merged["fields"].update(r["fields"])
+        merged["exc_types"].update(r["exc_types"])
+        for t, st in r["stats"].items():
+            agg = merged["stats"].setdefault(t, Counter())
+            agg.update(st)
+        for k, f in r["findings"].items():
+            old = merged["findings"].get(k)
+            if old is None:
+                merged["findings"][k] = f
+            else:
+                old["count"] += f["count"]
+                if len(f["data"]) < len(old["data"]):
+                    old["data"], old["params"] = f["data"], f["params"]
+    return merged
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m fuzz inproc", description="In-process fuzzing of the rtmpspec parsers.")
+    p.add_argument("--duration", type=float, default=60.0)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
+    p.add_argument("--targets", help=f"comma-separated subset of: {', '.join(TARGETS)}")
+    p.add_argument("--corpus", help="extra seed sessions (*.bin)")
+    p.add_argument("--report-dir", default=str(DEFAULT_DIR))
+    p.add_argument("--memory-limit-mb", type=float, default=4096, help="address-space limit per worker")
+    p.add_argument("--no-minimize", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--progress-interval", type=float, default=None)
+    args = p.parse_args(argv)
+    seed = args.seed if args.seed is not None else int(time.time()) % 100000
+    targets = [t.strip() for t in args.targets.split(",")] if args.targets else None
+    if targets:
+        bad = [t for t in targets if t not in TARGETS]
+        if bad:
+            print(f"unknown target(s) {bad}; one of {list(TARGETS)}", file=sys.stderr)
+            return 2
+    res = run_parallel(seed, args.duration, max(1, args.jobs), targets=targets, memory_limit_mb=args.memory_limit_mb,
+                       corpus_dir=args.corpus, quiet=args.quiet, progress_interval=args.progress_interval)
+    report_dir = Path(args.report_dir)
+    store = FindingStore(report_dir / "findings")
+    for f in res["findings"].values():
+        data = bytes.fromhex(f["data"])
+        minimized = None
+        if not args.no_minimize:
+            small, stats = minimize_input(f["target"], data, f["params"], f["signature"])
+            f["data"], minimized = small.hex(), stats
+            f["params"] = stats.get("params", f["params"])
+        fd = to_finding(f, seed)
+        fd.minimized = minimized
+        fd.original_size = len(data)
+        store.add(fd)
+    fields = FieldCounter()
+    fields.merge(dict(res["fields"]))
+    summary = {
+        "mode": "inproc", "seed": seed, "jobs": args.jobs, "elapsed": round(res["elapsed"], 2),
+        "duration_requested": args.duration, "inputs": res["inputs"],
+        "inputs_per_second": round(res["inputs"] / max(args.duration, 1e-6), 1),
+        "targets": {k: {"inputs": v.get("inputs", 0), "rejected": v.get("rejected", 0),
+                        "accepted": v.get("accepted", 0), "findings": v.get("findings", 0)}
+                    for k, v in sorted(res["stats"].items())},
+        "documented_errors": dict(res["exc_types"]), "schema_draws": res["draws"],
+        "fields_exercised": len(fields), "fields_by_codec": fields.by_codec(), "fields": sorted(fields.counts),
+        "worker_exits": res["worker_exits"],
+        "findings": [{"id": f.id, "symptom": f.symptom, "signature": f.signature, "count": f.count,
+                      "reproduced": f.reproduced, "size": f.case.size(), "minimized": f.minimized,
+                      "file": str(store.path(f)), "description": f.case.describe()[:300]} for f in store.all()],
+    }
+    jp, hp = write_reports(summary, report_dir, name="inproc-summary")
+    if not args.quiet:
+        sys.stderr.write(f"\ninproc: {res['inputs']} inputs ({summary['inputs_per_second']}/s over {args.jobs} "
+                         f"job(s)), {len(store)} finding(s); report {jp} {hp}\n")
+        for f in store.all():
+            sys.stderr.write(f"  {f.signature} (x{f.count}) {store.path(f)}\n")
+    if res["worker_exits"]:
+        sys.stderr.write(f"inproc: worker(s) died with exit codes {res['worker_exits']}\n")
+    return 1 if len(store) or res["worker_exits"] else 0

@@ -1,0 +1,121 @@
+"""Servers the fuzzer can start itself (``--preset``), each on a free 127.0.0.1 port in its own directory.
+
+- ``reference``: ``python -m reference_server --listen 127.0.0.1:0 --log-format json`` (the default target);
+- ``nginx-rtmp``: nginx + libnginx-mod-rtmp (``application live``), ``daemon off``, one worker; its error log
+  (level warn: worker crashes are ``[alert] ... exited on signal N``) is tailed;
+- ``node-media-server``: node-media-server 4 from an npm install directory (``--nms-dir``, the directory where
+  ``npm install node-media-server@4`` ran), bound to 127.0.0.1, no HTTP / admin / TLS listeners.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+from .target import SpawnedTarget, embedded_command, reference_server_available
+
+__all__ = ["make_preset", "PRESETS"]
+
+PRESETS = ("reference", "nginx-rtmp", "node-media-server")
+NGINX_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+NGINX_CONF = """\
+daemon off;
+pid {dir}/nginx.pid;
+load_module {module};
+worker_processes 1;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+rtmp {{
+    server {{
+        listen 127.0.0.1:{port};
+        chunk_size 4096;
+        application live {{
+            live on;
+            record off;
+        }}
+    }}
+}}
+"""
+
+
+class _TailingTarget(SpawnedTarget):
+    """A spawned server that writes its log to a file we tail (nginx)."""
+
+    def __init__(self, *a, log_file: Path, **kw) -> None:
+        super().__init__(*a, **kw)
+        self.log_file = log_file
+        self._tail_stop = threading.Event()
+        self._tail_thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        super().start()
+        self._tail_stop.clear()
+        self._tail_thread = threading.Thread(target=self._tail, daemon=True, name="fuzz-nginx-log")
+        self._tail_thread.start()
+
+    def _tail(self) -> None:
+        pos = self.log_file.stat().st_size if self.log_file.exists() else 0
+        buf = b""
+        while not self._tail_stop.is_set():
+            try:
+                size = self.log_file.stat().st_size
+                if size > pos:
+                    with open(self.log_file, "rb") as f:
+                        f.seek(pos)
+                        buf += f.read(size - pos)
+                    pos = size
+                    *lines, buf = buf.split(b"\n")
+                    for ln in lines:
+                        self.watcher.feed(ln.decode("utf-8", "replace"))
+            except OSError:
+                pass
+            self._tail_stop.wait(0.05)
+
+    def stop(self) -> None:
+        super().stop()
+        self._tail_stop.set()
+        if self._tail_thread is not None:
+            self._tail_thread.join(timeout=2)
+
+
+def make_preset(name: str, *, workdir: str | None = None, nms_dir: str | None = None,
+                ignore: list[str] | None = None) -> SpawnedTarget:
+    if name == "reference":
+        if not reference_server_available():
+            raise RuntimeError("reference_server is not available (python -m reference_server)")
+        env = dict(os.environ)
+        return SpawnedTarget(embedded_command(), name="reference-server", env=env, ignore=ignore)
+    base = Path(workdir or tempfile.mkdtemp(prefix=f"fuzz-{name}-"))
+    base.mkdir(parents=True, exist_ok=True)
+    if name == "nginx-rtmp":
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        if not os.path.exists(nginx) or not os.path.exists(NGINX_MODULE):
+            raise RuntimeError("nginx with ngx_rtmp_module is not installed")
+
+        def setup(port, d):
+            (d / "nginx.conf").write_text(NGINX_CONF.format(dir=d, module=NGINX_MODULE, port=port))
+
+        return _TailingTarget([nginx, "-p", "{dir}/", "-c", "{dir}/nginx.conf", "-e", "{dir}/error.log"],
+                              name="nginx-rtmp", workdir=base, setup=setup, ignore=ignore, log_file=base / "error.log")
+    if name == "node-media-server":
+        root = Path(nms_dir or os.environ.get("NMS_DIR", "")) / "node_modules" / "node-media-server"
+        app = root / "bin" / "app.js"
+        if not app.exists():
+            raise RuntimeError("node-media-server not found: pass --nms-dir DIR where `npm install "
+                               "node-media-server@4` ran (or set NMS_DIR)")
+        node = shutil.which("node") or "node"
+
+        def setup(port, d):
+            cfg = {"bind": "127.0.0.1", "notify": {"url": ""}, "store": {"path": str(d / "data")},
+                   "auth": {"play": False, "publish": False, "secret": "fuzz-secret-not-used"},
+                   "rtmp": {"port": port}, "webadmin": {"enable": False},
+                   "record": {"auto": False, "path": str(d / "record")}}
+            (d / "config.json").write_text(json.dumps(cfg, indent=1))
+
+        return SpawnedTarget([node, str(app), "-c", "{dir}/config.json"], name="node-media-server", workdir=base,
+                             setup=setup, ignore=ignore)
+    raise ValueError(f"unknown preset {name!r} (one of {', '.join(PRESETS)})")
