@@ -63,17 +63,20 @@ def check_connect_result(ctx):
 _STANDARD = {"fpad": False, "capabilities": 239.0, "audioCodecs": 3575.0, "videoCodecs": 252.0,
              "videoFunction": 1.0, "pageUrl": "http://conformance.invalid/page.html",
              "swfUrl": "http://conformance.invalid/player.swf"}
-_CUSTOM = {"x-conformance": {"nested": {"list": [1.0, "two", None, True]}, "empty": {}},
-           "x-date": amf0.AMFDate(1.7e12, 0), "x-undefined": amf0.UNDEFINED,
-           "x-long": amf0.LongString("L" * 70000), "x-ecma": amf0.ECMAArray({"a": 1.0})}
+_CUSTOM = {
+    "custom": {"x-conformance": {"nested": {"list": [1.0, "two", None, True]}, "empty": {}},
+               "x-undefined": amf0.UNDEFINED, "x-ecma": amf0.ECMAArray({"a": 1.0}), "x-number": -0.5},
+    "date": {"x-date": amf0.AMFDate(1.7e12, 0)},  # AMF0 2.13
+    "long-string": {"x-long": amf0.LongString("L" * 70000)},  # AMF0 2.14
+}
 
 
 def check_connect_props(ctx, variant: str):
     s = ctx.session()
     if variant == "standard":
         res = s.connect(extra=_STANDARD)
-    elif variant == "custom":
-        res = s.connect(extra=_CUSTOM)
+    elif variant in _CUSTOM:
+        res = s.connect(extra=_CUSTOM[variant])
     else:  # optional user arguments after the command object
         cmd = messages.connect(ctx.target.app, ctx.target.tc_url(), args=({"token": "abc"}, "extra", 42.0))
         s.send_cmd(cmd)
@@ -496,8 +499,11 @@ CASES = [
     Case("7.2.1.1-connect-standard-properties", "7.2.1.1-connect-properties", check_connect_props,
          {"variant": "standard"}, doc="fpad, capabilities, audioCodecs, videoCodecs, videoFunction, pageUrl, swfUrl"),
     Case("7.2.1.1-connect-custom-properties", "7.2.1.1-connect-properties", check_connect_props,
-         {"variant": "custom"}, doc="unknown properties of every AMF0 kind: nested objects, strict array, date, "
-                                    "undefined, a 70000-character long string, an ECMA array"),
+         {"variant": "custom"}, doc="unknown properties: nested objects, a strict array, undefined, an ECMA array"),
+    Case("7.2.1.1-connect-date-property", "7.2.1.1-connect-properties", check_connect_props,
+         {"variant": "date"}, doc="an unknown property holding an AMF0 Date (AMF0 2.13)"),
+    Case("7.2.1.1-connect-long-string-property", "7.2.1.1-connect-properties", check_connect_props,
+         {"variant": "long-string"}, doc="an unknown property holding a 70000-character AMF0 Long String (2.14)"),
     Case("7.2.1.1-connect-user-arguments", "7.2.1.1-connect-properties", check_connect_props,
          {"variant": "user-args"}, doc="optional user arguments after the command object"),
     Case("7.2.1.1-connect-unknown-app", "7.2.1.1-connect-unknown-app", observe_connect_app, {"variant": "unknown"},

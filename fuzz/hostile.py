@@ -22,10 +22,10 @@ def _u32(n: int) -> bytes:
     return struct.pack(">I", n & 0xFFFFFFFF)
 
 
-def deep_nesting(rng: random.Random, depth: int | None = None) -> tuple[str, bytes]:
+def deep_nesting(rng: random.Random, depth: int | None = None, *, max_depth: int = 1 << 30) -> tuple[str, bytes]:
     """Objects / ECMA arrays / strict arrays / typed objects nested ``depth`` levels (closed or not)."""
     if depth is None:
-        depth = rng.choice(NESTING_DEPTHS)
+        depth = min(rng.choice(NESTING_DEPTHS), max_depth)
     kind = rng.choice(("object", "strict_array", "ecma_array", "typed_object", "mixed", "avmplus"))
     closed = rng.random() < 0.7
     opens, closes = [], []
@@ -119,10 +119,10 @@ def amf3_hostile(rng: random.Random) -> tuple[str, bytes]:
     return f"AMF3 {label}", b"\x11" + data
 
 
-def hostile_amf0(rng: random.Random) -> tuple[str, bytes]:
+def hostile_amf0(rng: random.Random, *, max_depth: int = 1 << 30) -> tuple[str, bytes]:
     r = rng.random()
     if r < 0.3:
-        return deep_nesting(rng)
+        return deep_nesting(rng, max_depth=max_depth)
     if r < 0.6:
         return huge_length(rng)
     if r < 0.8:

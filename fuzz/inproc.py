@@ -321,7 +321,13 @@ class InprocFuzzer:
 
         corpus = Corpus(corpus_dir, wire, random.Random(seed))
         self.sessions = [s for s in corpus.seeds]
+        # parsed once: chunk layouts of the session bodies (after the handshake) and of the whole sessions
+        self.bodies = [Seed(s.data[s.handshake_length:], s.origin) for s in self.sessions]
+        self.bodies += [Seed(d, "golden") for d in self.seeds.get("chunkreader", [])]
+        for b in self.bodies + self.sessions:
+            b.chunks  # noqa: B018 - computed and cached now
         self.codecs = sorted(registry.CODECS)
+        self._s1 = bytes(1536)
         self.stats: dict[str, Counter] = {t: Counter() for t in TARGETS}
         self.findings: dict[str, dict] = {}
         self.inputs = 0
@@ -346,6 +352,28 @@ class InprocFuzzer:
         except DrawFailed:
             return None
 
+    def _prefix(self, seed: Seed) -> Seed:
+        """The seed cut after its first k chunks (k small most of the time): short inputs, parsed layout kept."""
+        chunks = seed.chunks
+        if not chunks:
+            return Seed(seed.data[:4096], seed.origin)
+        k = min(len(chunks), int(self.rng.expovariate(1 / 6)) + 1)
+        c = chunks[k - 1]
+        end = c.offset + len(c.header) + c.payload_length
+        out = Seed(seed.data[:end], seed.origin)
+        out._chunks = chunks[:k]
+        out._hs = seed.handshake_length
+        return out
+
+    def _session_input(self, seed: Seed) -> bytes:
+        s = self._prefix(seed)
+        r = self.rng.random()
+        if r < 0.45:
+            return mutate_fields(self.rng, s)[0]
+        if r < 0.9:
+            return mutate_bytes(self.rng, s.data, keep=s.handshake_length if self.rng.random() < 0.8 else 0)[0]
+        return s.data
+
     def _havoc(self, data: bytes) -> bytes:
         rng = self.rng
         r = rng.random()
@@ -369,12 +397,8 @@ class InprocFuzzer:
             p = {"strict": rng.random() < 0.6, "chunk_size": rng.choice((128, 128, 1, 4096, 65536, 60)),
                  "record": rng.random() < 0.2}
             r = rng.random()
-            if r < 0.4 and self.sessions:
-                s = rng.choice(self.sessions)
-                body = Seed(s.data[s.handshake_length:], s.origin)
-                data = mutate_fields(rng, body)[0] if rng.random() < 0.5 else self._havoc(body.data)
-            elif r < 0.7 and self.seeds.get("chunkreader"):
-                data = self._havoc(rng.choice(self.seeds["chunkreader"]))
+            if r < 0.75 and self.bodies:
+                data = self._session_input(rng.choice(self.bodies))
             else:
                 hdr = self._pool_bytes("chunk.header") or b"\x03"
                 data = self._havoc(hdr + rng.randbytes(rng.choice((0, 8, 128, 300))))
@@ -382,16 +406,13 @@ class InprocFuzzer:
             p["pieces"] = self._pieces(len(data))
         elif target in ("connection", "client"):
             p = {"strict": rng.random() < 0.5, "handshake": rng.random() < 0.7}
-            if target == "client" or p["handshake"]:
-                src = [s.data for s in self.sessions] or [b""]
-                base = rng.choice(src)
-                if target == "client":
-                    base = b"\x03" + bytes(3072) + (rng.choice(self.seeds.get("chunkreader", [b""])))
+            if target == "client":  # a server's answer: S0+S1+S2, then a chunk stream (server side captures)
+                body = self._session_input(rng.choice(self.bodies)) if self.bodies else b""
+                data = b"\x03" + self._s1 + self._s1 + body
+            elif p["handshake"] and self.sessions:
+                data = self._session_input(rng.choice(self.sessions))
             else:
-                base = rng.choice(self.seeds.get("connection-nohs", [b""]) + [s.data[s.handshake_length:]
-                                                                               for s in self.sessions])
-            seed = Seed(base[:MAX_INPUT * 2], "s")
-            data = (mutate_fields(rng, seed)[0] if rng.random() < 0.5 else self._havoc(seed.data))[:MAX_INPUT * 2]
+                data = self._session_input(rng.choice(self.bodies)) if self.bodies else b""
             p["pieces"] = self._pieces(len(data))
         elif target == "handshake":
             c1 = self._pool_bytes("handshake.c1") or bytes(1536)
@@ -413,7 +434,7 @@ class InprocFuzzer:
             elif target == "amf0":
                 from . import hostile
 
-                data = hostile.hostile_amf0(rng)[1]
+                data = hostile.hostile_amf0(rng, max_depth=rng.choice((70, 70, 300, 5000)))[1]
                 if rng.random() < 0.3:
                     data = self._havoc(data)
             else:
@@ -428,7 +449,7 @@ class InprocFuzzer:
             from . import hostile
 
             body = rng.choice((b"\x02\x00\x07connect\x00\x3f\xf0\x00\x00\x00\x00\x00\x00", b"\x02\x00\x01x", b""))
-            body += v if rng.random() < 0.7 else hostile.hostile_amf0(rng)[1]
+            body += v if rng.random() < 0.7 else hostile.hostile_amf0(rng, max_depth=300)[1]
             if t in (15, 17):
                 body = rng.choice((b"\x00", b"\x00", b"\x01", b"")) + body
             data = self._havoc(body) if rng.random() < 0.5 else body

@@ -187,7 +187,7 @@ class Stream:
                 self.gop = None
                 self.gop_bytes = 0
         if self.recorder is not None:
-            self.recorder.media(t, msg.timestamp, payload)
+            self.recorder.media(msg.type_id, msg.timestamp, payload)
         if self.players:
             self.pending.append(entry)
             if self._flush_handle is None:

@@ -69,7 +69,7 @@ class Connection:
             if role is Role.SERVER:
                 self._hs = hs.HandshakeServer(digest=digest, rng=rng)
             else:
-                self._hs = hs.HandshakeClient(digest=True if digest == "auto" else digest, rng=rng)
+                self._hs = hs.HandshakeClient(digest=digest, rng=rng)
             self._out += self._hs.data_to_send()
         else:
             self.state = State.AWAIT_CONNECT if role is Role.SERVER else State.READY
