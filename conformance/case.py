@@ -77,7 +77,7 @@ def marks_for(case: Case) -> list:
         pytest.mark.allure_label(f"{req.id}: {req.text}", label_type="story"),
         pytest.mark.allure_label(req.severity, label_type="severity"),
         pytest.mark.allure_label(req.id, label_type="tag"),
-    ]
+    ] + ([pytest.mark.interop] if case.refs and req.chapter != "interop" else [])
 
 
 def parametrize(cases: list[Case]):

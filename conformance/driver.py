@@ -18,6 +18,7 @@ No sleeps: every wait is ``select`` on the socket with a deadline.
 
 from __future__ import annotations
 
+import json
 import random
 import select
 import socket
@@ -80,7 +81,8 @@ class WireLog:
         self.entries.append(entry)
 
     def to_json(self) -> dict:
-        return {"entries": self.entries, "dropped": self.dropped}
+        """Plain JSON types only (the log crosses xdist's execnet channel)."""
+        return json.loads(json.dumps({"entries": self.entries, "dropped": self.dropped}, default=str))
 
     def text(self) -> str:
         lines = []
@@ -564,6 +566,23 @@ class Session:
             elif size > 0xFFFFFF:
                 self.writer.set_chunk_size(0xFFFFFF)
         return data
+
+    def send_many(self, msgs: list[Message], note: str = "") -> None:
+        """Chunk several messages (Set Chunk Size applied in between) and send them in ONE write, so that the server
+        gets them in the same read: TCP keeps no message boundaries."""
+        out = bytearray()
+        for msg in msgs:
+            data = self.writer.write(msg)
+            summary = describe_message(msg)
+            summary["note"] = note or "sent in one write with the neighbouring messages"
+            self.log.add(self.label, "out", "message", summary, data)
+            out += data
+            if msg.type_id == control.SET_CHUNK_SIZE and msg.msid == 0:
+                size = int.from_bytes(msg.payload, "big") & 0x7FFFFFFF
+                if size >= 1:
+                    self.writer.set_chunk_size(min(size, 0xFFFFFF))
+        self._write(bytes(out))
+        self._decode_out(bytes(out))
 
     def send_crafted(self, data: bytes, note: str, *, csids: tuple[int, ...] = ()) -> None:
         """Send crafted chunk bytes; the writer forgets ``csids`` so that its next message there is Type 0."""

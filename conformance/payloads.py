@@ -12,6 +12,8 @@ import random
 from dataclasses import dataclass
 
 from construct import (
+    GreedyRange,
+    PascalString,
     Array,
     BitsInteger,
     BitStruct,
@@ -105,6 +107,21 @@ OpusHead = Struct(
     "outputGain" / Int16ul,
     "channelMappingFamily" / Int8ub,
 )
+
+
+# RTMP 1.0 7.1.3 Shared Object Message body: name, current version, flags, then events (type, length, data)
+SharedObjectMessage = Struct(
+    "sharedObjectName" / PascalString(Int16ub, "utf8"),
+    "currentVersion" / Int32ub,
+    "flags" / Bytes(8),
+    "events" / GreedyRange(Struct("eventType" / Int8ub, "eventData" / Prefixed(Int32ub, GreedyBytes))),
+)
+
+
+def shared_object_use(name: str) -> bytes:
+    """A 'Use' event (type 1): the client announces a named shared object."""
+    return SharedObjectMessage.build({"sharedObjectName": name, "currentVersion": 0, "flags": bytes(8),
+                                      "events": [{"eventType": 1, "eventData": b""}]})
 
 
 class BitWriter:
@@ -327,4 +344,27 @@ def hevc_codecid12_sequence(n: int = 6, *, seed: int = 12, start: int = 0) -> li
         body = Prefixed(Int32ub, GreedyBytes).build(rnd.randbytes(2500 if key else 600))
         items.append(Item(VIDEO, start + i * 40, legacy_video(1 if key else 2, 12, body, avc_packet_type=1),
                           "key" if key else "inter"))
+    return items
+
+
+def ex_video_multitrack(frame_type: int, packet_type: int, fourcc: bytes, bodies: list[bytes]) -> bytes:
+    """E-RTMP v2 Multitrack (ManyTracks, one FourCC): one track per body, track ids 0, 1, ..."""
+    tracks = [{"videoFourCc": None, "videoTrackId": i,
+               "body": {"compositionTimeOffset": 0 if packet_type == 1 and fourcc in (b"avc1", b"hvc1") else None,
+                        "data": b}} for i, b in enumerate(bodies)]
+    return media.VIDEODATA.build({**_VNONE, "header": {"isExVideoHeader": 1, "FrameType": frame_type,
+                                                        "CodecID": None, "videoPacketType": 6},
+                                  "ex": {"videoCommand": None, "packet": {
+                                      "mt": {"videoMultitrackType": 1, "videoPacketType": packet_type},
+                                      "videoFourCc": fourcc, "tracks": tracks}}})
+
+
+def multitrack_sequence(n: int = 4, *, seed: int = 15, start: int = 0) -> list[Item]:
+    rnd = random.Random(seed)
+    items = [Item(VIDEO, start, ex_video_multitrack(1, 0, b"av01", [av1c(), av1c()]), "mt-seq")]
+    for i in range(n):
+        key = i == 0
+        bodies = [rnd.randbytes(1500 if key else 400), rnd.randbytes(900 if key else 250)]
+        items.append(Item(VIDEO, start + 40 * i, ex_video_multitrack(1 if key else 2, 1, b"av01", bodies),
+                          "mt-key" if key else "mt-inter"))
     return items

@@ -76,7 +76,11 @@ def _arg_paths(config: pytest.Config) -> list[Path]:
 
 
 def _is_active(config: pytest.Config) -> bool:
-    """Conformance cases are (probably) part of this run: an argument is in or above the package dir."""
+    """Conformance cases are (probably) part of this run: an argument is in or above the package dir, or an
+    option that only makes sense for the battery (--target, --reports-dir, --baseline...) was given."""
+    for opt in ("--target", "--reports-dir", "--baseline", "--baseline-write"):
+        if config.getoption(opt):
+            return True
     for p in _arg_paths(config):
         if p == PACKAGE_DIR or PACKAGE_DIR in p.parents or p in PACKAGE_DIR.parents:
             return True
@@ -153,6 +157,15 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     return lines
 
 
+def pytest_collection_modifyitems(items: list) -> None:
+    """-k matches a case's requirement id and section too (e.g. -k 5.3.1.2, -k errata-7.1.1)."""
+    for item in items:
+        case = getattr(getattr(item, "callspec", None), "params", {}).get("case")
+        if isinstance(case, Case):
+            req = case.requirement
+            item.extra_keyword_matches.update({req.id, req.section.replace(" ", "-"), req.chapter, req.level})
+
+
 # -- fixtures ------------------------------------------------------------------------------------------------------
 
 
@@ -169,8 +182,10 @@ def rtmp_settings(request: pytest.FixtureRequest):
         else:
             server = EmbeddedServer(config.getoption("--reference-server-cmd"))
             host, port = server.start()
-            target = parse_target(f"{host}:{port}", app=config.getoption("--app"))
-            target.label = f"reference server {target.url}"
+            # an embedded server with TLS has a self-signed certificate at best: do not verify it
+            target = parse_target(f"{server.scheme}://{host}:{port}", app=config.getoption("--app"),
+                                  tls_insecure=server.scheme == "rtmps" or config.getoption("--tls-insecure"))
+            target.label = target.url
     except TargetError as exc:
         pytest.exit(f"rtmp conformance: {exc}", returncode=4)
     settings = Settings(target, step_timeout=config.getoption("--step-timeout"),
@@ -367,8 +382,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     st["baseline_eval"] = bl
     targets = sorted({r.get("target") or "" for r in results} - {""})
     spec = config.getoption("--target")
-    target = spec if spec else ("reference server (embedded): " + ", ".join(targets) if targets else
-                                "reference server (embedded)")
+    target = spec if spec else ("embedded reference server: " + ", ".join(targets) if targets else
+                                "embedded reference server")
     st["target_label"] = target
     options = {"app": config.getoption("--app"), "step_timeout": config.getoption("--step-timeout"),
                "strict": strict, "baseline": config.getoption("--baseline"),

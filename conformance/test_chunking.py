@@ -95,7 +95,6 @@ def check_continuation(ctx, pad: int):
     """connect with a ``pad``-character extra property: the message spans many 128-byte chunks."""
     s = ctx.session()
     res = s.connect(extra={"x-padding": "p" * pad})
-    chunks = -(-len(s.writer._streams[3].__class__.__name__) // 1)  # noqa: F841 (keeps linters quiet)
     if res.name != "_result":
         fail("_result for a connect spanning many chunks", f"{res.name} {res.code}", offending=res)
 
@@ -313,15 +312,38 @@ def check_shared_chunk_stream(ctx):
 
 
 def check_direction(ctx, size: int):
-    """Set Chunk Size ``size`` before connect; the server's (longer) _result must still be written at its own
-    chunk size."""
+    """Connected (the server announced its own chunk size); Set Chunk Size ``size`` from the client; then publish:
+    the server's onStatus (longer than ``size``) must still be chunked at the server's size, not ours."""
+    from rtmpspec import control
+
+    s = ctx.connected()
+    sid = s.create_stream()
+    s.send_many([Message(control.SET_CHUNK_SIZE, control.build_set_chunk_size(size), 0, 0, 2),
+                 Message(control.USER_CONTROL, control.build_user_control("PingRequest", timestamp=77), 0, 0, 2)],
+                note=f"Set Chunk Size {size}, then a PingRequest used as a barrier")
+    try:
+        s.expect(lambda m: m.user_control is not None and m.user_control[0] == control.PING_RESPONSE,
+                 "PingResponse", timeout=0.3)
+    except StepTimeout:
+        pass  # no ping support: 0.3 s is the barrier
+    st = s.publish(ctx.key(), msid=sid)
+    if st.code != "NetStream.Publish.Start":
+        fail("NetStream.Publish.Start", f"{st.name} {st.code}", offending=st)
+    if len(st.raw) - 12 <= size:
+        informational(f"the onStatus ({len(st.payload)} bytes) fit in one chunk of {size}: nothing to tell apart")
+
+
+def check_shrink_buffered(ctx, size: int):
+    """Set Chunk Size ``size`` (smaller than 128) and connect chunked at ``size`` in ONE write: the server reads
+    chunks already in its buffer at the new size."""
+    from rtmpspec import control
+
     s = ctx.session()
-    s.set_chunk_size(size)
-    res = s.connect()
-    if res.name not in ("_result", "_error"):
-        fail("a decodable _result", res.name, offending=res)
-    if len(res.payload) <= size and s.reader.chunk_size >= len(res.payload):
-        informational(f"the _result ({len(res.payload)} bytes) fit in one chunk: nothing to tell apart")
+    connect = messages.connect(ctx.target.app, ctx.target.tc_url()).to_message()
+    s.send_many([Message(control.SET_CHUNK_SIZE, control.build_set_chunk_size(size), 0, 0, 2), connect])
+    res = s.expect(is_command(("_result", "_error"), tid=1), f"_result for a connect chunked at {size}")
+    if res.name != "_result":
+        fail("_result", f"{res.name} {res.code}", offending=res)
 
 
 CASES = [
@@ -378,6 +400,8 @@ CASES = [
     Case("5.3.1.2.5-publish-on-command-chunk-stream", "5.3.1.2.5-message-streams-share-chunk-stream",
          check_shared_chunk_stream, doc="msid 0 and msid N on chunk stream 3, switched by Type 0 headers"),
     Case("5.3-chunk-size-direction-client-50", "5.3-chunk-size-per-direction", check_direction, {"size": 50}),
+    Case("5.3-set-chunk-size-50-with-connect-in-one-read", "5.4.1-set-chunk-size-applies", check_shrink_buffered,
+         {"size": 50}, doc="the Set Chunk Size and the chunks after it arrive in the same TCP read"),
 ]
 
 

@@ -43,6 +43,7 @@ def _info(res) -> dict:
 
 
 def check_connect_result(ctx):
+    """connect: _result, transaction id 1, a properties object, code NetConnection.Connect.Success, level status."""
     s = ctx.session()
     res = s.connect()
     c = res.command
@@ -67,11 +68,12 @@ _CUSTOM = {
     "custom": {"x-conformance": {"nested": {"list": [1.0, "two", None, True]}, "empty": {}},
                "x-undefined": amf0.UNDEFINED, "x-ecma": amf0.ECMAArray({"a": 1.0}), "x-number": -0.5},
     "date": {"x-date": amf0.AMFDate(1.7e12, 0)},  # AMF0 2.13
-    "long-string": {"x-long": amf0.LongString("L" * 70000)},  # AMF0 2.14
+    "long-string": {"x-long": amf0.LongString("L" * 1000)},  # AMF0 2.14 (a long-string marker, short content)
 }
 
 
 def check_connect_props(ctx, variant: str):
+    """connect with extra properties or user arguments (``variant``): _result, then createStream works."""
     s = ctx.session()
     if variant == "standard":
         res = s.connect(extra=_STANDARD)
@@ -87,6 +89,7 @@ def check_connect_props(ctx, variant: str):
 
 
 def observe_connect_app(ctx, variant: str):
+    """connect to an unknown application, or without the app property (``variant``): what does the server answer?"""
     s = ctx.session()
     try:
         if variant == "unknown":
@@ -111,6 +114,7 @@ def _oe(res):
 
 
 def check_object_encoding(ctx, offered):
+    """connect offering objectEncoding ``offered`` (None: property absent): the _result's objectEncoding is legal."""
     s = ctx.session()
     res = s.connect(object_encoding=offered)
     if res.name != "_result":
@@ -124,6 +128,7 @@ def check_object_encoding(ctx, offered):
 
 
 def observe_oe_present(ctx):
+    """connect with objectEncoding 0: is objectEncoding in the _result?"""
     s = ctx.session()
     res = s.connect(object_encoding=0)
     oe = _oe(res)
@@ -131,6 +136,7 @@ def observe_oe_present(ctx):
 
 
 def observe_amf3(ctx, what: str):
+    """Type 17 (AMF3 format) commands: connect itself (``connect``), or createStream after objectEncoding 3 (``command``)."""
     s = ctx.session()
     try:
         if what == "connect":
@@ -152,6 +158,7 @@ def observe_amf3(ctx, what: str):
 
 
 def check_tid(ctx, tid: float):
+    """createStream with transaction id ``tid``: the _result carries exactly that id."""
     s = ctx.connected()
     s.send_cmd(Command("createStream", tid, None))
     res = s.expect(lambda m: m.name in ("_result", "_error"), f"_result for createStream (tid {tid!r})")
@@ -160,6 +167,7 @@ def check_tid(ctx, tid: float):
 
 
 def check_create_stream(ctx):
+    """createStream: _result with a stream id that is an integer 1..16777215."""
     s = ctx.connected()
     tid = s.next_tid()
     s.send_cmd(messages.create_stream(tid))
@@ -175,6 +183,7 @@ def check_create_stream(ctx):
 
 
 def observe_distinct(ctx):
+    """Three createStream calls on one connection: are the stream ids distinct?"""
     s = ctx.connected()
     ids = [s.create_stream() for _ in range(3)]
     return observed("distinct" if len(set(ids)) == 3 else "repeated", f"stream ids {ids}")
@@ -184,6 +193,7 @@ def observe_distinct(ctx):
 
 
 def check_publish_start(ctx):
+    """publish (live) on a created stream: onStatus NetStream.Publish.Start on that message stream."""
     s = ctx.connected()
     sid = s.create_stream()
     st = s.publish(ctx.key())
@@ -194,6 +204,7 @@ def check_publish_start(ctx):
 
 
 def check_onstatus_format(ctx):
+    """Every onStatus of a publish and a play: tid 0, null command object, level/code/description strings."""
     pub = ctx.publisher()
     play = ctx.player(pub.key)
     statuses = [m for m in pub.s.inbox + play.s.inbox if m.name == "onStatus"]
@@ -216,6 +227,7 @@ def check_onstatus_format(ctx):
 
 
 def observe_publish_kind(ctx, kind: str | None):
+    """publish with type ``kind`` (None: the argument is left out): started or refused?"""
     s = ctx.connected()
     sid = s.create_stream()
     key = ctx.key()
@@ -231,6 +243,7 @@ def observe_publish_kind(ctx, kind: str | None):
 
 
 def observe_duplicate(ctx):
+    """A second publisher on a key already published: refused, and the first publisher still reaches players."""
     first = ctx.publisher(label="pub1")
     s2 = ctx.connected("pub2")
     s2.create_stream()
@@ -260,6 +273,7 @@ def observe_duplicate(ctx):
 
 
 def check_play_start(ctx):
+    """play of a published key: onStatus NetStream.Play.Start (after an optional Play.Reset) on the play stream."""
     pub = ctx.publisher()
     s = ctx.connected("play")
     sid = s.create_stream()
@@ -273,6 +287,7 @@ def check_play_start(ctx):
 
 
 def observe_play_before_publish(ctx):
+    """play (start -2) of a key nobody publishes, then a publisher starts: does the player get the media?"""
     key = ctx.key()
     s = ctx.connected("play")
     s.create_stream()
@@ -294,6 +309,7 @@ def observe_play_before_publish(ctx):
 
 
 def observe_play_missing_live(ctx):
+    """play (start -1, live only) of a key that does not exist: the status the server sends is recorded."""
     s = ctx.connected()
     s.create_stream()
     s.send_cmd(messages.play(ctx.key(), -1, msid=s.stream_ids[-1]), csid=8)
@@ -308,6 +324,7 @@ def observe_play_missing_live(ctx):
 
 
 def check_delete_stream(ctx):
+    """A publisher sends deleteStream on message stream 0 (errata 7.3): no response, the session goes on, the name can be published again."""
     pub = ctx.publisher()
     s = pub.s
     s.send_cmd(messages.delete_stream(pub.msid))  # errata 7.3: on message stream 0
@@ -324,6 +341,7 @@ def check_delete_stream(ctx):
 
 
 def observe_close_stream(ctx):
+    """A publisher sends closeStream on its stream: the stream ends and the name can be published again."""
     pub = ctx.publisher()
     s = pub.s
     s.send_cmd(messages.close_stream(pub.msid), csid=5)
@@ -337,6 +355,7 @@ def observe_close_stream(ctx):
 
 
 def observe_unknown_command(ctx):
+    """A command the server does not know, with a transaction id: _error with that id is expected."""
     s = ctx.connected()
     tid = s.next_tid()
     s.send_cmd(Command("cfNoSuchCommand", tid, None, ("x",)))
@@ -351,6 +370,7 @@ def observe_unknown_command(ctx):
 
 
 def observe_call_tid0(ctx):
+    """A call with transaction id 0 (no response wanted): the server should send none."""
     s = ctx.connected()
     s.send_cmd(Command("cfNotify", 0, None, ("no response expected",)))
     b = barrier(s, "after a tid 0 call")
@@ -384,6 +404,7 @@ def check_player_commands(ctx):
 
 
 def observe_pause(ctx, unpause: bool):
+    """pause true (and then false when ``unpause``) on a live play: NetStream.Pause.Notify / Unpause.Notify or _error."""
     pub, play = ctx.relay_pair()
     s = play.s
     s.send_cmd(messages.pause(True, 0.0, msid=play.msid), csid=8)
@@ -410,6 +431,7 @@ def observe_pause(ctx, unpause: bool):
 
 
 def observe_seek(ctx):
+    """seek 0 on a live play: NetStream.Seek.Notify or _error."""
     pub, play = ctx.relay_pair()
     s = play.s
     s.send_cmd(messages.seek(0.0, msid=play.msid), csid=8)
@@ -426,6 +448,7 @@ def observe_seek(ctx):
 
 
 def observe_receive(ctx, kind: str):
+    """receiveVideo / receiveAudio false (``kind``) on a live play: that media type stops, the other continues."""
     pub, play = ctx.relay_pair()
     s = play.s
     builder = messages.receive_video if kind == "video" else messages.receive_audio
@@ -454,6 +477,7 @@ def observe_receive(ctx, kind: str):
 
 
 def observe_before_connect(ctx):
+    """createStream before connect: refused (_error or close) or ignored, not answered with a stream."""
     s = ctx.session()
     s.send_cmd(messages.create_stream(2))
     try:
@@ -469,6 +493,7 @@ def observe_before_connect(ctx):
 
 
 def observe_connect_twice(ctx):
+    """A second connect on an established connection: the answer is recorded."""
     s = ctx.connected()
     try:
         res = s.connect(tid=s.next_tid() + 10, expect=True)
@@ -480,6 +505,7 @@ def observe_connect_twice(ctx):
 
 
 def observe_play2(ctx):
+    """play2 (switch to the same stream) on a live play: the session and the media go on."""
     pub, play = ctx.relay_pair()
     s = play.s
     s.send_cmd(messages.play2({"streamName": pub.key, "oldStreamName": pub.key, "transition": "switch",
@@ -503,7 +529,7 @@ CASES = [
     Case("7.2.1.1-connect-date-property", "7.2.1.1-connect-properties", check_connect_props,
          {"variant": "date"}, doc="an unknown property holding an AMF0 Date (AMF0 2.13)"),
     Case("7.2.1.1-connect-long-string-property", "7.2.1.1-connect-properties", check_connect_props,
-         {"variant": "long-string"}, doc="an unknown property holding a 70000-character AMF0 Long String (2.14)"),
+         {"variant": "long-string"}, doc="an unknown property holding an AMF0 Long String (2.14, marker 0x0C)"),
     Case("7.2.1.1-connect-user-arguments", "7.2.1.1-connect-properties", check_connect_props,
          {"variant": "user-args"}, doc="optional user arguments after the command object"),
     Case("7.2.1.1-connect-unknown-app", "7.2.1.1-connect-unknown-app", observe_connect_app, {"variant": "unknown"},

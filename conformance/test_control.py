@@ -67,6 +67,7 @@ def check_control_stream(ctx):
 
 
 def check_user_control_stream(ctx):
+    """Every User Control message the server sends (connect, publish, play) is on csid 2, msid 0."""
     msgs = _session_inboxes(ctx)
     uc = [m for m in msgs if m.type_id == 4]
     if not uc:
@@ -86,12 +87,13 @@ def _padded_create_stream(tid: float, length: int) -> bytes:
 
 
 def check_scs(ctx, size: int, length: int, timestamp: int = 0):
-    """Set Chunk Size ``size``, then a ``length``-byte createStream chunked at that size."""
+    """Set Chunk Size ``size``, then (in the same TCP write) a ``length``-byte createStream chunked at that size."""
     s = ctx.connected()
-    s.send(Message(control.SET_CHUNK_SIZE, control.build_set_chunk_size(size), timestamp, 0, 2))
     tid = s.next_tid()
     payload = _padded_create_stream(tid, length)
-    s.send(Message(CMD, payload, 0, 0, 3))
+    # one write: the server may well read the Set Chunk Size and the first chunks at once (TCP has no boundaries)
+    s.send_many([Message(control.SET_CHUNK_SIZE, control.build_set_chunk_size(size), timestamp, 0, 2),
+                 Message(CMD, payload, 0, 0, 3)])
     chunks = -(-len(payload) // min(size, 0xFFFFFF))
     try:
         res = s.expect(is_command(("_result", "_error"), tid=tid),
@@ -105,6 +107,7 @@ def check_scs(ctx, size: int, length: int, timestamp: int = 0):
 
 
 def observe_scs_invalid(ctx, which: str):
+    """An invalid Set Chunk Size (0, or bit 31 set): the server closes the connection or ignores it."""
     s = ctx.connected()
     if which == "zero":
         payload = control.build_set_chunk_size(0)
@@ -120,6 +123,7 @@ def observe_scs_invalid(ctx, which: str):
 
 
 def check_server_chunk_size(ctx):
+    """Every Set Chunk Size the server sends (connect, publish, play) announces at least 128 bytes."""
     msgs = _session_inboxes(ctx)
     sizes = [m for m in msgs if m.type_id == control.SET_CHUNK_SIZE]
     if not sizes:
@@ -172,6 +176,7 @@ def check_abort(ctx, keep_timestamp: bool):
 
 
 def observe_abort_idle(ctx):
+    """Abort for a chunk stream never used (9) and for one with no partial message (3); then a createStream round trip."""
     s = ctx.connected()
     s.control(control.ABORT, control.build_abort(9))   # never used
     s.control(control.ABORT, control.build_abort(3))   # used, no partial message
@@ -219,9 +224,8 @@ def check_ack(ctx, window: int, volume: int):
         fail("increasing sequence numbers", f"sequence numbers {acks}")
     if acks[-1] > s.bytes_out:
         fail(f"sequence numbers <= bytes received ({s.bytes_out})", f"{acks[-1]}")
-    expected = (s.bytes_out - hs_bytes) // window - 1
-    if len(acks) < max(1, expected // 2):
-        fail(f"about {expected} Acknowledgements (one per {window} bytes)", f"{len(acks)}: {acks}")
+    # a server reading several windows at once may acknowledge them with one message: no count is checked,
+    # only that the acknowledged position keeps up with what was sent (above) and never goes backwards
     ctx.note(f"Acknowledgement sequence numbers: {acks[:12]}{'...' if len(acks) > 12 else ''} "
              f"(bytes sent incl. the 3073 handshake bytes: {s.bytes_out})")
 
@@ -276,6 +280,7 @@ def _connect_burst(ctx):
 
 
 def observe_connect_winack(ctx):
+    """connect: a Window Acknowledgement Size with a non-zero window must come before the _result."""
     s, before, after = _connect_burst(ctx)
     _settle(s)
     w = [m for m in before if m.type_id == control.WINDOW_ACK_SIZE]
@@ -289,6 +294,7 @@ def observe_connect_winack(ctx):
 
 
 def observe_connect_spb(ctx):
+    """connect: a Set Peer Bandwidth (limit type 0, 1 or 2) must come before the _result."""
     s, before, after = _connect_burst(ctx)
     _settle(s)
     p = [m for m in s.inbox if m.type_id == control.SET_PEER_BANDWIDTH]
@@ -301,6 +307,7 @@ def observe_connect_spb(ctx):
 
 
 def observe_spb_reply(ctx, limit: int, size: int):
+    """The client sends Set Peer Bandwidth (window ``size``, limit type ``limit``); does a Window Acknowledgement Size come back?"""
     s = ctx.connected()
     s.control(control.SET_PEER_BANDWIDTH, control.build_set_peer_bandwidth(size, limit))
     b = barrier(s, "after Set Peer Bandwidth")
@@ -318,6 +325,7 @@ def observe_spb_reply(ctx, limit: int, size: int):
 
 
 def observe_ping(ctx):
+    """The client sends PingRequest 0x12345678; a PingResponse with the same timestamp is expected."""
     s = ctx.connected()
     stamp = 0x12345678
     s.send(Message(control.USER_CONTROL, control.build_user_control("PingRequest", timestamp=stamp), 0, 0, 2))
@@ -334,6 +342,7 @@ def observe_ping(ctx):
 
 
 def observe_uc(ctx, event: str):
+    """A user control event from the client (``event``), then a createStream round trip: the session must go on."""
     s = ctx.connected()
     sid = s.create_stream()
     if event == "set-buffer-length":

@@ -104,15 +104,18 @@ def check_byte_stream(ctx, mode: str):
         s.read_s0s1s2()
         s.send_c2()
         s.connected()
-    elif mode == "c2-with-connect":
+    elif mode in ("c2-with-connect", "c2-with-big-connect"):
         s.send_c0c1(c1=c1)
         s.read_s0s1s2()
         from rtmpspec import messages
 
         c2 = hs.make_echo_response(s.s1, time2=0)
         s.hs_done = True  # from here on our bytes are chunks
-        connect = s.writer.write(messages.connect(ctx.target.app, ctx.target.tc_url()).to_message())
-        s.log.add(s.label, "out", "C2+connect", "C2 and the connect command in one write", c2 + connect)
+        # two plain AMF0 strings (< 65536 characters each: no long-string marker) make a 70 KB connect
+        extra = {"x-padding-1": "p" * 35000, "x-padding-2": "q" * 35000} if mode == "c2-with-big-connect" else None
+        connect = s.writer.write(messages.connect(ctx.target.app, ctx.target.tc_url(), extra=extra).to_message())
+        s.log.add(s.label, "out", "C2+connect", f"C2 and a {len(connect)}-byte connect command in one write",
+                  c2 + connect)
         s._write(c2 + connect)
         s._decode_out(connect)
         s._finish_handshake()
@@ -234,6 +237,10 @@ CASES = [
          doc="C0+C1 written one byte at a time (1537 segments)"),
     Case("5.2-byte-stream-c2-with-connect", "5.2-byte-stream", check_byte_stream, {"mode": "c2-with-connect"},
          doc="C2 and the connect command in one write: the bytes after C2 are the chunk stream"),
+    Case("5.2-byte-stream-c2-with-70k-connect", "5.2-byte-stream", check_byte_stream,
+         {"mode": "c2-with-big-connect"},
+         doc="C2 and a 70 KB connect (549 chunks) in one write: a server must not bound what follows C2 in its read "
+             "buffer below one legitimate message"),
     Case("5.2-byte-stream-c0-alone", "5.2-byte-stream", check_byte_stream, {"mode": "c0-then-c1"},
          doc="C0 alone, then C1 in two pieces"),
 ]

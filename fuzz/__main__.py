@@ -52,6 +52,8 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--app", default="live", help="application name used by sessions and the probe")
     g.add_argument("--probe-timeout", type=float, default=3.0)
     g.add_argument("--hang-timeout", type=float, default=10.0)
+    g.add_argument("--slow-threshold", type=float, default=1.5,
+                   help="a probe slower than this (seconds) is a 'slow' finding")
 
 
 def _make_target(args):
@@ -99,7 +101,7 @@ def cmd_run(argv: list[str]) -> int:
     p.add_argument("--seed", type=int, default=None, help="random seed (default: time)")
     p.add_argument("--corpus", help="seed corpus directory (read; new interesting cases are added)")
     p.add_argument("--max-cases", type=int, default=10**9)
-    p.add_argument("--concurrency", type=int, default=24, help="cases in flight")
+    p.add_argument("--concurrency", type=int, default=48, help="cases in flight")
     p.add_argument("--check-interval", type=float, default=0.1, help="seconds between health checks")
     p.add_argument("--generators", help="weights, e.g. amf=3,session=1 (others 0)")
     p.add_argument("--fresh", type=float, default=0.25, help="probability of a fresh schema draw per pool use")
@@ -132,7 +134,8 @@ def cmd_run(argv: list[str]) -> int:
                         fresh=args.fresh)
         opts = Options(duration=args.duration, max_cases=args.max_cases, seed=seed, concurrency=args.concurrency,
                        check_interval=args.check_interval, probe_timeout=args.probe_timeout,
-                       hang_timeout=args.hang_timeout, app=args.app, minimize=not args.no_minimize,
+                       hang_timeout=args.hang_timeout, slow_threshold=args.slow_threshold, app=args.app,
+                       minimize=not args.no_minimize,
                        minimize_seconds=args.minimize_seconds, minimize_total_seconds=args.minimize_total_seconds,
                        rss_limit_mb=args.rss_limit_mb, stop_on_finding=args.stop_on_finding,
                        wall_limit=args.wall_limit, quiet=args.quiet, progress_interval=args.progress_interval)
@@ -193,7 +196,8 @@ def cmd_replay(argv: list[str], *, minimize: bool = False) -> int:
     from .minimize import Budget, minimize_case, same_problem
     from .oracle import Checker
 
-    checker = Checker(target, app=args.app, probe_timeout=args.probe_timeout, hang_timeout=args.hang_timeout)
+    checker = Checker(target, app=args.app, probe_timeout=args.probe_timeout, hang_timeout=args.hang_timeout,
+                      slow_threshold=args.slow_threshold)
     result: dict = {"file": args.file, "symptom": f.symptom, "signature": f.signature, "runs": []}
 
     async def go() -> int:

@@ -188,11 +188,15 @@ class Pool:
         self.items: list[tuple[Any, bytes]] = []
         self.draw_seconds = 0.0
         self.fresh_draws = 0
+        self.on_new = None  # callable(source name, value, bytes) for every fresh draw (e.g. a round-trip check)
 
     def _new(self) -> tuple[Any, bytes] | None:
         t = time.monotonic()
         try:
-            return self.src.sample(self.drawer, self.fields)
+            item = self.src.sample(self.drawer, self.fields)
+            if self.on_new is not None:
+                self.on_new(self.src.name, *item)
+            return item
         except DrawFailed:
             return None
         finally:

@@ -73,7 +73,7 @@ class Generator:
 
     def __init__(self, seed: int, *, app: str = "live", corpus: Corpus | None = None, corpus_dir=None,
                  weights: dict[str, float] | None = None, fields: FieldCounter | None = None,
-                 fresh: float = 0.25, draw_budget: float | None = 0.2, shared_key_rate: float = 0.15) -> None:
+                 fresh: float = 0.25, draw_budget: float | None = 0.1, shared_key_rate: float = 0.15) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
         self.drawer = Drawer(self.rng)

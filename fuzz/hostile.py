@@ -22,12 +22,26 @@ def _u32(n: int) -> bytes:
     return struct.pack(">I", n & 0xFFFFFFFF)
 
 
+_UNIFORM = {
+    "object": (b"\x03\x00\x01a", b"\x00\x00\x09"),
+    "ecma_array": (b"\x08\x00\x00\x00\x01\x00\x01a", b"\x00\x00\x09"),
+    "typed_object": (b"\x10\x00\x01C\x00\x01a", b"\x00\x00\x09"),
+    "strict_array": (b"\x0a\x00\x00\x00\x01", b""),
+}
+
+
 def deep_nesting(rng: random.Random, depth: int | None = None, *, max_depth: int = 1 << 30) -> tuple[str, bytes]:
     """Objects / ECMA arrays / strict arrays / typed objects nested ``depth`` levels (closed or not)."""
     if depth is None:
         depth = min(rng.choice(NESTING_DEPTHS), max_depth)
     kind = rng.choice(("object", "strict_array", "ecma_array", "typed_object", "mixed", "avmplus"))
     closed = rng.random() < 0.7
+    if kind in _UNIFORM:  # one level repeated: built by multiplication, fast at any depth
+        op, cl = _UNIFORM[kind]
+        body = op * depth + b"\x05" + (cl * depth if closed else b"")
+        return f"AMF0 {kind} nested {depth} levels{'' if closed else ' (unclosed)'}", body
+    if kind == "mixed":
+        depth = min(depth, 1000)
     opens, closes = [], []
     for i in range(depth):
         k = kind if kind != "mixed" else rng.choice(("object", "strict_array", "ecma_array", "typed_object"))

@@ -106,17 +106,39 @@ def _drain(conn) -> None:
         conn.data_to_send()
 
 
+def _poisoned(conn, exc: RTMPError) -> None:
+    """The h11 contract: after a ProtocolError the connection is in state ERROR and every later call raises the
+    same error (what a server relies on when it decides whether to flush ``data_to_send()`` before closing)."""
+    from rtmpspec.connection import State
+    from rtmpspec.errors import ProtocolError
+
+    if not isinstance(exc, ProtocolError):
+        return
+    if conn.state is not State.ERROR:
+        raise AssertionError(f"connection in state {conn.state.value} after {type(exc).__name__}, not ERROR")
+    try:
+        conn.receive_data(b"x", 2.0)
+    except ProtocolError:
+        pass
+    else:
+        raise AssertionError("receive_data after a ProtocolError did not raise")
+
+
 def t_connection(data: bytes, p: dict) -> None:
     from rtmpspec.connection import Connection, Role
 
     conn = Connection(Role.SERVER, strict=p.get("strict", True), handshake=p.get("handshake", True),
                       rng=random.Random(0))
-    for piece in _pieces(data, p.get("pieces", [])):
-        conn.receive_data(piece, 0.0)
+    try:
+        for piece in _pieces(data, p.get("pieces", [])):
+            conn.receive_data(piece, 0.0)
+            _drain(conn)
+            _check_reader(conn.reader)
+        conn.receive_data(b"", 1.0)
         _drain(conn)
-        _check_reader(conn.reader)
-    conn.receive_data(b"", 1.0)
-    _drain(conn)
+    except RTMPError as exc:
+        _poisoned(conn, exc)
+        raise
 
 
 def t_client(data: bytes, p: dict) -> None:
@@ -125,13 +147,17 @@ def t_client(data: bytes, p: dict) -> None:
     conn = Connection(Role.CLIENT, strict=p.get("strict", False), digest=p.get("digest", False),
                       rng=random.Random(0))
     conn.data_to_send()
-    for piece in _pieces(data, p.get("pieces", [])):
-        conn.receive_data(piece, 0.0)
+    try:
+        for piece in _pieces(data, p.get("pieces", [])):
+            conn.receive_data(piece, 0.0)
+            _drain(conn)
+            if conn.handshake_info is not None and p.get("connect", True) and conn.state.value == "READY":
+                conn.send(msgs.connect("live", "rtmp://127.0.0.1/live"))
+        conn.receive_data(b"", 1.0)
         _drain(conn)
-        if conn.handshake_info is not None and p.get("connect", True) and conn.state.value == "READY":
-            conn.send(msgs.connect("live", "rtmp://127.0.0.1/live"))
-    conn.receive_data(b"", 1.0)
-    _drain(conn)
+    except RTMPError as exc:
+        _poisoned(conn, exc)
+        raise
 
 
 def t_handshake(data: bytes, p: dict) -> None:
@@ -139,6 +165,8 @@ def t_handshake(data: bytes, p: dict) -> None:
 
     h = hs.HandshakeServer(digest=p.get("digest", "auto"), rng=random.Random(0))
     for piece in _pieces(data, p.get("pieces", [])):
+        if h.complete:  # later bytes belong to the chunk stream
+            break
         h.receive_data(piece)
         for _ in range(10):
             ev = h.next_event()
@@ -212,13 +240,32 @@ def t_roundtrip(data: bytes, p: dict) -> None:
         raise AssertionError(f"{p['codec']}: bytes built from a drawn value do not parse: {exc}") from exc
 
 
+def t_control(data: bytes, p: dict) -> None:
+    """One protocol / user control message (type 1..6) through a server Connection after the handshake."""
+    from rtmpspec.chunkstream import build_header
+    from rtmpspec.connection import Connection, Role
+
+    conn = Connection(Role.SERVER, strict=p.get("strict", True), handshake=False)
+    t = p.get("type", 4)
+    conn.receive_data(build_header(0, 2, 0, len(data) & 0xFFFFFF, t, p.get("msid", 0)) + data[:128], 0.0)
+    _drain(conn)
+
+
+def t_dissect(data: bytes, p: dict) -> None:
+    from rtmpspec import dissect
+
+    dissect.describe_message(Message(p.get("type", 20), data, 0, 0, 3))
+
+
 TARGETS: dict[str, Callable[[bytes, dict], None]] = {
     "chunkreader": t_chunkreader, "connection": t_connection, "client": t_client, "handshake": t_handshake,
     "amf0": t_amf0, "amf3": t_amf3, "command": t_command, "media": t_media, "aggregate": t_aggregate,
-    "flv": t_flv, "codecs": t_codecs, "roundtrip": t_roundtrip,
+    "flv": t_flv, "codecs": t_codecs, "control": t_control, "dissect": t_dissect, "roundtrip": t_roundtrip,
 }
-WEIGHTS = {"chunkreader": 14, "connection": 12, "client": 4, "handshake": 3, "amf0": 14, "amf3": 10,
-           "command": 8, "media": 12, "aggregate": 4, "flv": 8, "codecs": 8, "roundtrip": 3}
+SCHEDULED = tuple(t for t in TARGETS if t != "roundtrip")  # round trips are checked on every fresh schema draw
+# share of CPU time per target (inputs per second then follow each parser's speed)
+WEIGHTS = {"chunkreader": 14, "connection": 8, "client": 3, "handshake": 4, "amf0": 12, "amf3": 10,
+           "command": 6, "media": 10, "aggregate": 6, "flv": 10, "codecs": 14, "control": 6, "dissect": 8}
 
 
 def classify(exc: BaseException) -> str | None:
@@ -298,16 +345,18 @@ def golden_seeds() -> dict[str, list[bytes]]:
 
 class InprocFuzzer:
     def __init__(self, seed: int, *, targets: list[str] | None = None, slow_seconds: float = SLOW_SECONDS,
-                 corpus_dir: str | None = None, draw_budget: float = 0.15) -> None:
+                 corpus_dir: str | None = None, draw_budget: float = 0.08) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
         self.drawer = Drawer(self.rng)
         self.fields = FieldCounter()
         self.budget = DrawBudget(draw_budget, initial=1.0)
         self.slow_seconds = slow_seconds
-        names = targets or list(TARGETS)
+        names = targets or list(SCHEDULED)
         self.targets = [t for t in names if t in TARGETS]
         self.weights = [WEIGHTS.get(t, 1) for t in self.targets]
+        self.cost = {t: 1e-4 for t in self.targets}  # seconds per input (moving average)
+        self._reschedule()
         self.pools: dict[str, Pool] = {}
         registry.load_all()
         for name in registry.CODECS:
@@ -315,6 +364,7 @@ class InprocFuzzer:
             if src is not None:
                 self.pools[name] = Pool(src, self.drawer, self.fields, size=128, min_size=2, fresh=0.02,
                                         budget=self.budget)
+                self.pools[name].on_new = self._roundtrip
         self.seeds = golden_seeds()
         wire = Wire()
         from .corpus import Corpus
@@ -333,6 +383,10 @@ class InprocFuzzer:
         self.inputs = 0
         self.recent: deque = deque(maxlen=200)
         self.exc_types: Counter = Counter()
+
+    def _roundtrip(self, codec: str, value: Any, data: bytes) -> None:
+        """Every fresh schema draw: its built bytes must parse (round-trip target, counted as one input)."""
+        self._record("roundtrip", data, {"codec": codec}, run_target("roundtrip", data, {"codec": codec}), 0.0)
 
     # -- inputs ------------------------------------------------------------------------------------------------
     def _pieces(self, n: int) -> list[int]:
@@ -357,7 +411,7 @@ class InprocFuzzer:
         chunks = seed.chunks
         if not chunks:
             return Seed(seed.data[:4096], seed.origin)
-        k = min(len(chunks), int(self.rng.expovariate(1 / 6)) + 1)
+        k = min(len(chunks), int(self.rng.expovariate(1 / 3)) + 1)
         c = chunks[k - 1]
         end = c.offset + len(c.header) + c.payload_length
         out = Seed(seed.data[:end], seed.origin)
@@ -395,7 +449,7 @@ class InprocFuzzer:
         p: dict[str, Any] = {}
         if target == "chunkreader":
             p = {"strict": rng.random() < 0.6, "chunk_size": rng.choice((128, 128, 1, 4096, 65536, 60)),
-                 "record": rng.random() < 0.2}
+                 "record": rng.random() < 0.05}
             r = rng.random()
             if r < 0.75 and self.bodies:
                 data = self._session_input(rng.choice(self.bodies))
@@ -405,7 +459,7 @@ class InprocFuzzer:
             data = data[:MAX_INPUT]
             p["pieces"] = self._pieces(len(data))
         elif target in ("connection", "client"):
-            p = {"strict": rng.random() < 0.5, "handshake": rng.random() < 0.7}
+            p = {"strict": rng.random() < 0.5, "handshake": rng.random() < 0.4}
             if target == "client":  # a server's answer: S0+S1+S2, then a chunk stream (server side captures)
                 body = self._session_input(rng.choice(self.bodies)) if self.bodies else b""
                 data = b"\x03" + self._s1 + self._s1 + body
@@ -413,6 +467,8 @@ class InprocFuzzer:
                 data = self._session_input(rng.choice(self.sessions))
             else:
                 data = self._session_input(rng.choice(self.bodies)) if self.bodies else b""
+            if rng.random() < 0.01:  # past the handshake's and the reader's buffer bounds
+                data += bytes(rng.choice((65537, 70000, 140000)))
             p["pieces"] = self._pieces(len(data))
         elif target == "handshake":
             c1 = self._pool_bytes("handshake.c1") or bytes(1536)
@@ -434,7 +490,7 @@ class InprocFuzzer:
             elif target == "amf0":
                 from . import hostile
 
-                data = hostile.hostile_amf0(rng, max_depth=rng.choice((70, 70, 300, 5000)))[1]
+                data = hostile.hostile_amf0(rng, max_depth=rng.choice((70, 70, 130, 300, 1000)))[1]
                 if rng.random() < 0.3:
                     data = self._havoc(data)
             else:
@@ -485,6 +541,24 @@ class InprocFuzzer:
             p = {"codec": codec}
             if registry.CODECS[codec].streaming:
                 p["pieces"] = self._pieces(len(data))
+        elif target == "control":
+            t = rng.choice((1, 2, 3, 4, 5, 6))
+            name = {1: "control.set_chunk_size", 2: "control.abort", 3: "control.acknowledgement",
+                    4: "control.user_control", 5: "control.window_ack_size", 6: "control.set_peer_bandwidth"}[t]
+            data = self._pool_bytes(name) or b""
+            if rng.random() < 0.6:
+                data = self._havoc(data)[:128]
+            p = {"type": rng.choice((t, t, t, 1, 4)), "strict": rng.random() < 0.5, "msid": rng.choice((0, 0, 0, 1))}
+        elif target == "dissect":
+            t = rng.choice((1, 2, 3, 4, 5, 6, 8, 9, 15, 17, 18, 20, 22, 7, 0))
+            src = {8: "media.audio_tag", 9: "media.video_tag", 22: "messages.aggregate", 4: "control.user_control",
+                   6: "control.set_peer_bandwidth"}.get(t, "amf0.value")
+            data = self._pool_bytes(src) or b""
+            if t in (15, 17):
+                data = b"\x00" + data
+            if rng.random() < 0.6:
+                data = self._havoc(data)
+            p = {"type": t}
         elif target == "roundtrip":
             codec = rng.choice([c for c in self.codecs if c in self.pools])
             data = self._pool_bytes(codec) or b""
@@ -494,12 +568,37 @@ class InprocFuzzer:
         return bytes(data), p
 
     # -- loop --------------------------------------------------------------------------------------------------
+    def _reschedule(self) -> None:
+        """Time-balanced scheduling: each target gets CPU time in proportion to its weight, so fast parsers see
+        many more inputs than slow ones (costs are measured: generation + run, moving average)."""
+        w = [self.weights[i] / max(self.cost[t], 1e-6) for i, t in enumerate(self.targets)]
+        total = 0.0
+        self._cum = []
+        for x in w:
+            total += x
+            self._cum.append(total)
+        self._total = total
+
+    def _pick(self) -> str:
+        x = self.rng.random() * self._total
+        for t, c in zip(self.targets, self._cum, strict=True):
+            if x < c:
+                return t
+        return self.targets[-1]
+
     def step(self) -> None:
-        target = self.rng.choices(self.targets, self.weights)[0]
+        target = self._pick()
+        g0 = time.perf_counter()
         data, params = self.make_input(target)
         t0 = time.perf_counter()
         exc = run_target(target, data, params, timeout=self.slow_seconds * 2)
         dt = time.perf_counter() - t0
+        self.cost[target] = 0.98 * self.cost[target] + 0.02 * (dt + t0 - g0)
+        if not self.inputs & 1023:
+            self._reschedule()
+        self._record(target, data, params, exc, dt)
+
+    def _record(self, target: str, data: bytes, params: dict, exc: BaseException | None, dt: float) -> None:
         self.inputs += 1
         st = self.stats[target]
         st["inputs"] += 1

@@ -13,6 +13,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rtmpspec import amf0
+from rtmpspec.chunkstream import ChunkReader, Message, chunk_message
+from rtmpspec.errors import RTMPError
+
 from .case import Case, Conn, Part
 from .findings import Observation
 
@@ -114,7 +118,13 @@ async def minimize_case(case: Case, check: Callable[[Case], Awaitable[Observatio
                 conns[ci] = Conn(list(parts), conn.half_close, conn.start_delay)
                 return await holds(Case(cur.kind, conns, cur.index, cur.note))
             cur.conns[ci] = Conn(list(await ddmin(conn.parts, t_parts, budget)), conn.half_close, conn.start_delay)
-    # 3. bytes of each connection (parts merged, labels summarised). A leading handshake (C0 = 3 + C1 + C2) is
+    # 3. messages of each connection: drop messages, AMF values and properties, payload bytes (re-chunked, so
+    #    headers stay consistent: what byte-level cuts cannot do)
+    for ci in range(len(cur.conns)):
+        if budget.spent():
+            break
+        await _message_stage(cur, ci, holds, budget)
+    # 4. bytes of each connection (parts merged, labels summarised). A leading handshake (C0 = 3 + C1 + C2) is
     #    replaced by a canonical all-zero one if that still shows the problem, and kept out of the byte ddmin.
     for ci in range(len(cur.conns)):
         conn = cur.conns[ci]
@@ -147,3 +157,110 @@ async def minimize_case(case: Case, check: Callable[[Case], Awaitable[Observatio
     stats = {"tests": budget.tests, "seconds": round(time.monotonic() - budget.started, 2), "from": start_size,
              "to": cur.size(), "complete": not budget.spent()}
     return cur, stats
+
+
+# -- message-level stage -------------------------------------------------------------------------------------------
+def _split_messages(data: bytes) -> tuple[bytes, list[Message]] | None:
+    """(handshake, messages) when the bytes after the handshake are whole messages (nothing left over)."""
+    hs = FLIGHT if len(data) >= FLIGHT and data[0] == 3 else 0
+    r = ChunkReader(strict=False, max_chunk_streams=65600, max_message_size=0xFFFFFF)
+    try:
+        r.receive_data(data[hs:])
+        out = list(r)
+    except RTMPError:
+        return None
+    if r.pending or r._held or not out:
+        return None
+    return data[:hs], out
+
+
+def _join(head: bytes, msgs: Sequence[Message]) -> bytes:
+    size = 128
+    out = [head]
+    for mg in msgs:
+        out.append(chunk_message(mg, size))
+        if mg.type_id == 1 and mg.msid == 0 and len(mg.payload) == 4:
+            v = int.from_bytes(mg.payload, "big")
+            if 1 <= v <= 0xFFFFFF:
+                size = v
+    return b"".join(out)
+
+
+def _amf_values(mg: Message) -> list | None:
+    if mg.type_id not in (18, 20):
+        return None
+    try:
+        return amf0.decode_all(mg.payload)
+    except (RTMPError, RecursionError):
+        return None
+
+
+async def _message_stage(cur: Case, ci: int, holds, budget: Budget) -> None:
+    conn = cur.conns[ci]
+    split = _split_messages(conn.data)
+    if split is None:
+        return
+    head, msgs = split
+    label = "minimized messages: " + ", ".join(p.label for p in conn.parts)[:300]
+
+    def make(ms: Sequence[Message]) -> Case:
+        conns = list(cur.conns)
+        conns[ci] = Conn([Part(label, _join(head, ms))], conn.half_close, conn.start_delay)
+        return Case(cur.kind, conns, cur.index, cur.note)
+
+    budget.tests += 1
+    if not await holds(make(msgs)):  # re-chunking changed the behaviour: leave this connection to the byte stage
+        return
+
+    async def t_msgs(ms):
+        return await holds(make(list(ms)))
+
+    msgs = list(await ddmin(msgs, t_msgs, budget))
+    for i in range(len(msgs)):
+        if budget.spent():
+            break
+        mg = msgs[i]
+        values = _amf_values(mg)
+
+        def with_payload(payload: bytes, i=i, mg=mg) -> list[Message]:
+            ms = list(msgs)
+            ms[i] = Message(mg.type_id, payload, mg.timestamp, mg.msid, mg.csid)
+            return ms
+
+        if values is not None and len(values) > 1:
+            async def t_values(vs, with_payload=with_payload, first=values[0]):
+                try:
+                    payload = amf0.encode_all([first, *vs])
+                except Exception:  # noqa: BLE001 - a value the encoder refuses: not a candidate
+                    return False
+                return await holds(make(with_payload(payload)))
+
+            rest = list(await ddmin(values[1:], t_values, budget))
+            # properties of object arguments
+            for j, v in enumerate(rest):
+                if isinstance(v, dict) and len(v) > 1 and not budget.spent():
+                    items = list(v.items())
+
+                    async def t_props(its, j=j, rest=rest, with_payload=with_payload, first=values[0], v=v):
+                        vv = type(v)(its) if type(v) is dict else dict(its)
+                        try:
+                            payload = amf0.encode_all([first, *rest[:j], vv, *rest[j + 1:]])
+                        except Exception:  # noqa: BLE001
+                            return False
+                        return await holds(make(with_payload(payload)))
+
+                    kept = list(await ddmin(items, t_props, budget))
+                    if len(kept) < len(items):
+                        rest[j] = dict(kept)
+            try:
+                msgs = with_payload(amf0.encode_all([values[0], *rest]))
+            except Exception:  # noqa: BLE001
+                pass
+            if not await holds(make(msgs)):  # the re-encoding differs: keep the original message
+                msgs = with_payload(mg.payload)
+        elif len(mg.payload) > 1:
+            async def t_payload(b, with_payload=with_payload):
+                return await holds(make(with_payload(bytes(b))))
+
+            msgs = with_payload(bytes(await ddmin(mg.payload, t_payload, budget)))
+    cur.conns[ci] = make(msgs).conns[ci]

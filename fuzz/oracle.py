@@ -22,6 +22,9 @@ from .target import LogEvent, Target
 
 __all__ = ["Checker"]
 
+_PRIORITY = {"traceback": 0, "node-exception": 1, "sanitizer": 2, "nginx-crash": 3, "json-error": 4, "log-alert": 5,
+             "text-error": 6}
+
 
 class Checker:
     def __init__(self, target: Target, *, app: str = "live", probe_timeout: float = 3.0, hang_timeout: float = 10.0,
@@ -51,7 +54,8 @@ class Checker:
         return r
 
     def _log_observation(self, events: list[LogEvent]) -> Observation:
-        first = events[0]
+        # the most telling event first: a stack says where, a bare "Fatal error on transport" does not
+        first = sorted(events, key=lambda e: _PRIORITY.get(e.kind, 9))[0]
         return Observation("server-error", f"{first.kind}: {first.signature}",
                            {"log": [e.to_json() for e in events[:10]], "log_tail": self.target.watcher.tail(40)})
 
@@ -105,6 +109,8 @@ class Checker:
                                 "log": [e.to_json() for e in events[:10]], "log_tail": t.watcher.tail(40)})
         events = t.watcher.take()
         if events:
+            await asyncio.sleep(0.05)  # the rest of a multi-line report (a traceback after its header line)
+            events += t.watcher.take()
             return self._log_observation(events)
         if r.elapsed > self.slow_threshold:
             return Observation("slow", f"probe took more than {self.slow_threshold:g}s",

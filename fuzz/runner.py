@@ -40,7 +40,7 @@ class Options:
     duration: float = 60.0
     max_cases: int = 10**9
     seed: int = 0
-    concurrency: int = 24
+    concurrency: int = 48
     check_interval: float = 0.1
     probe_timeout: float = 3.0
     hang_timeout: float = 10.0

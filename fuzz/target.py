@@ -106,9 +106,7 @@ class LogWatcher:
                 self._node.append(line)
                 if len(self._node) < 40:
                     return
-            frames = [x.strip() for x in self._node[1:4]]
-            self._emit("node-exception", f"{normalize(self._node[0], 100)} at {normalize(' <- '.join(frames), 200)}",
-                       self._node)
+            self._emit("node-exception", _node_signature(self._node), self._node)
             self._node = None
         stripped = line.strip()
         if stripped.startswith("{") and stripped.endswith("}"):
@@ -157,9 +155,7 @@ class LogWatcher:
         """Emit a half-collected Node.js stack (called before ``take`` when the process went quiet)."""
         with self._lock:
             if self._node is not None:
-                frames = [x.strip() for x in self._node[1:4]]
-                self._emit("node-exception", f"{normalize(self._node[0], 100)} at "
-                           f"{normalize(' <- '.join(frames), 200)}", self._node)
+                self._emit("node-exception", _node_signature(self._node), self._node)
                 self._node = None
 
     def take(self) -> list[LogEvent]:
@@ -182,6 +178,17 @@ def _nginx_message(line: str) -> str:
     if not mt:
         return line
     return f"[{mt.group(1)}] " + line[mt.end():].split(", client:")[0]
+
+
+def _node_signature(lines: list[str]) -> str:
+    """'TypeError: x' + the first three 'at fn (file:line:col)' frames -> 'TypeError: x at fn (file) <- ...'."""
+    frames = []
+    for x in lines[1:4]:
+        x = x.strip()
+        x = x[3:] if x.startswith("at ") else x
+        x = re.sub(r":\d+:\d+\)?$", "", x).replace(" (", " ").replace("/node_modules/", " ")
+        frames.append(x.split(" ")[0] + " " + os.path.basename(x.split(" ")[-1]) if " " in x else x)
+    return f"{normalize(lines[0], 100)} at {normalize(' <- '.join(frames), 200)}"
 
 
 def _frame(f: str) -> str:
@@ -242,7 +249,8 @@ def free_port() -> int:
 
 
 def embedded_command() -> list[str]:
-    return [sys.executable, "-m", "reference_server", "--listen", "127.0.0.1:0", "--log-format", "json"]
+    return [sys.executable, "-m", "reference_server", "--listen", "127.0.0.1:0", "--log-format", "json",
+            "--log-level", "error"]
 
 
 def reference_server_available() -> bool:

@@ -30,6 +30,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from rtmpspec import control, media
+from rtmpspec.amf0_values import AVMPlus
+from rtmpspec.amf3_values import AMF3Array, AMF3Object
 from rtmpspec.chunkstream import Message
 from rtmpspec.connection import Connection
 from rtmpspec.errors import DecodeError
@@ -49,6 +51,21 @@ _IS_AUDIO = (True, True, False, False, False, False)
 _IS_VIDEO = (False, False, True, True, True, False)
 _CSID = {8: CSID_AUDIO, 9: CSID_VIDEO}
 _chunk = Connection.chunk_shared
+MAX_HEADERS = 64  # cached sequence headers per stream (tracks x packet types)
+
+
+def plain(v: Any) -> Any:
+    """AMF3 values (inside an avmplus marker) as plain dicts/lists, so AMF0 and AMF3 commands read alike."""
+    if isinstance(v, AVMPlus):
+        v = v.value
+    if isinstance(v, AMF3Object):
+        d = dict(v.sealed)
+        if v.dynamic:
+            d.update(v.dynamic)
+        return d
+    if isinstance(v, AMF3Array):
+        return dict(v.assoc) if v.assoc else list(v.dense)
+    return v
 
 
 _LEGACY_KINDS: dict[tuple[int, bytes], tuple[int, tuple | None]] = {}
@@ -169,7 +186,7 @@ class Stream:
     def on_media(self, msg: Message) -> None:
         payload = msg.payload
         kind, hkey = classify(msg.type_id, payload)
-        if hkey is not None:
+        if hkey is not None and (hkey in self.headers or len(self.headers) < MAX_HEADERS):
             self.headers[hkey] = msg
         self.last_ts = msg.timestamp
         self.messages += 1
@@ -198,6 +215,10 @@ class Stream:
         ``@clearDataFrame`` clears it; other data messages are relayed (unwrapped from ``@setDataFrame``)."""
         meta = dm.metadata
         name = dm.name
+        if meta is None and dm.amf3:  # AMF3 data message: values may sit inside avmplus markers
+            vals = tuple(plain(v) for v in dm.values)
+            dm = DataMessage(vals, dm.msid, dm.timestamp)
+            meta, name = dm.metadata, dm.name
         if meta is not None:
             self.metadata = meta
             if self.recorder is not None:

@@ -102,3 +102,66 @@ class Server:
             if s.transport is not None:
                 s.transport.abort()
         log.event("info", "server_stopped")
+
+
+class ServerThread:
+    """The server on its own event loop in a daemon thread, for embedding (conformance, fuzzing, tests)::
+
+        with ServerThread(Config(port=0)) as srv:
+            url = srv.url          # rtmp://127.0.0.1:PORT
+    """
+
+    def __init__(self, cfg: Config | None = None, *, timeout: float = 10.0) -> None:
+        import threading
+
+        self.cfg = cfg or Config(port=0)
+        self.server: Server | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._stopped: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._main, name="reference-server", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("the reference server did not start")
+        if self._error is not None:
+            raise self._error
+
+    def _main(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        try:
+            self.loop.run_until_complete(self._serve())
+        finally:
+            self.loop.close()
+
+    async def _serve(self) -> None:
+        self._stopped = asyncio.Event()
+        self.server = Server(self.cfg)
+        try:
+            await self.server.start()
+        except BaseException as exc:  # reported to the starting thread
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        await self._stopped.wait()
+        await self.server.shutdown()
+
+    @property
+    def url(self) -> str:
+        return self.server.url if self.server else ""
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.server.address
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.loop is not None and self._stopped is not None and self._thread.is_alive():
+            self.loop.call_soon_threadsafe(self._stopped.set)
+            self._thread.join(timeout)
+
+    def __enter__(self) -> ServerThread:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

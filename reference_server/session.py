@@ -24,8 +24,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from rtmpspec import control, events, media
-from rtmpspec.amf0_values import AVMPlus
-from rtmpspec.amf3_values import AMF3Array, AMF3Object
 from rtmpspec.connection import NEED_DATA, Connection, Role, State
 from rtmpspec.errors import DecodeError, ProtocolError
 from rtmpspec.messages import Command, DataMessage, on_status, split_aggregate
@@ -33,7 +31,7 @@ from rtmpspec.messages import Command, DataMessage, on_status, split_aggregate
 from . import logs
 from .config import valid_name
 from .recorder import Recorder, record_path
-from .relay import Player, Stream
+from .relay import Player, Stream, plain
 
 if TYPE_CHECKING:
     from .server import Server
@@ -41,20 +39,7 @@ if TYPE_CHECKING:
 _ids = itertools.count(1)
 FMS_VERSION = "FMS/3,0,1,123"
 CLOSE_GRACE = 1.0
-
-
-def plain(v: Any) -> Any:
-    """AMF3 values (inside an avmplus marker) as plain dicts/lists, so AMF0 and AMF3 commands read alike."""
-    if isinstance(v, AVMPlus):
-        v = v.value
-    if isinstance(v, AMF3Object):
-        d = dict(v.sealed)
-        if v.dynamic:
-            d.update(v.dynamic)
-        return d
-    if isinstance(v, AMF3Array):
-        return dict(v.assoc) if v.assoc else list(v.dense)
-    return v
+MAX_STREAMS = 256  # message streams per connection (createStream, play, publish)
 
 
 def _stream_name(v: Any) -> str | None:
@@ -74,7 +59,10 @@ class Session(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.loop = asyncio.get_running_loop()
         now = self.loop.time()
-        self.conn = Connection(Role.SERVER, now=now, max_message_size=self.cfg.max_message_size)
+        # RTMP 5.4.1: Set Chunk Size up to 2147483647 is valid (sizes above 16777215 are all equivalent); a chunk
+        # never exceeds its message, which max_message_size bounds, so accepting them allocates nothing extra
+        self.conn = Connection(Role.SERVER, now=now, max_message_size=self.cfg.max_message_size,
+                               max_chunk_size=0x7FFFFFFF)
         self.created = now
         self.closing = False
         self.app: str | None = None
@@ -146,13 +134,18 @@ class Session(asyncio.Protocol):
         self.log.event(level, event, conn=self.id, peer=self.peer, **kw)
 
     def write(self, data: bytes) -> None:
-        if self.closing or self.transport is None:
+        t = self.transport
+        if self.closing or t is None:
             return
         pending = self.conn.data_to_send()  # handshake / acks produced earlier go first
         if pending:
-            self.transport.write(pending)
+            t.write(pending)
         if data:
-            self.transport.write(data)
+            t.write(data)
+        queued = t.get_write_buffer_size()
+        if queued > self.cfg.player_hard_limit + self.cfg.gop_max_bytes:  # a peer that does not read
+            self.close("write_buffer_overflow", f"{queued} bytes queued for a peer that does not read",
+                       level="warning")
 
     def send(self, *evs: Any) -> None:
         self.write(b"".join(self.conn.send(e) for e in evs))
@@ -298,6 +291,11 @@ class Session(asyncio.Protocol):
                 objectEncoding=self.object_encoding)
 
     def on_create_stream(self, cmd: Command) -> None:
+        if len(self.created_streams) >= MAX_STREAMS:
+            self.send(Command("_error", cmd.transaction_id, None,
+                              ({"level": "error", "code": "NetConnection.Call.Failed",
+                                "description": f"more than {MAX_STREAMS} streams"},), amf3=cmd.amf3))
+            return
         sid = self.next_stream_id
         self.next_stream_id += 1
         self.created_streams.add(sid)
@@ -326,9 +324,10 @@ class Session(asyncio.Protocol):
 
     def on_delete_stream(self, cmd: Command) -> None:
         sid = plain(cmd.args[0]) if cmd.args else None
-        if isinstance(sid, (int, float)) and sid == sid:
+        if isinstance(sid, (int, float)) and sid == sid:  # the stream is gone: no onStatus on it
             sid = int(sid)
-            self._stop_any(sid)
+            self._stop_play(sid)
+            self._stop_publish(sid)
             self.created_streams.discard(sid)
 
     def on_close_stream(self, cmd: Command) -> None:
@@ -357,6 +356,9 @@ class Session(asyncio.Protocol):
             return
         if msid in self.playing or msid in self.publishing:
             self._stop_any(msid)
+        elif len(self.playing) + len(self.publishing) >= MAX_STREAMS:
+            self.status(msid, "NetStream.Publish.Failed", f"more than {MAX_STREAMS} streams", level="error")
+            return
         stream = self.relay.get(self.app, name)
         if stream.publisher is not None:
             self.status(msid, "NetStream.Publish.BadName", f"{name} is already being published", level="error")
@@ -413,6 +415,9 @@ class Session(asyncio.Protocol):
         if msid in self.playing or msid in self.publishing:
             self._stop_play(msid)
             self._stop_publish(msid)
+        elif len(self.playing) + len(self.publishing) >= MAX_STREAMS:
+            self.status(msid, "NetStream.Play.Failed", f"more than {MAX_STREAMS} streams", level="error")
+            return
         stream = self.relay.get(self.app, name)
         p = Player(self, msid, name)
         self.playing[msid] = p

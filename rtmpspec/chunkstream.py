@@ -111,7 +111,7 @@ class ChunkReader:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         max_message_size: int = MAX_MESSAGE_LENGTH,
         max_chunk_streams: int = 64,
-        max_chunk_size: int = MAX_CHUNK_SIZE,
+        max_chunk_size: int = 0x7FFFFFFF,
         max_reassembly: int | None = None,
         strict: bool = True,
         record_chunks: bool = False,
@@ -167,7 +167,8 @@ class ChunkReader:
         if size > self.max_chunk_size:
             self._fail(LimitExceeded(f"Set Chunk Size {size} exceeds the limit {self.max_chunk_size}",
                                      offset=at, field="chunkSize", section="RTMP 5.4.1"))
-        self.chunk_size = size
+        # RTMP 5.4.1: sizes above 16777215 are valid and all equivalent (no message is larger)
+        self.chunk_size = min(size, MAX_CHUNK_SIZE)
 
     def abort(self, csid: int) -> None:
         """Discard the partial message on ``csid`` (RTMP 5.4.2, errata 5)."""

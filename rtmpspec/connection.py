@@ -39,7 +39,7 @@ class Connection:
         digest: str | bool = "auto",
         max_message_size: int = 0xFFFFFF,
         max_chunk_streams: int = 64,
-        max_chunk_size: int = 0xFFFFFF,
+        max_chunk_size: int = 0x7FFFFFFF,
         auto_ack: bool = True,
         auto_pong: bool = True,
         auto_window_reply: bool = True,
@@ -116,7 +116,12 @@ class Connection:
             self._eof = True
             return
         if self.state is State.HANDSHAKE:
-            self._hs.receive_data(data)
+            try:
+                self._hs.receive_data(data)
+            except ProtocolError as exc:  # poison the connection too, not only the handshake (h11 style)
+                self._error = exc
+                self.state = State.ERROR
+                raise
             return
         self._feed(data)
 

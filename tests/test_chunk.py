@@ -246,3 +246,13 @@ def test_garbage_raises_only_protocol_errors(data):
         list(r)
     except ProtocolError:
         pass
+
+
+def test_chunk_sizes_above_16777215_are_valid_and_equivalent():
+    # RTMP 5.4.1: valid sizes are 1..2147483647; above 16777215 all are equivalent
+    data = build_header(0, 2, 0, 4, 1, 0) + (0x7FFFFFFF).to_bytes(4, "big") + chunk_message(
+        Message(9, bytes(70000), 0, 1, 6), 0xFFFFFF)
+    r = ChunkReader()
+    r.receive_data(data)
+    msgs = list(r)
+    assert r.chunk_size == 0xFFFFFF and len(msgs[1].payload) == 70000

@@ -58,6 +58,13 @@ async def player(srv, name, **kw) -> tuple[Probe, int]:
     return p, msid
 
 
+async def sync(p: Probe) -> None:
+    """A round trip on p's connection: the server has processed everything p sent before."""
+    tid = p.next_tid()
+    p.send(M.get_stream_length("sync", tid))
+    await p.expect(lambda e: isinstance(e, M.Command) and e.name == "_result" and e.transaction_id == tid)
+
+
 def media_of(p: Probe) -> list:
     return [e.message for e in p.events if type(e) in (E.Audio, E.Video)]
 
@@ -179,7 +186,7 @@ def test_late_joiner_gets_metadata_headers_and_gop(server):
             for i in range(5):
                 pub.send(video(avc_frame(i == 0, 500, fill=gop * 10 + i), t, msid), audio(aac_frame(50), t, msid))
                 t += 40
-        await asyncio.sleep(0.3)
+        await sync(pub)
         pl, _ = await player(server, name)
         got = await wait_media(pl, 2 + 10)
         first = [e for e in pl.events if isinstance(e, (M.DataMessage, E.Audio, E.Video))
@@ -253,7 +260,8 @@ def test_pause_seek_and_receive_flags(server):
         pl.send(M.seek(1000, msid=pm))
         assert (await pl.status("NetStream.Seek.Failed")).status["level"] == "error"
         pl.send(M.receive_video(False, msid=pm))
-        await asyncio.sleep(0.2)
+        await sync(pl)
+        await asyncio.sleep(0.1)
         n = len(media_of(pl))
         pub.send(video(avc_frame(False, 10), 40, msid), audio(aac_frame(10, fill=3), 40, msid))
         got = await wait_media(pl, n + 1)
@@ -287,7 +295,7 @@ def test_play2_delete_stream_and_close_stream(server):
         pl.send(M.close_stream(pm))
         await pl.status("NetStream.Play.Stop")
         pub.send(M.delete_stream(msid))
-        await asyncio.sleep(0.3)
+        await sync(pub)
         pub2, m2 = await publisher(server, other)  # the key is free again
         for p in (pub, pub2, pl):
             p.close()
@@ -311,3 +319,32 @@ def test_many_streams_are_independent(server):
         for p in (pa, pb, la, lb):
             p.close()
     run(main())
+
+
+def test_stream_limit_per_connection(server):
+    async def main():
+        p = await connected(server)
+        for _ in range(256):
+            p.send(M.create_stream(p.next_tid()))
+        tid = p.next_tid()
+        p.send(M.create_stream(tid))
+        err = await p.expect(lambda e: isinstance(e, M.Command) and e.transaction_id == tid)
+        assert err.name == "_error"
+        p.close()
+    run(main())
+
+
+def test_embedded_server_thread():
+    from reference_server.config import Config
+    from reference_server.server import ServerThread
+
+    with ServerThread(Config(port=0)) as srv:
+        host, port = srv.address
+        assert srv.url == f"rtmp://127.0.0.1:{port}"
+
+        async def main():
+            pub = await Probe.open(host, port)
+            res = await pub.connect("live")
+            assert res.name == "_result"
+            pub.close()
+        run(main())

@@ -89,7 +89,7 @@ def test_drop_policy_is_keyframe_safe_in_process():
 
 
 def test_slow_player_is_dropped_while_publisher_and_fast_player_go_on(tmp_path):
-    with ServerProcess("--player-soft-limit", "262144", "--player-hard-limit", "1048576",
+    with ServerProcess("--player-soft-limit", "1048576", "--player-hard-limit", "4194304",
                        "--player-lag-timeout", "0.5", log_path=str(tmp_path / "server.log")) as srv:
         async def main():
             pub, msid = await publisher(srv, "s")
@@ -255,4 +255,31 @@ def test_multitrack_sequence_headers_are_cached_per_track():
         late = _join(s, 1)
         got = [m.payload for m in late.received()]
         assert set(got[:4]) == {AVC_SEQ, mt_many, mt_one, AAC_SEQ} and got[4:] == [key]
+    run(main())
+
+
+def test_metadata_forms_are_stored_unwrapped():
+    from rtmpspec.amf0_values import AVMPlus, ECMAArray
+    from rtmpspec.amf3_values import AMF3Object
+    from rtmpspec.chunkstream import Message
+    from rtmpspec.messages import DataMessage
+
+    forms = [
+        DataMessage(("@setDataFrame", "onMetaData", ECMAArray({"width": 1.0})), 1),
+        DataMessage(("onMetaData", {"width": 1.0}), 1),
+        DataMessage(("@setDataFrame", "onMetaData", AVMPlus(AMF3Object("", {}, {"width": 1.0}))), 1, amf3=True),
+    ]
+
+    async def main():
+        for dm in forms:
+            s = _late_joiner_setup()
+            wire = dm.to_message()  # through the AMF encoder and back, as the server sees it
+            s.on_data(DataMessage.from_message(Message(wire.type_id, wire.payload, 0, 1, 5)))
+            assert dict(s.metadata) == {"width": 1.0}, dm
+            late = _join(s, 1)
+            from rtmpspec.chunkstream import ChunkReader
+            r = ChunkReader(chunk_size=4096)
+            r.receive_data(bytes(late.transport.data))
+            [m] = [m for m in r if m.type_id == 18]
+            assert DataMessage.from_message(m).values == ("onMetaData", {"width": 1.0})
     run(main())
