@@ -132,6 +132,22 @@ class Command:
         return s.get("code") if s else None
 
 
+def _plain(value: Any) -> Any:
+    """An AMF3 value behind an avmplus marker (errata 6.2) as a plain str/dict where it is one."""
+    from .amf0_values import AVMPlus
+    from .amf3_values import AMF3Array, AMF3Object
+
+    if isinstance(value, AVMPlus):
+        value = value.value
+    if isinstance(value, AMF3Object):
+        return {**value.sealed, **(value.dynamic or {})}
+    if isinstance(value, AMF3Array):
+        return dict(value.assoc)
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
 @dataclass(frozen=True)
 class DataMessage:
     """A data message (RTMP 7.1.2): e.g. ``@setDataFrame onMetaData {...}`` or ``onMetaData {...}``."""
@@ -148,7 +164,7 @@ class DataMessage:
     @property
     def metadata(self) -> dict | None:
         """The onMetaData object whether or not it came wrapped in @setDataFrame (nginx-rtmp PR 755)."""
-        vals = list(self.values)
+        vals = [_plain(v) for v in self.values]
         if vals and vals[0] == "@setDataFrame":
             vals = vals[1:]
         if len(vals) >= 2 and vals[0] == "onMetaData" and isinstance(vals[1], dict):

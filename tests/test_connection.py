@@ -203,3 +203,11 @@ def test_metadata_with_and_without_set_data_frame():
     for wrapped in (True, False):
         d = M.DataMessage.from_message(M.set_data_frame(md, wrapped=wrapped).to_message())
         assert d.metadata == md
+
+
+def test_metadata_in_amf3_is_recognised():
+    from rtmpspec.amf0_values import AVMPlus
+    from rtmpspec.amf3_values import AMF3Object
+
+    d = M.DataMessage(("@setDataFrame", "onMetaData", AVMPlus(AMF3Object("", {}, {"width": 320.0}))), amf3=True)
+    assert M.DataMessage.from_message(d.to_message()).metadata == {"width": 320.0}
