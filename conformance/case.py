@@ -29,7 +29,17 @@ from rtmpspec import messages
 from rtmpspec.messages import MessageType, split_aggregate
 
 from . import catalog
-from .driver import Closed, DriverError, Inbound, Session, StepTimeout, Target, Undecodable, WireLog, is_user_control
+from .driver import (
+    Closed,
+    DriverError,
+    Inbound,
+    Session,
+    StepTimeout,
+    Target,
+    Undecodable,
+    WireLog,
+    is_user_control,
+)
 from .payloads import AUDIO, VIDEO, Item
 from .verdicts import CaseEnd, Observed, Outcome, Verdict
 

@@ -28,7 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rtmpspec import control, handshake as hs, messages
+from rtmpspec import control, messages
+from rtmpspec import handshake as hs
 from rtmpspec.chunkstream import NEED_DATA, ChunkReader, ChunkWriter, Message, build_header
 from rtmpspec.dissect import describe_message
 from rtmpspec.errors import ProtocolError, RTMPError
@@ -400,7 +401,7 @@ class Session:
             return
         self.log.add(self.label, "out", "chunks", note, data)
         self._write(data)
-        self._decode_out(data)
+        self._decode_out(data, log=True)
 
     def send_c0c1(self, *, version: int = hs.RTMP_VERSION, digest: bool = False, c1: bytes | None = None,
                   c1_length: int | None = None) -> bytes:
@@ -537,13 +538,16 @@ class Session:
                 pass
 
     # -- outbound --------------------------------------------------------------------------------------------------
-    def _decode_out(self, data: bytes) -> None:
+    def _decode_out(self, data: bytes, *, log: bool = False) -> None:
+        """Follow our own chunk stream with a lenient reader (so that chunk size changes and crafted headers stay
+        in step); ``log``: put each message of crafted bytes in the wire log, decoded."""
         if not self._out_ok:
             return
         try:
             self._out_reader.receive_data(data)
             while (m := self._out_reader.next_message()) is not NEED_DATA:
-                pass
+                if log:
+                    self.log.add(self.label, "out", "decoded", describe_message(m))
         except ProtocolError as exc:
             self._out_ok = False
             self.log.add(self.label, "out", "note", f"our crafted bytes do not decode from here on: {exc}")

@@ -12,19 +12,19 @@ import random
 from dataclasses import dataclass
 
 from construct import (
-    GreedyRange,
-    PascalString,
     Array,
     BitsInteger,
     BitStruct,
     Bytes,
     Const,
     GreedyBytes,
+    GreedyRange,
     Int8ub,
     Int16ub,
     Int16ul,
     Int32ub,
     Int32ul,
+    PascalString,
     Prefixed,
     PrefixedArray,
     Struct,

@@ -120,7 +120,7 @@ def build_summary(results: list[dict], *, target: str, strict: bool, started: fl
         "tool": "rtmp-conformance",
         "target": target,
         "strict": strict,
-        "started": _dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(timespec="seconds"),
+        "started": _dt.datetime.fromtimestamp(started, _dt.UTC).isoformat(timespec="seconds"),
         "duration": round(duration, 3),
         "options": options,
         "totals": {"cases": len(results), **totals},

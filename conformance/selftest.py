@@ -33,9 +33,9 @@ class BatteryRun:
 
 
 def run_battery(args: list[str], reports_dir: str | os.PathLike, *, timeout: float = 600,
-                cwd: str | os.PathLike | None = None) -> BatteryRun:
-    """``python -m pytest conformance <args> -p no:cacheprovider --reports-dir <reports_dir>``."""
-    cmd = [sys.executable, "-m", "pytest", "conformance", "-p", "no:cacheprovider", "-q",
+                cwd: str | os.PathLike | None = None, paths: tuple[str, ...] = ("conformance",)) -> BatteryRun:
+    """``python -m pytest <paths> <args> -p no:cacheprovider --reports-dir <reports_dir>``."""
+    cmd = [sys.executable, "-m", "pytest", *paths, "-p", "no:cacheprovider", "-q",
            "--reports-dir", str(reports_dir), *args]
     env = dict(os.environ)
     env.pop("PYTEST_XDIST_WORKER", None)

@@ -7,7 +7,6 @@ id). Timestamp cases go through the target contract (publish -> play) and compar
 from __future__ import annotations
 
 from rtmpspec import messages
-from rtmpspec.chunk import EXTENDED_TIMESTAMP_MARK
 from rtmpspec.chunkstream import Message
 from rtmpspec.messages import Command
 
@@ -176,7 +175,7 @@ def check_extended(ctx, mode: str):
         plan = [(0, 1000), (2, 1000 + 0x1000010), (2, 1000 + 0x2000020)]
     sent = []
     length = 120
-    for i, (fmt, ts) in enumerate(plan):
+    for fmt, ts in plan:
         if fmt == 1:
             length += 7
         it = Item(AUDIO, ts, aac(1, rnd.randbytes(length)), f"type{fmt}")

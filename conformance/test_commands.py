@@ -89,14 +89,17 @@ def check_connect_props(ctx, variant: str):
 
 
 def observe_connect_app(ctx, variant: str):
-    """connect to an unknown application, or without the app property (``variant``): what does the server answer?"""
+    """connect to an unknown application, or without the app / tcUrl property (``variant``): what is answered?"""
     s = ctx.session()
     try:
         if variant == "unknown":
             app = f"cf-no-such-app-{uuid.uuid4().hex[:8]}"
             res = s.connect(app)
-        else:
+        elif variant == "missing":
             obj = {"type": "nonprivate", "flashVer": "FMLE/3.0 (compatible; rtmpspec)", "tcUrl": ctx.target.tc_url()}
+            res = s.connect(command_object=obj)
+        else:  # no tcUrl
+            obj = {"app": ctx.target.app, "type": "nonprivate", "flashVer": "FMLE/3.0 (compatible; rtmpspec)"}
             res = s.connect(command_object=obj)
     except Closed:
         return observed("closed", "closed the connection without an answer")
@@ -539,6 +542,11 @@ CASES = [
     Case("errata-7.1.3-connect-missing-app", "errata-7.1.3-connect-missing-app", observe_connect_app,
          {"variant": "missing"}, accept={"error": V.PASS, "closed": V.PASS, "result": V.FAIL, "silent": V.FAIL},
          healthy_after=True),
+    Case("errata-7.1.2-connect-missing-tcurl", "errata-7.1.2-connect-missing-tcurl", observe_connect_app,
+         {"variant": "no-tcurl"}, accept={"error": V.PASS, "closed": V.PASS,
+                                          "result": (V.INFORMATIONAL, "the server does not need tcUrl"),
+                                          "silent": V.FAIL},
+         healthy_after=True, doc="connect with app but without the REQUIRED tcUrl: refused or accepted, never a crash"),
     Case("errata-7.1.1-object-encoding-0", "errata-7.1.1-object-encoding", check_object_encoding, {"offered": 0}),
     Case("errata-7.1.1-object-encoding-absent", "errata-7.1.1-object-encoding", check_object_encoding,
          {"offered": None}),

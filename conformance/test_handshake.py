@@ -97,7 +97,7 @@ def check_byte_stream(ctx, mode: str):
     c1 = hs.make_plain_challenge(time=0, rng=s.rng)
     c0 = hs.C0.build({"version": 3})
     if mode == "bytewise":
-        for i, b in enumerate(c0 + c1):
+        for b in c0 + c1:
             s._write(bytes([b]))
         s.log.add(s.label, "out", "C0+C1", "sent one byte per write (1537 writes)", c0 + c1)
         s.c1 = c1
@@ -117,7 +117,7 @@ def check_byte_stream(ctx, mode: str):
         s.log.add(s.label, "out", "C2+connect", f"C2 and a {len(connect)}-byte connect command in one write",
                   c2 + connect)
         s._write(c2 + connect)
-        s._decode_out(connect)
+        s._decode_out(connect, log=True)
         s._finish_handshake()
         res = s.expect(lambda m: m.name in ("_result", "_error"), "_result for connect")
         if res.name != "_result":

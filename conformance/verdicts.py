@@ -15,11 +15,11 @@ with :func:`observed`, or ends early with :func:`fail` / :func:`non_strict` / :f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     PASS = "pass"
     FAIL = "fail"
     NON_STRICT = "non-strict"

@@ -20,7 +20,12 @@ from collections import Counter
 from typing import Any
 
 from hypothesis import strategies as st
-from hypothesis.errors import HypothesisDeprecationWarning, HypothesisException, StopTest, UnsatisfiedAssumption
+from hypothesis.errors import (
+    HypothesisDeprecationWarning,
+    HypothesisException,
+    StopTest,
+    UnsatisfiedAssumption,
+)
 from hypothesis.internal.conjecture.data import ConjectureData
 
 from rtmpspec import registry

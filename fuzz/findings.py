@@ -86,7 +86,7 @@ class Finding:
             "seed": self.seed, "target": self.target, "detail": self.detail,
             "size": self.case.size(), "original_size": self.original_size or self.case.size(),
             "minimized": self.minimized, "description": self.case.describe(),
-            "replay": f"python -m fuzz replay {{path}} --target HOST:PORT",
+            "replay": "python -m fuzz replay {path} --target HOST:PORT",
             "case": self.case.to_json(),
             "variants": self.variants,
         }

@@ -189,7 +189,7 @@ class Generator:
         level = rng.choice(("handshake", "connected", "connected", "stream"))
         parts = self.wire.prefix(level, rng)
         payloads = (m.create_stream(7).to_message().payload, DEFAULT_MEDIA["video"][1], b"\x00\x00\x10\x00")
-        for i in range(rng.randint(1, 6)):
+        for _ in range(rng.randint(1, 6)):
             ext = rng.random() < 0.15
             header = self.pool("chunk.header_type3_extended" if ext else "chunk.header")
             fmt = header[0] >> 6

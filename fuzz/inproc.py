@@ -98,12 +98,32 @@ def _check_reader(r: ChunkReader) -> None:
         raise AssertionError(f"ChunkReader buffers {r.pending} unconsumed bytes (one chunk is at most {limit})")
 
 
-def _drain(conn) -> None:
+def _drain(conn, serve: bool = False) -> None:
     for _ in range(100000):
         ev = conn.next_event()
         if ev is NEED_DATA:
             return
         conn.data_to_send()
+        if serve and isinstance(ev, msgs.Command) and ev is conn.connect_command:
+            _accept(conn, ev)
+
+
+def _accept(conn, cmd) -> None:
+    """Answer ``connect`` as a server does: ``_result`` with the same transaction id must be allowed and must
+    establish the NetConnection (whatever the id is: NaN, inf, -0.0, ...)."""
+    from rtmpspec.connection import State
+    from rtmpspec.errors import LocalProtocolError
+
+    if conn.state is not State.CONNECT_PENDING:
+        return
+    try:
+        conn.send(msgs.result(cmd.transaction_id, {"fmsVer": "FMS/3,0,1,123"},
+                              {"level": "status", "code": "NetConnection.Connect.Success"}))
+    except LocalProtocolError as exc:
+        raise AssertionError(f"_result for connect (transaction id {cmd.transaction_id!r}) refused: {exc}") from exc
+    if conn.state is not State.CONNECTED:
+        raise AssertionError(f"connect answered with _result (transaction id {cmd.transaction_id!r}) but the "
+                             f"connection is in state {conn.state.value}")
 
 
 def _poisoned(conn, exc: RTMPError) -> None:
@@ -129,13 +149,14 @@ def t_connection(data: bytes, p: dict) -> None:
 
     conn = Connection(Role.SERVER, strict=p.get("strict", True), handshake=p.get("handshake", True),
                       rng=random.Random(0))
+    serve = p.get("serve", False)
     try:
         for piece in _pieces(data, p.get("pieces", [])):
             conn.receive_data(piece, 0.0)
-            _drain(conn)
+            _drain(conn, serve)
             _check_reader(conn.reader)
         conn.receive_data(b"", 1.0)
-        _drain(conn)
+        _drain(conn, serve)
     except RTMPError as exc:
         _poisoned(conn, exc)
         raise
@@ -448,7 +469,8 @@ class InprocFuzzer:
         rng = self.rng
         p: dict[str, Any] = {}
         if target == "chunkreader":
-            p = {"strict": rng.random() < 0.6, "chunk_size": rng.choice((128, 128, 1, 4096, 65536, 60)),
+            p = {"strict": rng.random() < 0.6,
+                 "chunk_size": 1 if rng.random() < 0.04 else rng.choice((128, 128, 128, 4096, 65536, 60)),
                  "record": rng.random() < 0.05}
             r = rng.random()
             if r < 0.75 and self.bodies:
@@ -459,7 +481,7 @@ class InprocFuzzer:
             data = data[:MAX_INPUT]
             p["pieces"] = self._pieces(len(data))
         elif target in ("connection", "client"):
-            p = {"strict": rng.random() < 0.5, "handshake": rng.random() < 0.4}
+            p = {"strict": rng.random() < 0.5, "handshake": rng.random() < 0.4, "serve": rng.random() < 0.7}
             if target == "client":  # a server's answer: S0+S1+S2, then a chunk stream (server side captures)
                 body = self._session_input(rng.choice(self.bodies)) if self.bodies else b""
                 data = b"\x03" + self._s1 + self._s1 + body

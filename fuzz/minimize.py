@@ -223,7 +223,7 @@ async def _message_stage(cur: Case, ci: int, holds, budget: Budget) -> None:
         values = _amf_values(mg)
 
         def with_payload(payload: bytes, i=i, mg=mg) -> list[Message]:
-            ms = list(msgs)
+            ms = list(msgs)  # noqa: B023 - the current message list, on purpose
             ms[i] = Message(mg.type_id, payload, mg.timestamp, mg.msid, mg.csid)
             return ms
 

@@ -148,7 +148,7 @@ async def run_conn(host: str, port: int, conn: Conn, *, connect_timeout: float, 
         await asyncio.wait_for(loop.create_connection(lambda: proto, host, port), connect_timeout)
     except ConnectionRefusedError:
         return ConnResult("refused", elapsed=time.monotonic() - t0)
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         return ConnResult("connect-timeout", elapsed=time.monotonic() - t0)
     except OSError as exc:
         return ConnResult("refused", elapsed=time.monotonic() - t0, error=f"{type(exc).__name__}: {exc}")
@@ -174,14 +174,14 @@ async def run_conn(host: str, port: int, conn: Conn, *, connect_timeout: float, 
                     pass
             try:
                 await asyncio.wait_for(asyncio.shield(proto.closed), linger)
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 proto.abort()
                 return ConnResult("lingering", proto.received, bytes(proto.head), time.monotonic() - t0)
         else:
             if hold_until is not None:
                 try:
                     await asyncio.wait_for(hold_until.wait(), linger)
-                except (TimeoutError, asyncio.TimeoutError):
+                except TimeoutError:
                     pass
             # keep reading while the server keeps sending, up to ``hold`` seconds more
             deadline = time.monotonic() + hold
@@ -190,7 +190,7 @@ async def run_conn(host: str, port: int, conn: Conn, *, connect_timeout: float, 
                 last = proto.received
                 try:
                     await asyncio.wait_for(asyncio.shield(proto.closed), 0.05)
-                except (TimeoutError, asyncio.TimeoutError):
+                except TimeoutError:
                     pass
             if not proto.closed.done():
                 proto.abort()
@@ -273,7 +273,7 @@ async def probe(host: str, port: int, *, app: str = "live", timeout: float = 3.0
                     sent_connect = True
                 if out:
                     writer.write(out)
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         return ProbeResult(False, stage, time.monotonic() - t0, "timeout", events=events)
     except ConnectionRefusedError:
         return ProbeResult(False, stage, time.monotonic() - t0, "refused", events=events)

@@ -39,6 +39,7 @@ class Checker:
         self.linger = linger
         self.connect_timeout = connect_timeout
         self.settle = settle
+        self.known: set[tuple[str, str]] = set()  # (symptom, signature) already recorded: reported last
         self.probes = 0
         self.probe_failures = 0
         self.probe_latencies: list[float] = []
@@ -54,8 +55,12 @@ class Checker:
         return r
 
     def _log_observation(self, events: list[LogEvent]) -> Observation:
-        # the most telling event first: a stack says where, a bare "Fatal error on transport" does not
-        first = sorted(events, key=lambda e: _PRIORITY.get(e.kind, 9))[0]
+        # a problem not seen before first, then the most telling event: a stack says where, a bare "Fatal error
+        # on transport" does not
+        def key(e: LogEvent):
+            return (("server-error", f"{e.kind}: {e.signature}") in self.known, _PRIORITY.get(e.kind, 9))
+
+        first = sorted(events, key=key)[0]
         return Observation("server-error", f"{first.kind}: {first.signature}",
                            {"log": [e.to_json() for e in events[:10]], "log_tail": self.target.watcher.tail(40)})
 

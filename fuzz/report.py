@@ -61,7 +61,7 @@ def render_html(summary: dict) -> str:
     s = summary
     mode = s.get("mode", "network")
     findings = s.get("findings", [])
-    verdict = (f'<span class="ok">no findings</span>' if not findings
+    verdict = ('<span class="ok">no findings</span>' if not findings
                else f'<span class="bad">{len(findings)} finding(s)</span>')
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>RTMP fuzz report ({_e(mode)})</title>"
              f"<style>{CSS}</style></head><body>",

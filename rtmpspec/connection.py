@@ -28,6 +28,16 @@ _MEDIA = (MessageType.AUDIO, MessageType.VIDEO, MessageType.AGGREGATE)
 _CONTROL_TYPES = (1, 2, 3, 4, 5, 6)
 
 
+def _same_tid(a: float | None, b: float | None) -> bool:
+    """Transaction ids are AMF0 numbers: a NaN id (sent by a peer) must still match itself (RTMP 7.2.1.1)."""
+    return a == b or (a != a and b != b)
+
+
+def _same_tid(a, b) -> bool:
+    """Transaction ids are AMF0 numbers: a NaN id (a fuzzer's favourite) still answers itself."""
+    return a == b or (a != a and b != b)
+
+
 class Connection:
     def __init__(
         self,
@@ -231,7 +241,7 @@ class Connection:
                     self._connect_tid = cmd.transaction_id
                 return Input.RECV_CONNECT
             return Input.RECV_COMMAND
-        if self.state is State.CONNECT_PENDING and cmd.transaction_id == self._connect_tid:
+        if self.state is State.CONNECT_PENDING and _same_tid(cmd.transaction_id, self._connect_tid):
             if cmd.name == "_result":
                 return Input.RECV_CONNECT_RESULT
             if cmd.name == "_error":
@@ -371,7 +381,7 @@ class Connection:
                 self._connect_tid = cmd.transaction_id
                 return Input.SEND_CONNECT
             return Input.SEND_COMMAND
-        if self.state is State.CONNECT_PENDING and cmd.transaction_id == self._connect_tid:
+        if self.state is State.CONNECT_PENDING and _same_tid(cmd.transaction_id, self._connect_tid):
             if cmd.name == "_result":
                 return Input.SEND_CONNECT_RESULT
             if cmd.name == "_error":

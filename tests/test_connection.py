@@ -211,3 +211,12 @@ def test_metadata_in_amf3_is_recognised():
 
     d = M.DataMessage(("@setDataFrame", "onMetaData", AVMPlus(AMF3Object("", {}, {"width": 320.0}))), amf3=True)
     assert M.DataMessage.from_message(d.to_message()).metadata == {"width": 320.0}
+
+
+def test_connect_with_nan_transaction_id_is_answered():
+    # found by the fuzz campaign: the _result echoing a NaN id must still complete the connect
+    srv, cli = handshaken()
+    srv.receive_data(cli.send(M.connect("live", "rtmp://h/live", transaction_id=float("nan"))))
+    [cmd] = drain(srv)
+    srv.send(M.result(cmd.transaction_id, {"fmsVer": "x"}))
+    assert srv.state is State.CONNECTED

@@ -305,6 +305,32 @@ def test_campaign_triage_finds_and_minimizes_the_culprit(tmp_path):
     assert out.returncode == 1 and "reproduced: crash" in out.stdout, out.stdout + out.stderr
 
 
+def test_campaign_pins_memory_growth_on_the_leaking_case(tmp_path):
+    from fuzz.findings import FindingStore
+    from fuzz.runner import Campaign, Options
+
+    class Leaky(Generator):
+        def case(self, index, kind=None):
+            if index % 10 == 9:
+                c = _cmd_case("leakme")
+                c.index = index
+                return c
+            return super().case(index, "control")
+
+    t = _toy()
+    try:
+        store = FindingStore(tmp_path / "findings")
+        camp = Campaign(t, Leaky(2), store, Options(duration=8, quiet=True, concurrency=4, rss_limit_mb=40,
+                                                    minimize=False))
+        _run(camp.run())
+    finally:
+        t.stop()
+    mem = [f for f in store.all() if f.symptom == "memory"]
+    assert mem and mem[0].reproduced, [f.to_json()["signature"] for f in store.all()]
+    assert b"leakme" in mem[0].case.conns[0].data
+    assert mem[0].detail["growth_per_replay"] > 4 << 20
+
+
 def test_cli_replay_of_harmless_case_is_not_reproduced(tmp_path):
     store = FindingStore(tmp_path)
     f, _ = store.add(Finding("crash", "x", _cmd_case("harmless"), {}))

@@ -4,16 +4,25 @@ handled with documented errors only. Add one line per bug: (in-process target, p
 from __future__ import annotations
 
 import asyncio
+import math
 
 import pytest
 
 from fuzz.case import Case, Conn, Part
 from fuzz.inproc import classify, run_target
 from fuzz.target import reference_server_available
+from rtmpspec import messages as msgs
+from rtmpspec.chunkstream import chunk_message
 
 HANDSHAKE_OVERFLOW = b"\x03" + bytes(1536) + bytes(70000)  # C0 + C1 + 70000 bytes before C2 completes... and more
 
+_NAN_CONNECT = chunk_message(msgs.Command("connect", math.nan, {"app": "live"}).to_message(), 128)
+
 REGRESSIONS = [
+    # A connect whose transaction id is NaN could never be answered: the server Connection compared ids with ==,
+    # so its _result did not count as the connect result, the state stayed CONNECT_PENDING and the reference
+    # server's next data message (|RtmpSampleAccess on play) raised LocalProtocolError (campaign finding).
+    ("connection", {"handshake": False, "serve": True}, _NAN_CONNECT, "connect with a NaN transaction id"),
     # Connection.receive_data let the handshake's LimitExceeded ("more than 65536 bytes beyond the handshake")
     # escape without poisoning the connection: state stayed HANDSHAKE and data_to_send() raised the error again.
     # The reference server then leaked it from its close path ("Fatal error on transport", found by a campaign).
@@ -28,8 +37,22 @@ def test_regression_inputs_raise_documented_errors_only(target, params, data, wh
     assert exc is None or classify(exc) is None, f"{what}: {classify(exc)}"
 
 
+def _nan_session() -> bytes:
+    from fuzz.wire import Wire
+
+    w = Wire()
+    return (b"\x03" + bytes(3072) + _NAN_CONNECT + w.command(msgs.create_stream(2))
+            + w.command(msgs.play("k", msid=1)))
+
+
+NETWORK_REGRESSIONS = [
+    ("handshake overflow", HANDSHAKE_OVERFLOW),  # "Fatal error on transport" (unpoisoned Connection)
+    ("NaN connect then play", _nan_session()),  # internal_error: LocalProtocolError ... CONNECT_PENDING
+]
+
+
 @pytest.mark.skipif(not reference_server_available(), reason="reference_server is not available")
-def test_reference_server_survives_handshake_overflow_without_internal_error():
+def test_reference_server_handles_former_findings_without_internal_error():
     from fuzz.oracle import Checker
     from fuzz.peers import make_preset
 
@@ -37,7 +60,8 @@ def test_reference_server_survives_handshake_overflow_without_internal_error():
     t.start()
     try:
         checker = Checker(t, probe_timeout=5)
-        obs = asyncio.run(checker.check(Case("regression", [Conn([Part("overflow", HANDSHAKE_OVERFLOW)])])))
+        for name, data in NETWORK_REGRESSIONS:
+            obs = asyncio.run(checker.check(Case("regression", [Conn([Part(name, data)])])))
+            assert obs is None, (name, obs)
     finally:
         t.stop()
-    assert obs is None, obs
