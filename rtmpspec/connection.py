@@ -33,11 +33,6 @@ def _same_tid(a: float | None, b: float | None) -> bool:
     return a == b or (a != a and b != b)
 
 
-def _same_tid(a, b) -> bool:
-    """Transaction ids are AMF0 numbers: a NaN id (a fuzzer's favourite) still answers itself."""
-    return a == b or (a != a and b != b)
-
-
 class Connection:
     def __init__(
         self,
