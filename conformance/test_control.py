@@ -231,7 +231,9 @@ def check_ack(ctx, window: int, volume: int):
 
 
 def check_window_change(ctx):
-    """Window 50000 first, then 3000: acknowledgements follow the new, smaller window."""
+    """Window 50000 first (20 KB sent: no Acknowledgement due), then 3000 sent in the same write as 3.5 KB of
+    audio: the server must acknowledge at once (more than 3000 bytes since the start of the session), and then
+    every 3000 bytes."""
     pub = ctx.publisher()
     s = pub.s
     s.control(control.WINDOW_ACK_SIZE, control.build_window_ack_size(50000))
@@ -239,9 +241,13 @@ def check_window_change(ctx):
     if barrier(s) != "ok":
         fail("the session goes on", "no createStream answer")
     before = len(_acks(s))
-    s.control(control.WINDOW_ACK_SIZE, control.build_window_ack_size(3000))
+    rnd = random.Random(4)
+    burst = [Message(control.WINDOW_ACK_SIZE, control.build_window_ack_size(3000), 0, 0, 2)]
+    for _ in range(4):
+        ts += 23
+        burst.append(Message(AUDIO, aac(1, rnd.randbytes(1000)), ts, pub.msid, 4))
+    s.send_many(burst, note="Window Acknowledgement Size 3000 and audio in one write")
     for step in range(4):
-        ts = _pump_audio(pub, 3500, 3 + step, ts)
         target = s.bytes_out - 3073 - 3000 - 1500
         try:
             s.wait_until(lambda t=target: any(a >= t for a in _acks(s)),
@@ -249,6 +255,7 @@ def check_window_change(ctx):
         except StepTimeout:
             fail("an Acknowledgement for every 3000 bytes after the window changed to 3000",
                  f"acknowledgements {_acks(s)} after {s.bytes_out} bytes (before the change: {before})")
+        ts = _pump_audio(pub, 3500, 3 + step, ts + 23)
 
 
 def check_ack_wrap(ctx):

@@ -336,7 +336,8 @@ class Generator:
         rng = self.rng
         in_connect = rng.random() < 0.35
         level = "handshake" if in_connect else rng.choice(("connected", "stream", "publishing"))
-        parts = self.wire.prefix(level, rng, key=self.key(index))
+        key = self.key(index)
+        parts = self.wire.prefix(level, rng, key=key)
         labels = []
         if in_connect:
             body = _amf_str("connect") + _amf_num(1.0)
@@ -376,7 +377,11 @@ class Generator:
         parts.append(Part(f"type {type_id} [{len(body)}B]: " + "; ".join(labels), data))
         if rng.random() < 0.4:
             parts.append(Part("createStream", self.wire.command(m.create_stream(20))))
-        return Case("amf", [Conn(parts)], note=("in connect; " if in_connect else "") + "; ".join(labels)[:200])
+        conns = [Conn(parts)]
+        if level == "publishing" and type_id in (15, 18) and rng.random() < 0.4:  # relayed to a player
+            conns = [Conn(self.wire.prefix("playing", rng, key=key), half_close=False),
+                     Conn(parts, start_delay=0.03)]
+        return Case("amf", conns, note=("in connect; " if in_connect else "") + "; ".join(labels)[:200])
 
     def gen_command(self, index: int) -> Case:
         rng = self.rng

@@ -40,6 +40,7 @@ _MODULES = (
     "rtmpspec.handshake",
     "rtmpspec.chunk",
     "rtmpspec.chunkstream",
+    "rtmpspec.chunkcodec",
     "rtmpspec.control",
     "rtmpspec.amf0",
     "rtmpspec.amf3",
