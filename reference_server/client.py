@@ -72,7 +72,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -82,10 +81,27 @@ from rtmpspec import handshake as hs
 from rtmpspec import media
 from rtmpspec import messages as M
 from rtmpspec.chunkstream import Message
-from rtmpspec.connection import NEED_DATA, Connection, Role
-from rtmpspec.control import SET_BUFFER_LENGTH, STREAM_EOF
-from rtmpspec.errors import ProtocolError
+from rtmpspec.connection import Connection, Role
+from rtmpspec.control import SET_BUFFER_LENGTH
 from rtmpspec.messages import Command, DataMessage, MessageType
+
+from .client_base import (  # noqa: F401  (re-exported: the client's public API)
+    _END,
+    _PLAY_END_CODES,
+    _PLAY_FAIL_CODES,
+    DEFAULT_PORTS,
+    PLAY_FLASH_VER,
+    PUBLISH_FLASH_VER,
+    RTMPURL,
+    ClientError,
+    ConnectionFailed,
+    ConnectionLost,
+    RTMPTimeout,
+    StatusError,
+    parse_url,
+    split_app_playpath,
+)
+from .client_recv import _Receiver
 
 __all__ = [
     "RTMPClient", "RTMPURL", "parse_url", "ClientError", "StatusError", "RTMPTimeout", "ConnectionFailed",
@@ -94,132 +110,6 @@ __all__ = [
 
 log = logging.getLogger("reference_server.client")
 
-PUBLISH_FLASH_VER = "FMLE/3.0 (compatible; rtmpspec)"
-PLAY_FLASH_VER = "LNX 9,0,124,2"
-DEFAULT_PORTS = {"rtmp": 1935, "rtmps": 443}
-
-# onStatus codes that end a play (RTMP 7.2.2.1 / what servers send in practice)
-_PLAY_END_CODES = frozenset({"NetStream.Play.Stop", "NetStream.Play.UnpublishNotify", "NetStream.Play.Complete",
-                             "NetConnection.Connect.Closed"})
-_PLAY_FAIL_CODES = frozenset({"NetStream.Play.StreamNotFound", "NetStream.Play.Failed", "NetStream.Play.BadName",
-                              "NetStream.Play.Forbidden", "NetStream.Play.FileNotFound"})
-
-
-# -- errors ---------------------------------------------------------------------------------------------------
-
-class ClientError(Exception):
-    """Base class of the client's own errors."""
-
-
-class StatusError(ClientError):
-    """The server refused: a ``_error`` reply or an onStatus with level ``error`` (e.g. Publish.BadName)."""
-
-    def __init__(self, code: str | None, description: str = "", *, level: str = "error", command: Any = None,
-                 what: str = "") -> None:
-        self.code = code
-        self.description = description or ""
-        self.level = level
-        self.command = command
-        self.what = what
-        text = f"{code or 'error'}"
-        if self.description:
-            text += f": {self.description}"
-        if what:
-            text = f"{what}: {text}"
-        super().__init__(text)
-
-    @classmethod
-    def from_command(cls, cmd: Command, what: str = "") -> StatusError:
-        info = cmd.status or {}
-        return cls(info.get("code") if isinstance(info.get("code"), str) else None,
-                   str(info.get("description") or ""), level=str(info.get("level") or "error"), command=cmd,
-                   what=what)
-
-
-class RTMPTimeout(ClientError, TimeoutError):
-    """A wait (connect, handshake, a reply, media) took longer than its timeout."""
-
-
-class ConnectionFailed(ClientError):
-    """The TCP (or TLS) connection could not be made."""
-
-
-class ConnectionLost(ClientError):
-    """The server closed the connection (or it broke) while the client still needed it."""
-
-
-# -- URLs -----------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class RTMPURL:
-    scheme: str  # "rtmp" or "rtmps"
-    host: str
-    port: int
-    app: str
-    playpath: str  # the stream key ("" when the URL has only an app)
-    tc_url: str
-
-    @property
-    def tls(self) -> bool:
-        return self.scheme == "rtmps"
-
-    def __str__(self) -> str:
-        return f"{self.tc_url}/{self.playpath}" if self.playpath else self.tc_url
-
-
-def split_app_playpath(path: str) -> tuple[str, str]:
-    """ffmpeg's split of a URL path (query string included) into (app, playpath); see the module docstring."""
-    qmark = path.find("?")
-    if qmark >= 0 and "slist=" in path[qmark:]:
-        app = path[1:qmark]
-        fname = path[path.index("slist=") + 6:].split("&", 1)[0]
-    elif path.startswith("/ondemand/"):
-        app, fname = "ondemand", path[10:]
-    else:
-        nxt = path[1:] if path else path
-        p = nxt.find("/")
-        if p < 0:
-            app, fname = nxt, ""
-        else:
-            rest = nxt[p + 1:]
-            colon, slash = rest.find(":"), rest.find("/")
-            if slash < 0 or (0 <= colon < slash):
-                app, fname = nxt[:p], rest
-            else:
-                app, fname = nxt[:p + 1 + slash], rest[slash + 1:]
-    if ":" not in fname and fname.endswith((".f4v", ".mp4")):
-        fname = "mp4:" + fname
-    elif fname.endswith(".flv"):
-        fname = fname[:-4]
-    return app, fname
-
-
-def parse_url(url: str) -> RTMPURL:
-    """Parse ``rtmp[s]://host[:port]/app[/instance]/key`` like ffmpeg (ValueError when it is not one)."""
-    try:
-        u = urllib.parse.urlsplit(url)
-        port = u.port
-    except ValueError as exc:
-        raise ValueError(f"bad RTMP URL {url!r}: {exc}") from None
-    scheme = u.scheme.lower()
-    if scheme not in DEFAULT_PORTS:
-        raise ValueError(f"bad RTMP URL {url!r}: scheme must be rtmp:// or rtmps://")
-    host = u.hostname
-    if not host:
-        raise ValueError(f"bad RTMP URL {url!r}: no host")
-    if port is None:
-        port = DEFAULT_PORTS[scheme]
-    path = u.path + (f"?{u.query}" if u.query else "")
-    app, playpath = split_app_playpath(urllib.parse.unquote(path))
-    if not app:
-        raise ValueError(f"bad RTMP URL {url!r}: no application name")
-    host_part = f"[{host}]" if ":" in host else host
-    return RTMPURL(scheme, host, port, app, playpath, f"{scheme}://{host_part}:{port}/{app}")
-
-
-# -- the client -----------------------------------------------------------------------------------------------
-
-_END = object()
 # "digest": digest C1, and the spec echo for a server whose S1 has no digest (ffmpeg -listen), like ffmpeg's
 # publisher; "digest-strict": the S1 digest and the S2 signature are required; "plain": the spec handshake.
 _HANDSHAKE_MODES = {"digest": "auto", "digest-strict": True, "plain": False}
@@ -231,7 +121,7 @@ class _Waiter:
     future: asyncio.Future
 
 
-class RTMPClient:
+class RTMPClient(_Receiver):
     """One RTMP connection (NetConnection) with at most one publishing or playing stream in normal use.
 
     Parameters: ``timeout`` (seconds, default for every wait), ``handshake`` ("digest", "digest-strict" or
@@ -632,163 +522,6 @@ class RTMPClient:
         if status.name == "onStatus" and status.code == success:
             return
         raise StatusError.from_command(status, what)
-
-    # the reader task ------------------------------------------------------------------------------------------
-    async def _read_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        reason, error = "closed", None
-        try:
-            while True:
-                try:
-                    data = await self._reader.read(1 << 16)
-                except (ConnectionError, OSError, ssl.SSLError) as exc:
-                    if self._closing:
-                        data = b""
-                    else:
-                        raise ConnectionLost(f"connection lost: {exc}") from exc
-                if self._hs is not None and not self._hs.complete:
-                    data = self._handshake(data)
-                    if not data:
-                        continue
-                self.conn.receive_data(data, loop.time())
-                while (ev := self.conn.next_event()) is not NEED_DATA:
-                    if self._handle(ev) and not self._closing and self._queue.qsize() >= self.max_queue:
-                        self._drained.clear()
-                        await self._drained.wait()
-                self._flush()
-                if not data:
-                    self._eof = True
-                    break
-        except asyncio.CancelledError:
-            raise
-        except ProtocolError as exc:
-            log.warning("protocol error from the server: %s", exc)
-            reason, error = "protocol error", exc
-        except ConnectionLost as exc:
-            reason, error = "connection lost", exc
-        except Exception as exc:  # noqa: BLE001 - a bug or an unexpected OS error: surface it to the waiters
-            log.exception("client reader failed")
-            reason, error = "error", exc
-        finally:
-            self._eof = True
-            self._finish(reason, error)
-
-    def _handshake(self, data: bytes) -> bytes:
-        """Feed the handshake; returns the bytes after S2 (the start of the chunk stream)."""
-        if not data:
-            raise ConnectionLost("the server closed the connection during the handshake")
-        self._hs.receive_data(data)
-        leftover = b""
-        while (ev := self._hs.next_event()) is not hs.NEED_DATA and ev is not hs.PAUSED:
-            if isinstance(ev, hs.VersionReceived):
-                self._peer_version = ev.version
-            elif isinstance(ev, hs.S1Received):
-                self._peer_digest = ev.digest
-            elif isinstance(ev, hs.HandshakeComplete):
-                self.handshake_info = E.HandshakeDone(self._peer_version, self._peer_digest, ev.echo_ok,
-                                                      ev.peer_time)
-                leftover = ev.leftover
-                if self._handshake_done is not None and not self._handshake_done.done():
-                    self._handshake_done.set_result(self.handshake_info)
-        self._write(self._hs.data_to_send())
-        return leftover
-
-    def _handle(self, ev: Any) -> bool:
-        """Apply one event; True when a media event was queued."""
-        if type(ev) in (E.Audio, E.Video, E.Aggregate) or isinstance(ev, DataMessage):
-            return self._media(ev)
-        if isinstance(ev, Command):
-            self._command(ev)
-        elif isinstance(ev, E.UserControl):
-            if ev.event_type == STREAM_EOF and self.playing is not None and ev.stream_id in (self.stream_id, 0):
-                self._end_play("StreamEOF")
-        elif isinstance(ev, E.ConnectionClosed):
-            log.debug("server closed the connection (clean=%s)", ev.clean)
-        return False
-
-    def _command(self, cmd: Command) -> None:
-        if cmd.name in ("_result", "_error"):
-            fut = self._pending.pop(cmd.transaction_id, None)
-            if fut is not None:
-                if not fut.done():
-                    fut.set_result(cmd)
-                return
-            if cmd.transaction_id in self._unanswered:
-                self._unanswered.discard(cmd.transaction_id)
-                log.debug("%s to a fire-and-forget call: %s", cmd.name, cmd.status)
-            elif cmd.name == "_error":
-                self._status(cmd)
-            return
-        if cmd.name == "onStatus":
-            if isinstance(cmd.status, dict):
-                self.statuses.append(cmd.status)
-            log.debug("onStatus %s", cmd.status)
-            self._status(cmd)
-            if self.playing is not None and cmd.code in _PLAY_END_CODES:
-                self._end_play(cmd.code)
-            return
-        if cmd.name == "close":
-            self._end_play("close")
-            return
-        log.debug("ignoring server command %r", cmd.name)  # onBWDone, onFCPublish, _onbwcheck, ...
-
-    def _status(self, cmd: Command) -> None:
-        for w in list(self._waiters):
-            if w.future.done():
-                self._waiters.remove(w)
-            elif w.predicate(cmd):
-                self._waiters.remove(w)
-                w.future.set_result(cmd)
-
-    def _media(self, ev: Any) -> bool:
-        if self.playing is None or self._ended or self._closing:
-            return False
-        if isinstance(ev, DataMessage) and ev.name == "onPlayStatus":
-            info = ev.values[1] if len(ev.values) > 1 and isinstance(ev.values[1], dict) else {}
-            if info.get("code") in _PLAY_END_CODES:
-                self._end_play(info["code"])
-            return False
-        if type(ev) is E.Aggregate:
-            try:
-                subs = M.split_aggregate(ev.message)
-            except ProtocolError as exc:
-                log.warning("dropping an aggregate message that does not split: %s", exc)
-                return False
-            for sub in subs:
-                if sub.type_id == MessageType.AUDIO:
-                    self._queue.put_nowait(E.Audio(sub))
-                elif sub.type_id == MessageType.VIDEO:
-                    self._queue.put_nowait(E.Video(sub))
-                elif sub.type_id in (MessageType.DATA_AMF0, MessageType.DATA_AMF3):
-                    self._queue.put_nowait(DataMessage.from_message(sub))
-            return bool(subs)
-        self._queue.put_nowait(ev)
-        return True
-
-    def _end_play(self, reason: str) -> None:
-        if not self._ended:
-            log.debug("stream ended: %s", reason)
-            self.end_reason = reason
-            self._ended = True
-            self._queue.put_nowait(_END)
-            self._drained.set()
-
-    def _finish(self, reason: str, error: BaseException | None) -> None:
-        if error is not None and self.error is None:
-            self.error = error
-        failure = error or ConnectionLost(f"connection {reason} before the answer came")
-        for fut in [*self._pending.values(), *(w.future for w in self._waiters)]:
-            if not fut.done():
-                fut.set_exception(failure)
-        if self._handshake_done is not None and not self._handshake_done.done():
-            self._handshake_done.set_exception(failure)
-        self._pending.clear()
-        self._waiters.clear()
-        if not self._ended:
-            self.end_reason = self.end_reason or reason
-            self._ended = True
-            self._queue.put_nowait(_END)
-        self._drained.set()
 
 
 async def open_publisher(url: str, *, key: str | None = None, kind: str = "live", **kw: Any) -> RTMPClient:

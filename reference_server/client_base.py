@@ -1,0 +1,136 @@
+"""Errors and URLs of the RTMP client (see :mod:`reference_server.client`)."""
+
+from __future__ import annotations
+
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+from rtmpspec.messages import Command
+
+PUBLISH_FLASH_VER = "FMLE/3.0 (compatible; rtmpspec)"
+PLAY_FLASH_VER = "LNX 9,0,124,2"
+DEFAULT_PORTS = {"rtmp": 1935, "rtmps": 443}
+
+# onStatus codes that end a play (RTMP 7.2.2.1 / what servers send in practice)
+_PLAY_END_CODES = frozenset({"NetStream.Play.Stop", "NetStream.Play.UnpublishNotify", "NetStream.Play.Complete",
+                             "NetConnection.Connect.Closed"})
+_PLAY_FAIL_CODES = frozenset({"NetStream.Play.StreamNotFound", "NetStream.Play.Failed", "NetStream.Play.BadName",
+                              "NetStream.Play.Forbidden", "NetStream.Play.FileNotFound"})
+
+
+# -- errors ---------------------------------------------------------------------------------------------------
+
+class ClientError(Exception):
+    """Base class of the client's own errors."""
+
+
+class StatusError(ClientError):
+    """The server refused: a ``_error`` reply or an onStatus with level ``error`` (e.g. Publish.BadName)."""
+
+    def __init__(self, code: str | None, description: str = "", *, level: str = "error", command: Any = None,
+                 what: str = "") -> None:
+        self.code = code
+        self.description = description or ""
+        self.level = level
+        self.command = command
+        self.what = what
+        text = f"{code or 'error'}"
+        if self.description:
+            text += f": {self.description}"
+        if what:
+            text = f"{what}: {text}"
+        super().__init__(text)
+
+    @classmethod
+    def from_command(cls, cmd: Command, what: str = "") -> StatusError:
+        info = cmd.status or {}
+        return cls(info.get("code") if isinstance(info.get("code"), str) else None,
+                   str(info.get("description") or ""), level=str(info.get("level") or "error"), command=cmd,
+                   what=what)
+
+
+class RTMPTimeout(ClientError, TimeoutError):
+    """A wait (connect, handshake, a reply, media) took longer than its timeout."""
+
+
+class ConnectionFailed(ClientError):
+    """The TCP (or TLS) connection could not be made."""
+
+
+class ConnectionLost(ClientError):
+    """The server closed the connection (or it broke) while the client still needed it."""
+
+
+# -- URLs -----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RTMPURL:
+    scheme: str  # "rtmp" or "rtmps"
+    host: str
+    port: int
+    app: str
+    playpath: str  # the stream key ("" when the URL has only an app)
+    tc_url: str
+
+    @property
+    def tls(self) -> bool:
+        return self.scheme == "rtmps"
+
+    def __str__(self) -> str:
+        return f"{self.tc_url}/{self.playpath}" if self.playpath else self.tc_url
+
+
+def split_app_playpath(path: str) -> tuple[str, str]:
+    """ffmpeg's split of a URL path (query string included) into (app, playpath); see the module docstring."""
+    qmark = path.find("?")
+    if qmark >= 0 and "slist=" in path[qmark:]:
+        app = path[1:qmark]
+        fname = path[path.index("slist=") + 6:].split("&", 1)[0]
+    elif path.startswith("/ondemand/"):
+        app, fname = "ondemand", path[10:]
+    else:
+        nxt = path[1:] if path else path
+        p = nxt.find("/")
+        if p < 0:
+            app, fname = nxt, ""
+        else:
+            rest = nxt[p + 1:]
+            colon, slash = rest.find(":"), rest.find("/")
+            if slash < 0 or (0 <= colon < slash):
+                app, fname = nxt[:p], rest
+            else:
+                app, fname = nxt[:p + 1 + slash], rest[slash + 1:]
+    if ":" not in fname and fname.endswith((".f4v", ".mp4")):
+        fname = "mp4:" + fname
+    elif fname.endswith(".flv"):
+        fname = fname[:-4]
+    return app, fname
+
+
+def parse_url(url: str) -> RTMPURL:
+    """Parse ``rtmp[s]://host[:port]/app[/instance]/key`` like ffmpeg (ValueError when it is not one)."""
+    try:
+        u = urllib.parse.urlsplit(url)
+        port = u.port
+    except ValueError as exc:
+        raise ValueError(f"bad RTMP URL {url!r}: {exc}") from None
+    scheme = u.scheme.lower()
+    if scheme not in DEFAULT_PORTS:
+        raise ValueError(f"bad RTMP URL {url!r}: scheme must be rtmp:// or rtmps://")
+    host = u.hostname
+    if not host:
+        raise ValueError(f"bad RTMP URL {url!r}: no host")
+    if port is None:
+        port = DEFAULT_PORTS[scheme]
+    path = u.path + (f"?{u.query}" if u.query else "")
+    app, playpath = split_app_playpath(urllib.parse.unquote(path))
+    if not app:
+        raise ValueError(f"bad RTMP URL {url!r}: no application name")
+    host_part = f"[{host}]" if ":" in host else host
+    return RTMPURL(scheme, host, port, app, playpath, f"{scheme}://{host_part}:{port}/{app}")
+
+
+# -- the client -----------------------------------------------------------------------------------------------
+
+_END = object()  # the end-of-stream marker on a client's media queue
