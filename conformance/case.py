@@ -19,6 +19,7 @@ import os
 import re
 import time
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,7 +126,7 @@ class Ctx:
     def session(self, label: str | None = None, *, handshake: bool = True, **kw: Any) -> Session:
         self._n += 1
         s = Session(self.target, label=label or f"c{self._n}", log=self.log, step_timeout=self.step_timeout,
-                    seed=hash((self.case.id, self._n)) & 0xFFFFFFFF, **kw)
+                    seed=zlib.crc32(f"{self.case.id}/{self._n}".encode()), **kw)
         self.sessions.append(s)
         s.open()
         if handshake:

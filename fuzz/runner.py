@@ -49,7 +49,7 @@ class Options:
     app: str = "live"
     progress_interval: float | None = None  # None: 0.5 s on a terminal, 10 s otherwise
     minimize: bool = True
-    minimize_tests: int = 200
+    minimize_tests: int = 400
     minimize_seconds: float = 60.0
     minimize_total_seconds: float = 300.0
     max_suspects: int = 400
@@ -301,6 +301,14 @@ class Campaign:
                 o = await self.checker.check(c)
                 if o is not None and o.symptom == obs.symptom:
                     return c, o
+            # then the cases' connections all at once, as the campaign ran them (an interplay between cases,
+            # e.g. a player of one case and a publisher of another on the same stream); the minimizer then
+            # drops the connections that do not matter
+            if time.monotonic() < deadline:
+                merged = _merge(group[-40:])
+                o = await self.checker.check(merged)
+                if o is not None and (same_problem(o, obs) or o.symptom == obs.symptom):
+                    return merged, o
             return None, seen
         return None, seen
 
@@ -341,12 +349,7 @@ class Campaign:
                                      dict(obs.detail, growth_per_replay=int(per), replays=repeat))
 
     def _record(self, obs: Observation, cases: list[Case], *, reproduced: bool) -> None:
-        if len(cases) == 1:
-            case = cases[0]
-        else:  # not reproduced alone: the reproducer replays every suspect, in order
-            conns = [c for case in cases for c in case.conns]
-            case = Case("group", conns, -1, f"{len(cases)} suspect cases replayed in order: "
-                                           + ", ".join(f"{c.kind}#{c.index}" for c in cases[:20]))
+        case = cases[0] if len(cases) == 1 else _merge(cases)  # not reproduced: the suspects, all at once
         f = Finding(obs.symptom, obs.signature, case, self.target.describe(), obs.detail, reproduced,
                     seed=self.gen.seed)
         stored, new = self.store.add(f)
@@ -451,3 +454,10 @@ class Campaign:
                          for f in self.store.all()],
             "pid": os.getpid(),
         }
+
+
+def _merge(cases: list[Case]) -> Case:
+    """One case with every connection of ``cases``, run concurrently (each keeps its own start delay)."""
+    conns = [c for case in cases for c in case.conns]
+    return Case("group", conns, -1, f"{len(cases)} cases' connections at once: "
+                + ", ".join(f"{c.kind}#{c.index}" for c in cases[:40]))
