@@ -71,10 +71,13 @@ class Connection:
         if handshake:
             from . import handshake as hs
 
+            # bytes after C2/S2 in the same read are the chunk stream: allow a whole first message (the chunk
+            # reader bounds them from then on)
+            leftover = max(65536, max_message_size + 4096)
             if role is Role.SERVER:
-                self._hs = hs.HandshakeServer(digest=digest, rng=rng)
+                self._hs = hs.HandshakeServer(digest=digest, rng=rng, max_leftover=leftover)
             else:
-                self._hs = hs.HandshakeClient(digest=digest, rng=rng)
+                self._hs = hs.HandshakeClient(digest=digest, rng=rng, max_leftover=leftover)
             self._out += self._hs.data_to_send()
         else:
             self.state = State.AWAIT_CONNECT if role is Role.SERVER else State.READY
@@ -132,6 +135,12 @@ class Connection:
 
     def _feed(self, data: bytes) -> None:
         self.reader.receive_data(data)
+        self._maybe_ack()
+
+    def _maybe_ack(self) -> None:
+        """RTMP 5.4.3: acknowledge once the peer's window of bytes has arrived since the last acknowledgement
+        (checked when bytes arrive and when the window is set, so a window that arrives together with the data
+        it covers is honoured at once)."""
         if self.auto_ack and self.peer_window:
             received = self.reader.bytes_received
             if received - self._last_ack_sent >= self.peer_window:
@@ -267,6 +276,7 @@ class Connection:
                 raise ProtocolError("Window Acknowledgement Size of 0", offset=self.reader.offset,
                                     field="acknowledgementWindowSize", section=section)
             self.peer_window = size
+            self._maybe_ack()
             return events.WindowAckSize(size)
         if t == control.SET_PEER_BANDWIDTH:
             v = control.SetPeerBandwidth.parse(msg.payload)

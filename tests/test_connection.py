@@ -220,3 +220,27 @@ def test_connect_with_nan_transaction_id_is_answered():
     [cmd] = drain(srv)
     srv.send(M.result(cmd.transaction_id, {"fmsVer": "x"}))
     assert srv.state is State.CONNECTED
+
+
+def test_large_first_message_in_the_same_read_as_c2():
+    # found by the conformance battery (5.2-byte-stream-c2-with-70k-connect)
+    srv = Connection(Role.SERVER, rng=random.Random(1))
+    cli = Connection(Role.CLIENT, rng=random.Random(2), digest=False)
+    pump(cli, srv)
+    drain(srv)
+    pump(srv, cli)
+    drain(cli)
+    big = M.connect("live", "rtmp://h/live", extra={"pad": "p" * 70000})
+    srv.receive_data(cli.data_to_send() + cli.send(big))
+    evs = drain(srv)
+    assert evs[1].command_object["pad"] == "p" * 70000
+
+
+def test_window_set_together_with_the_data_it_covers_is_acknowledged():
+    # found by the conformance battery (5.4.4-window-size-change)
+    srv, cli = connected()
+    srv.receive_data(cli.send(Message(9, bytes(3000), 0, 1, 6)) + cli.send(E.WindowAckSize(1000)))
+    drain(srv)
+    r = ChunkReader(chunk_size=128)
+    r.receive_data(srv.data_to_send())
+    assert any(m.type_id == control.ACKNOWLEDGEMENT for m in r)
