@@ -16,6 +16,11 @@ Modules:
 - :mod:`fuzz.findings`, :mod:`fuzz.minimize`: reproducers (save, load, replay), deduplication, delta debugging.
 - :mod:`fuzz.inproc`: in-process fuzzing of ChunkReader, Connection, AMF0/AMF3, FLV and media tag parsers.
 - :mod:`fuzz.report`: JSON and HTML summaries in ``reports/fuzz/``.
+- :mod:`fuzz.case`, :mod:`fuzz.hostile`, :mod:`fuzz.corpus`, :mod:`fuzz.oracle`: cases, hostile AMF, seed corpus,
+  detection (probe + exit + log + RSS).
+- :mod:`fuzz.peers`: servers the fuzzer starts itself (reference, nginx-rtmp, node-media-server);
+  :mod:`fuzz.capture`: ffmpeg sessions recorded through a loopback proxy; :mod:`fuzz.toyserver`: a server that
+  crashes, hangs, logs tracebacks and leaks on purpose (the fuzzer's own tests).
 
 See ``docs/fuzzing.md``.
 """

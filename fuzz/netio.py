@@ -209,16 +209,11 @@ async def run_case(host: str, port: int, case: Case, *, connect_timeout: float =
         results = [await run_conn(host, port, case.conns[0], connect_timeout=connect_timeout, linger=linger,
                                   hold=hold)]
     else:
+        # connections that stay open (players) are held until every half-closing one has finished
         done = asyncio.Event()
-        closers = [c for c in case.conns if c.half_close]
-
-        async def closer(c):
-            r = await run_conn(host, port, c, connect_timeout=connect_timeout, linger=linger, hold=hold)
-            return r
-
-        tasks = [asyncio.ensure_future(closer(c) if c.half_close else
-                                       run_conn(host, port, c, connect_timeout=connect_timeout, linger=linger,
-                                                hold=hold, hold_until=done if closers else None))
+        closers = any(c.half_close for c in case.conns)
+        tasks = [asyncio.ensure_future(run_conn(host, port, c, connect_timeout=connect_timeout, linger=linger,
+                                                hold=hold, hold_until=done if closers and not c.half_close else None))
                  for c in case.conns]
         closing = [t for t, c in zip(tasks, case.conns, strict=True) if c.half_close]
         if closing:

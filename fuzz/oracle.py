@@ -68,8 +68,7 @@ class Checker:
         t = self.target
         alive = t.alive()
         if alive is False:
-            await asyncio.sleep(0.1)  # let the log pumps read the last lines
-            t.watcher.flush()
+            await asyncio.get_running_loop().run_in_executor(None, t.wait_logs, 1.5)  # its last words
             events = t.watcher.take()
             info = t.exit_info()
             sig = info or "process exited"

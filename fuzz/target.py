@@ -13,6 +13,7 @@ nginx worker crashes and alerts, Node.js uncaught exceptions, sanitizer reports.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
@@ -69,6 +70,8 @@ class LogWatcher:
         self._events: list[LogEvent] = []
         self._lock = threading.Lock()
         self._tb: list[str] | None = None  # a Python traceback being collected
+        self._chain_pending: LogEvent | None = None  # the last traceback, if a chained one may follow
+        self._chain: LogEvent | None = None  # the traceback the one being collected was raised while handling
         self._node: list[str] | None = None  # a Node.js stack being collected
         self.lines = 0
         self.bad = 0
@@ -89,13 +92,28 @@ class LogWatcher:
         self._events.append(LogEvent(time.time(), kind, signature, lines))
 
     def _classify(self, line: str) -> None:
+        # an exception raised while handling another: the chain's last traceback names the bug, so the next
+        # traceback replaces the previous event (their lines are kept together)
+        if self._chain_pending is not None and line.strip():
+            if line.startswith(("During handling of the above exception", "The above exception was the direct")):
+                self._chain = self._chain_pending
+                self._chain_pending = None
+                return
+            self._chain_pending = None
         # a Python traceback: collect until the exception line (first non-indented line after frames)
         if self._tb is not None:
             self._tb.append(line)
             if line and not line.startswith((" ", "\t", "Traceback")) and len(self._tb) > 1:
                 frames = [x.strip() for x in self._tb if x.strip().startswith("File ")]
                 where = " <- ".join(_frame(f) for f in reversed(frames[-3:]))
-                self._emit("traceback", f"{normalize(line.split(':')[0])} at {where}", self._tb)
+                lines = self._tb
+                if self._chain is not None and self._chain in self._events:
+                    self._events.remove(self._chain)
+                    self.bad -= 1
+                    lines = self._chain.lines + ["(then, while handling it:)"] + lines
+                self._chain = None
+                self._emit("traceback", f"{normalize(line.split(':')[0])} at {where}", lines)
+                self._chain_pending = self._events[-1] if self._events else None
                 self._tb = None
             elif len(self._tb) > 200:
                 self._emit("traceback", "traceback (unterminated)", self._tb)
@@ -242,6 +260,16 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the fuzzer dies (Linux prctl PR_SET_PDEATHSIG), best effort."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except Exception:  # noqa: BLE001 - not Linux / no libc: atexit still stops it
+        pass
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -277,6 +305,10 @@ class Target:
     def alive(self) -> bool | None:
         """False when the process exited, None when we cannot tell."""
         return None
+
+    def wait_logs(self, timeout: float = 1.0) -> None:
+        time.sleep(min(timeout, 0.1))
+        self.watcher.flush()
 
     def exit_info(self) -> str:
         return ""
@@ -370,6 +402,7 @@ class SpawnedTarget(Target):
         self.watcher = LogWatcher(ignore)
         self.history: list[dict] = []  # one entry per process we started
         self._threads: list[threading.Thread] = []
+        self._atexit = False
 
     def start(self) -> None:
         port = None
@@ -380,7 +413,10 @@ class SpawnedTarget(Target):
             self.setup(port, self.workdir)
         cmd = [c.replace("{port}", str(port)).replace("{dir}", str(self.workdir or ".")) for c in cmd]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     cwd=self.workdir, env=self.env, start_new_session=True)
+                                     cwd=self.workdir, env=self.env, start_new_session=True, preexec_fn=_die_with_parent)
+        if not self._atexit:
+            atexit.register(self.stop)  # never leave a server behind, whatever happens to the fuzzer
+            self._atexit = True
         found = threading.Event()
         result: dict = {}
 
@@ -425,6 +461,13 @@ class SpawnedTarget(Target):
 
     def alive(self) -> bool | None:
         return self.proc is not None and self.proc.poll() is None
+
+    def wait_logs(self, timeout: float = 1.0) -> None:
+        """After an exit: wait until the log pumps have read everything the process wrote (its last words)."""
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        self.watcher.flush()
 
     def exit_info(self) -> str:
         if self.proc is None or self.proc.poll() is None:
