@@ -29,17 +29,19 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from rtmpspec import control, media
+from rtmpspec import amf0, control, media
 from rtmpspec.amf0_values import AVMPlus
 from rtmpspec.amf3_values import AMF3Array, AMF3Object
 from rtmpspec.chunkstream import Message
-from rtmpspec.connection import Connection
-from rtmpspec.errors import DecodeError
+from rtmpspec.connection import Connection, State
+from rtmpspec.errors import DecodeError, RTMPError
 from rtmpspec.events import UserControl
 from rtmpspec.messages import CSID_AUDIO, CSID_DATA, CSID_VIDEO, DataMessage, on_status
 
 from . import logs
 from .config import Config
+
+_GONE = (State.ERROR, State.CLOSED)
 
 if TYPE_CHECKING:
     from .recorder import Recorder
@@ -111,6 +113,21 @@ def classify(type_id: int, payload: bytes) -> tuple[int, tuple | None]:
     return kind, hkey
 
 
+def _amf0_encodes(values: tuple) -> bool:
+    try:
+        amf0.encode_all(list(values))
+    except (TypeError, ValueError, OverflowError, RTMPError):
+        return False
+    return True
+
+
+def _unwrapped(values: tuple) -> tuple:
+    """Without the ``@setDataFrame`` wrapper (nginx-rtmp PR 755: players get the bare data message)."""
+    if values and plain(values[0]) == "@setDataFrame":
+        return tuple(values[1:])
+    return tuple(values)
+
+
 class Player:
     __slots__ = ("session", "conn", "transport", "write", "msid", "stream", "name", "audio", "video", "paused",
                  "need_key", "slack", "dropped", "lagging", "group", "fast", "lag_since")
@@ -158,6 +175,7 @@ class Stream:
         self.players: list[Player] = []
         self.groups: dict[tuple[int, int], list[Player]] = {}
         self.metadata: Any = None
+        self.metadata_out: tuple[tuple, bool] | None = None  # what late joiners get: values, AMF3 or not
         self.headers: dict[tuple, Message] = {}
         self.gop: list[tuple[Message, int]] | None = None
         self.gop_bytes = 0
@@ -178,6 +196,7 @@ class Stream:
 
     def _reset_media(self) -> None:
         self.metadata = None
+        self.metadata_out = None
         self.headers = {}
         self.gop = None
         self.gop_bytes = 0
@@ -212,27 +231,36 @@ class Stream:
 
     def on_data(self, dm: DataMessage) -> None:
         """``@setDataFrame onMetaData`` / ``onMetaData``: stored (unwrapped) and relayed as ``onMetaData``;
-        ``@clearDataFrame`` clears it; other data messages are relayed (unwrapped from ``@setDataFrame``)."""
+        ``@clearDataFrame`` clears it; other data messages are relayed (unwrapped from ``@setDataFrame``).
+
+        AMF3 data messages (type 15) are relayed as AMF0 when their values have an AMF0 spelling; values that
+        only AMF3 has (Date, Vector, ByteArray, ...) are relayed as the publisher sent them, in a type 15."""
+        original = dm
         meta = dm.metadata
         name = dm.name
         if meta is None and dm.amf3:  # AMF3 data message: values may sit inside avmplus markers
             vals = tuple(plain(v) for v in dm.values)
             dm = DataMessage(vals, dm.msid, dm.timestamp)
             meta, name = dm.metadata, dm.name
+        amf3 = False
         if meta is not None:
-            self.metadata = meta
-            if self.recorder is not None:
-                self.recorder.metadata(meta)
             values: tuple = ("onMetaData", meta)
+            if not _amf0_encodes(values):
+                values, amf3 = _unwrapped(original.values), True
+            self.metadata = meta
+            self.metadata_out = (values, amf3)
+            if self.recorder is not None and not amf3:  # FLV script data is AMF0 (FLV E.4.4)
+                self.recorder.metadata(meta)
         elif name == "@clearDataFrame":
             self.metadata = None
+            self.metadata_out = None
             return
-        elif name == "@setDataFrame":
-            values = tuple(dm.values[1:])
         else:
-            values = tuple(dm.values)
+            values = _unwrapped(dm.values)
+            if not _amf0_encodes(values):
+                values, amf3 = _unwrapped(original.values), True
         if self.players:
-            out = DataMessage(values, 0, dm.timestamp).to_message(CSID_DATA)
+            out = DataMessage(values, 0, dm.timestamp, amf3=amf3).to_message(CSID_DATA)
             self.pending.append((out, DATA))
             if self._flush_handle is None:
                 self._schedule()
@@ -253,6 +281,7 @@ class Stream:
             return
         self.pending = []
         soft = self.cfg.player_soft_limit
+        dead: list[Player] = []
         for (chunk_size, msid), players in list(self.groups.items()):
             msgs = []
             chunks = []
@@ -266,19 +295,32 @@ class Stream:
             joined = chunks[0] if len(chunks) == 1 else b"".join(chunks)
             lasts = list(last.values())
             first, rest = lasts[0], lasts[1:]
-            for p in players:
-                if p.fast:
-                    queued = p.transport.get_write_buffer_size()
-                    if queued <= soft + p.slack:
-                        if p.slack and queued <= soft:
-                            p.slack = 0
-                        p.write(joined)
-                        send = p.conn.send_shared
-                        send(joined, first)
-                        for m in rest:
-                            send(b"", m)
-                        continue
-                self._slow(p, pending, msgs, chunks)
+            for p in list(players):
+                if p.transport.is_closing() or p.conn.state in _GONE:
+                    dead.append(p)  # its connection failed or closed: never write to it again
+                    continue
+                try:
+                    if p.fast:
+                        queued = p.transport.get_write_buffer_size()
+                        if queued <= soft + p.slack:
+                            if p.slack and queued <= soft:
+                                p.slack = 0
+                            p.write(joined)
+                            send = p.conn.send_shared
+                            send(joined, first)
+                            for m in rest:
+                                send(b"", m)
+                            continue
+                    self._slow(p, pending, msgs, chunks)
+                except Exception as exc:  # one broken player must not stop the others
+                    dead.append(p)
+                    p.session.close("internal_error", f"relaying to the player failed: {exc!r}", level="error")
+        for p in dead:
+            if p in self.players:
+                self.players.remove(p)
+                p.stream = None
+        if dead:
+            self._regroup()
 
     def _slow(self, p: Player, pending, msgs, chunks) -> None:
         cfg = self.cfg
@@ -356,8 +398,9 @@ class Stream:
         gop = self.gop or []
         base = gop[0][0].timestamp if gop else self.last_ts
         out = []
-        if self.metadata is not None:
-            out.append(conn.send(DataMessage(("onMetaData", self.metadata), p.msid, base)))
+        if self.metadata_out is not None:
+            values, amf3 = self.metadata_out
+            out.append(conn.send(DataMessage(values, p.msid, base, amf3=amf3)))
         for (t, *_), m in self.headers.items():
             if (t == 8 and p.audio) or (t == 9 and p.video):
                 out.append(conn.send_media(Message(t, m.payload, base, p.msid, _CSID[t])))

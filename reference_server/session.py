@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -324,7 +325,7 @@ class Session(asyncio.Protocol):
 
     def on_delete_stream(self, cmd: Command) -> None:
         sid = plain(cmd.args[0]) if cmd.args else None
-        if isinstance(sid, (int, float)) and sid == sid:  # the stream is gone: no onStatus on it
+        if isinstance(sid, (int, float)) and math.isfinite(sid):  # the stream is gone: no onStatus on it
             sid = int(sid)
             self._stop_play(sid)
             self._stop_publish(sid)

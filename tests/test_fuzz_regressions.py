@@ -65,3 +65,30 @@ def test_reference_server_handles_former_findings_without_internal_error():
             assert obs is None, (name, obs)
     finally:
         t.stop()
+
+
+# Reproducers of reference-server bugs found by the 10-minute campaign (kept as the fuzzer saved them):
+#  65dbe7ebaa  deleteStream with stream id +-inf: int() raised OverflowError (session.py, now math.isfinite)
+#  7f0bacad6e, 456bae0e02, 8a6dd01c6e  an AMF3 data message (type 15) with a Date/Vector/ByteArray, relayed
+#              to a player: re-encoding as AMF0 raised TypeError (relay.py now relays such values as AMF3)
+FINDINGS_DIR = __import__("pathlib").Path(__file__).parent / "data" / "fuzz-findings"
+
+
+@pytest.mark.skipif(not reference_server_available(), reason="reference_server is not available")
+def test_reference_server_campaign_reproducers_no_longer_reproduce():
+    from fuzz.findings import load_finding
+    from fuzz.oracle import Checker
+    from fuzz.peers import make_preset
+
+    files = sorted(FINDINGS_DIR.glob("*.json"))
+    assert len(files) == 4
+    t = make_preset("reference")
+    t.start()
+    try:
+        checker = Checker(t, probe_timeout=5)
+        for path in files:
+            f = load_finding(path)
+            obs = asyncio.run(checker.check(f.case))
+            assert obs is None, (path.name, obs)
+    finally:
+        t.stop()
