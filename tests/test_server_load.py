@@ -29,6 +29,9 @@ class FakeTransport:
     def get_write_buffer_size(self) -> int:
         return self.queued
 
+    def is_closing(self) -> bool:
+        return False
+
 
 class FakeSession:
     def __init__(self, n: int) -> None:
