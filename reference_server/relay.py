@@ -386,7 +386,8 @@ class Stream:
 
     def remove_player(self, p: Player) -> None:
         if p in self.players:
-            self.flush()
+            self.flush()  # may itself drop p (a player whose connection already failed)
+        if p in self.players:
             self.players.remove(p)
             self._regroup()
         p.stream = None

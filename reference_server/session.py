@@ -97,7 +97,11 @@ class Session(asyncio.Protocol):
         self.ev("info", "connection_open")
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cleanup()
+        self.closing = True  # first: nothing may write to this transport any more, whatever cleanup does
+        try:
+            self._cleanup()
+        except Exception as cleanup_exc:  # a bug in cleanup must not escape into the event loop
+            self.ev("error", "internal_error", what=f"cleanup failed: {cleanup_exc!r}")
         if self in self.server.sessions:
             self.server.sessions.discard(self)
             self.ev("info", "connection_closed", bytes_in=self.conn.bytes_received, bytes_out=self.conn.bytes_sent,
@@ -136,7 +140,7 @@ class Session(asyncio.Protocol):
 
     def write(self, data: bytes) -> None:
         t = self.transport
-        if self.closing or t is None:
+        if self.closing or t is None or t.is_closing():
             return
         pending = self.conn.data_to_send()  # handshake / acks produced earlier go first
         if pending:
