@@ -447,7 +447,11 @@ def test_tshark_limitation_is_classified(capture, tmp_path):
     limit = largest - 1
     report = _tshark_check(capture, tmp_path, mss=relay.MAX_SEGMENT, options=(f"rtmpt.max_packet_size:{limit}",),
                            max_packet_size=limit)
-    _assert_explained(report)
+    # Judged on the stream the limit was chosen for. In the other streams (the relayed play direction carries
+    # the same key frames) tshark's state after a loss depends on where the capture's segments fell, and its
+    # garbage there is not stable from one capture to the next; test_tshark_agrees judges those streams with
+    # tshark's normal settings.
+    _assert_explained({"publish-c2s": report["publish-c2s"]})
     diffs = report["publish-c2s"]["differences"]
     too_large = [d.ours.start for d in diffs if d.explanation and d.explanation.startswith("too-large")]
     assert too_large == [m.start for m in ours if m.length > limit]
