@@ -7,7 +7,9 @@ up to the last flushed tag at any moment, also after ``kill -9`` of the server. 
 closes. A disk error (ENOSPC, EIO, EACCES, ...) or a full queue stops the recording with one log line; the live
 stream is not affected.
 
-Timestamps are rebased so that the file starts at 0 (the first media message of the session).
+Timestamps are rebased so that the file starts at 0 (the first media message of the session). A publish of
+type ``append`` (RTMP 7.2.2.6) continues the key's newest recording instead: the file is cut back to its last
+complete tag and the new session's tags follow with timestamps after the file's last one.
 """
 
 from __future__ import annotations
@@ -37,10 +39,51 @@ def record_path(record_dir: str, app: str, name: str, now: float | None = None) 
     return os.path.join(record_dir, sanitize(app), f"{sanitize(name)}-{stamp}.flv")
 
 
+def latest_recording(record_dir: str, app: str, name: str) -> str | None:
+    """The newest recording of ``app/name`` (what a publish of type ``append`` continues)."""
+    d = os.path.join(record_dir, sanitize(app))
+    prefix = sanitize(name) + "-"
+    try:
+        files = [os.path.join(d, f) for f in os.listdir(d) if f.startswith(prefix) and f.endswith(".flv")]
+    except OSError:
+        return None
+    return max(files, key=os.path.getmtime) if files else None
+
+
+def flv_end(path: str) -> tuple[int, int] | None:
+    """(offset after the last complete tag, last timestamp) of an FLV, read with rtmpspec's FLV reader; None if
+    the file does not start as an FLV."""
+    from rtmpspec.flv import END, NEED_DATA, FLVHeaderEvent, FLVReader, FLVTag
+
+    r = FLVReader(lenient=True)
+    end, last_ts, seen_header = 0, 0, False
+    with open(path, "rb") as f:
+        while True:
+            data = f.read(1 << 20)
+            r.receive_data(data)
+            while True:
+                try:
+                    ev = r.next_event()
+                except Exception:  # damaged tail: keep what was complete
+                    return (end, last_ts) if seen_header else None
+                if ev is NEED_DATA or ev is END:
+                    break
+                if isinstance(ev, FLVHeaderEvent):
+                    seen_header = True
+                    end = r.offset  # header + PreviousTagSize0
+                elif isinstance(ev, FLVTag):
+                    end = ev.offset + 11 + len(ev.data) + 4
+                    last_ts = max(last_ts, ev.timestamp)
+            if not data:
+                break
+    return (end, last_ts) if seen_header else None
+
+
 class Recorder:
     def __init__(self, path: str, *, conn: int | None = None, peer: str | None = None,
                  flush_bytes: int = 256 * 1024, queue_bytes: int = 64 * 1024 * 1024,
-                 notify: Callable[[Callable[[], None]], None] | None = None, exclusive: bool = True) -> None:
+                 notify: Callable[[Callable[[], None]], None] | None = None, exclusive: bool = True,
+                 append: bool = False) -> None:
         """Open ``path`` (creating its directory; a name taken already gets a ``-N`` suffix). Raises OSError."""
         self.conn, self.peer = conn, peer
         self.flush_bytes = flush_bytes
@@ -51,12 +94,21 @@ class Recorder:
         self.bytes = 0
         self.tags = 0
         self._first_ts: int | None = None
+        self._base_ts = 0  # appended sessions continue after the file's last timestamp
         self._flv = FLVWriter()
         self._buf = bytearray(self._flv.header(audio=True, video=True))
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._queued = 0
         self._lock = threading.Lock()
-        self.path, self._fd = self._open(path, exclusive)
+        end = flv_end(path) if append and os.path.exists(path) else None
+        if end is not None and end[0] > 0:
+            self.path, self._fd = path, os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+            os.ftruncate(self._fd, end[0])
+            os.lseek(self._fd, end[0], os.SEEK_SET)
+            self._buf.clear()  # the file has its header already
+            self._base_ts = end[1] + 1
+        else:
+            self.path, self._fd = self._open(path, exclusive)
         self._thread = threading.Thread(target=self._run, name=f"recorder-{conn}", daemon=True)
         self._thread.start()
         self._log("info", "record_start", path=self.path)
@@ -95,7 +147,7 @@ class Recorder:
         ts = (timestamp - self._first_ts) & 0xFFFFFFFF
         if ts > 0x7FFFFFFF:  # went backwards
             ts = 0
-        self._append(type_id, ts, payload)
+        self._append(type_id, (ts + self._base_ts) & 0x7FFFFFFF, payload)
 
     def _append(self, type_id: int, ts: int, payload: bytes) -> None:
         self._buf += self._flv.tag(type_id, ts, payload)

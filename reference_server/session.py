@@ -31,7 +31,7 @@ from rtmpspec.messages import Command, DataMessage, on_status, split_aggregate
 
 from . import logs
 from .config import valid_name
-from .recorder import Recorder, record_path
+from .recorder import Recorder, latest_recording, record_path
 from .relay import Player, Stream, plain
 
 if TYPE_CHECKING:
@@ -373,15 +373,20 @@ class Session(asyncio.Protocol):
         stream.start_publish(self, msid)
         self.publishing[msid] = stream
         if self.cfg.record_dir:
-            self._start_recording(stream)
+            self._start_recording(stream, append=kind == "append")
         self.send(events.UserControl(control.STREAM_BEGIN, stream_id=msid))
         self.status(msid, "NetStream.Publish.Start", f"{name} is now published.", details=name)
         self.ev("info", "publish_start", stream=stream.key, type=kind, msid=msid)
 
-    def _start_recording(self, stream: Stream) -> None:
-        path = record_path(self.cfg.record_dir, stream.app, stream.name)
+    def _start_recording(self, stream: Stream, *, append: bool = False) -> None:
+        path = None
+        if append:  # RTMP 7.2.2.6 "append": continue the key's newest recording
+            path = latest_recording(self.cfg.record_dir, stream.app, stream.name)
+        if path is None:
+            path = record_path(self.cfg.record_dir, stream.app, stream.name)
+            append = False
         try:
-            stream.recorder = Recorder(path, conn=self.id, peer=self.peer,
+            stream.recorder = Recorder(path, conn=self.id, peer=self.peer, append=append,
                                        flush_bytes=self.cfg.record_flush_bytes,
                                        queue_bytes=self.cfg.record_queue_bytes,
                                        notify=self.loop.call_soon_threadsafe)

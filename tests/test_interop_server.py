@@ -280,6 +280,45 @@ def test_recording_survives_sigkill(sample_flv, tmp_path):
     assert sum(t.tag_type == VIDEO for t in tags) >= 25
 
 
+def test_publish_append_continues_the_recording(sample_flv, tmp_path):
+    """RTMP 7.2.2.6: a publish of type "append" continues the key's recording; "live" starts a new file."""
+    need("ffprobe")
+    _record_supported()
+    rec = tmp_path / "rec"
+    n_tags = len(read_flv(sample_flv)[1])
+
+    def publish(srv, kind):
+        cmd = [sys.executable, "-m", "reference_server.client_cli", "publish", f"{srv.url}/live/app1", str(sample_flv),
+               "--type", kind, "-q"]
+        assert subprocess.run(cmd, timeout=60, capture_output=True).returncode == 0
+
+    def settled(n_files):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            files = _recordings(rec)
+            if len(files) == n_files and all(read_flv(f, lenient=True)[1] for f in files):
+                return files
+            time.sleep(0.2)
+        return _recordings(rec)
+
+    with ServerProc(tmp_path, "--record-dir", str(rec)) as srv:
+        publish(srv, "live")
+        [first] = settled(1)
+        one = probe_duration(first)
+        publish(srv, "append")
+        time.sleep(1.0)  # the recorder closes (flush + fsync) after the unpublish
+        files = settled(1)
+        assert files == [first], files
+        _, tags = read_flv(first)  # strict: one header, consistent PreviousTagSizes all along
+        media_tags = [t for t in tags if t.tag_type in (AUDIO, VIDEO)]
+        assert len(tags) >= 2 * n_tags - 4
+        stamps = [t.timestamp for t in media_tags if t.tag_type == VIDEO]
+        assert stamps[-1] > stamps[len(stamps) // 2] >= stamps[0]  # the second session comes after the first
+        assert probe_duration(first) >= 1.8 * one
+        publish(srv, "live")
+        assert len(settled(2)) == 2
+
+
 # -- RTMPS -------------------------------------------------------------------------------------------------------
 
 def test_rtmps_publish_and_play(tmp_path):
