@@ -28,7 +28,13 @@ def peer_of(p: Probe) -> str:
 
 
 def lines_for(srv, peer: str, events=("protocol_error", "bad_name")) -> list[dict]:
-    return [r for r in srv.events() if r.get("peer") == peer and r.get("event") in events]
+    """Log records of the newest connection from ``peer`` (the kernel may reuse an ephemeral port that an
+    earlier test's connection had, so the peer address alone is not unique on a module-scoped server)."""
+    recs = [r for r in srv.events() if r.get("peer") == peer and r.get("event") in events]
+    if not recs:
+        return recs
+    newest = max(r.get("conn", 0) for r in recs)
+    return [r for r in recs if r.get("conn", 0) == newest]
 
 
 async def healthy_pair(srv, name):
