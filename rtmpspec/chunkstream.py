@@ -24,9 +24,11 @@ from .chunk import (
     MAX_CSID,
     MESSAGE_HEADER_LENGTH,
     MIN_CSID,
+    ChunkBasicHeaderCompiled,
     ChunkHeader,
-    ChunkHeaderCompiled,
+    ChunkMessageHeaderCompiled,
     basic_header_fields,
+    basic_header_length,
 )
 from .errors import LimitExceeded, LocalProtocolError, ProtocolError
 
@@ -386,16 +388,16 @@ class ChunkReader:
             self._pos = 0
 
     def _parse_header(self, header: bytes, ext3: bool, pos: int) -> tuple:
+        """(fmt, csid, timestamp field, length, type id, msid, extended timestamp) of one framed header: the
+        basic header through its memoised compiled schema, the message header through the compiled schema of
+        its fmt (tests/test_chunk.py proves this equals the interpreted ChunkHeader)."""
         try:
-            h = ChunkHeaderCompiled.parse(header, type3_extended=ext3)
+            bh = basic_header_length(header[0])
+            fmt, csid = parse_basic_header(header[:bh])
+            m = ChunkMessageHeaderCompiled[fmt].parse(header[bh:], type3_extended=ext3)
         except (ConstructError, Exception) as exc:  # compiled parser may raise struct.error etc.
             raise ProtocolError(f"chunk header does not parse: {exc}", offset=self._base + pos,
                                 section="RTMP 5.3.1") from exc
-        basic = h.basic
-        p = basic.head.provisionalChunkStreamID
-        csid = p if p >= 2 else basic.chunkStreamIDMinus64 + 64
-        m = h.message
-        fmt = basic.head.fmt
         if fmt == 0:
             return (0, csid, m.timestamp, m.messageLength, m.messageTypeID, m.messageStreamID, m.extendedTimestamp)
         if fmt == 1:
@@ -427,6 +429,31 @@ class _OutState:
 
 
 _HEADER_BUILD_CACHE: dict[tuple, bytes] = {}
+_BASIC_PARSE: dict[bytes, tuple[int, int]] = {}
+_BASIC_BUILD: dict[tuple[int, int], bytes] = {}
+
+
+def parse_basic_header(data: bytes) -> tuple[int, int]:
+    """(fmt, csid) of a framed basic header, by the compiled schema, memoised (RTMP 5.3.1.1)."""
+    r = _BASIC_PARSE.get(data)
+    if r is None:
+        b = ChunkBasicHeaderCompiled.parse(data)
+        p = b.head.provisionalChunkStreamID
+        r = (b.head.fmt, p if p >= 2 else b.chunkStreamIDMinus64 + 64)
+        if len(_BASIC_PARSE) >= 4096:
+            _BASIC_PARSE.clear()
+        _BASIC_PARSE[data] = r
+    return r
+
+
+def build_basic_header(fmt: int, csid: int) -> bytes:
+    r = _BASIC_BUILD.get((fmt, csid))
+    if r is None:
+        r = ChunkBasicHeaderCompiled.build(basic_header_fields(fmt, csid))
+        if len(_BASIC_BUILD) >= 4096:
+            _BASIC_BUILD.clear()
+        _BASIC_BUILD[(fmt, csid)] = r
+    return r
 
 
 def build_header(fmt: int, csid: int, tsfield: int = 0, length: int = 0, type_id: int = 0, msid: int = 0,
@@ -448,8 +475,8 @@ def build_header(fmt: int, csid: int, tsfield: int = 0, length: int = 0, type_id
         mh = {"timestampDelta": f, "extendedTimestamp": tsfield if ext else None}
     else:
         mh = {"extendedTimestamp": type3_extended_value}
-    hb = ChunkHeaderCompiled.build({"basic": basic_header_fields(fmt, csid), "message": mh},
-                                   type3_extended=type3_extended_value is not None)
+    hb = build_basic_header(fmt, csid) + ChunkMessageHeaderCompiled[fmt].build(
+        mh, type3_extended=type3_extended_value is not None)
     if len(_HEADER_BUILD_CACHE) > 8192:
         _HEADER_BUILD_CACHE.clear()
     _HEADER_BUILD_CACHE[key] = hb

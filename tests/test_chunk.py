@@ -256,3 +256,41 @@ def test_chunk_sizes_above_16777215_are_valid_and_equivalent():
     r.receive_data(data)
     msgs = list(r)
     assert r.chunk_size == 0xFFFFFF and len(msgs[1].payload) == 70000
+
+
+def _interpreted_tuple(h) -> tuple:
+    p = h.basic.head.provisionalChunkStreamID
+    csid = p if p >= 2 else h.basic.chunkStreamIDMinus64 + 64
+    m, fmt = h.message, h.basic.head.fmt
+    ts = m.get("timestamp", m.get("timestampDelta"))
+    return (fmt, csid, ts, m.get("messageLength"), m.get("messageTypeID"), m.get("messageStreamID"),
+            m.extendedTimestamp)
+
+
+@settings(max_examples=500)
+@given(st.booleans(), st.data())
+def test_hot_path_header_parse_equals_the_interpreted_schema(ext3, data):
+    """The reader's split path (memoised compiled basic header + compiled message header of the fmt) gives
+    exactly what the interpreted ChunkHeader schema gives, for every header the schema can express."""
+    value = data.draw(from_schema(ChunkHeader, params={"type3_extended": ext3}))
+    b = ChunkHeader.build(value, type3_extended=ext3)
+    ext = ext3 and value.basic.head.fmt == 3
+    assert ChunkReader()._parse_header(b, ext, 0) == _interpreted_tuple(ChunkHeader.parse(b, type3_extended=ext))
+
+
+@settings(max_examples=500)
+@given(st.integers(0, 3), st.one_of(st.integers(2, 400), st.integers(2, 65599)), st.integers(0, 0xFFFFFFFF),
+       st.integers(0, 0xFFFFFF), st.integers(0, 255), st.integers(0, 0xFFFFFFFF), st.booleans())
+def test_hot_path_header_build_equals_the_interpreted_schema(fmt, csid, ts, length, type_id, msid, ext3):
+    ext = ts >= 0xFFFFFF
+    mark = 0xFFFFFF if ext else ts
+    e = ts if ext else None
+    mh = [{"timestamp": mark, "messageLength": length, "messageTypeID": type_id, "messageStreamID": msid,
+           "extendedTimestamp": e},
+          {"timestampDelta": mark, "messageLength": length, "messageTypeID": type_id, "extendedTimestamp": e},
+          {"timestampDelta": mark, "extendedTimestamp": e},
+          {"extendedTimestamp": ts if ext3 else None}][fmt]
+    want = ChunkHeader.build({"basic": basic_header_fields(fmt, csid), "message": mh},
+                             type3_extended=fmt == 3 and ext3)
+    got = build_header(fmt, csid, ts, length, type_id, msid, type3_extended_value=ts if (fmt == 3 and ext3) else None)
+    assert got == want
