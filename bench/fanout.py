@@ -38,26 +38,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from fuzz.peers import nginx_rtmp_binary, nginx_rtmp_conf  # noqa: E402
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-NGINX_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
-NGINX_CONF = """\
-daemon off;
-pid {dir}/nginx.pid;
-load_module {module};
-worker_processes 1;
-error_log {dir}/error.log warn;
-events {{ worker_connections 4096; }}
-rtmp {{
-    server {{
-        listen 127.0.0.1:{port};
-        chunk_size 4096;
-        application live {{
-            live on;
-            record off;
-        }}
-    }}
-}}
-"""
 
 
 # -- /proc helpers ------------------------------------------------------------------------------------------
@@ -154,14 +137,14 @@ class Nginx:
     name = "nginx-rtmp"
 
     def __init__(self, workdir: Path, extra: list[str]) -> None:
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        if not (os.path.exists(nginx) and os.path.exists(NGINX_MODULE)):
+        nginx = nginx_rtmp_binary()
+        if nginx is None:
             raise FileNotFoundError("nginx with the rtmp module is not installed")
         d = workdir / "nginx"
         d.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         conf = d / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(dir=d, module=NGINX_MODULE, port=self.port))
+        conf.write_text(nginx_rtmp_conf(d, self.port))
         self.proc = subprocess.Popen([nginx, "-p", f"{d}/", "-c", str(conf), "-e", str(d / "error.log")],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=open(d / "stderr.log", "ab"))

@@ -27,8 +27,8 @@ daemon off;
 pid {dir}/nginx.pid;
 load_module {module};
 worker_processes 1;
-error_log {dir}/error.log warn;
-events {{ worker_connections 4096; }}
+error_log {dir}/error.log {log_level};
+events {{ worker_connections {connections}; }}
 rtmp {{
     server {{
         listen 127.0.0.1:{port};
@@ -40,6 +40,18 @@ rtmp {{
     }}
 }}
 """
+
+
+def nginx_rtmp_binary() -> str | None:
+    """nginx, when it and the rtmp module are installed (Debian: nginx + libnginx-mod-rtmp)."""
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    return nginx if nginx and os.path.exists(NGINX_MODULE) else None
+
+
+def nginx_rtmp_conf(d, port: int, *, log_level: str = "warn", connections: int = 4096) -> str:
+    """A standalone nginx-rtmp config (one worker: live streams are per worker) on 127.0.0.1:``port``, its files
+    in ``d``. Used by the fuzzer, the fan-out benchmark and the tests."""
+    return NGINX_CONF.format(dir=d, module=NGINX_MODULE, port=port, log_level=log_level, connections=connections)
 
 
 class _TailingTarget(SpawnedTarget):
@@ -92,12 +104,12 @@ def make_preset(name: str, *, workdir: str | None = None, nms_dir: str | None = 
     base = Path(workdir or tempfile.mkdtemp(prefix=f"fuzz-{name}-"))
     base.mkdir(parents=True, exist_ok=True)
     if name == "nginx-rtmp":
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        if not os.path.exists(nginx) or not os.path.exists(NGINX_MODULE):
+        nginx = nginx_rtmp_binary()
+        if nginx is None:
             raise RuntimeError("nginx with ngx_rtmp_module is not installed")
 
         def setup(port, d):
-            (d / "nginx.conf").write_text(NGINX_CONF.format(dir=d, module=NGINX_MODULE, port=port))
+            (d / "nginx.conf").write_text(nginx_rtmp_conf(d, port))
 
         return _TailingTarget([nginx, "-p", "{dir}/", "-c", "{dir}/nginx.conf", "-e", "{dir}/error.log"],
                               name="nginx-rtmp", workdir=base, setup=setup, ignore=ignore, log_file=base / "error.log")

@@ -20,25 +20,7 @@ from pathlib import Path
 
 import pytest
 
-NGINX_RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
-NGINX_CONF = """\
-daemon off;
-pid {dir}/nginx.pid;
-load_module {module};
-worker_processes 1;
-error_log {dir}/error.log info;
-events {{ worker_connections 64; }}
-rtmp {{
-    server {{
-        listen 127.0.0.1:{port};
-        chunk_size 4096;
-        application live {{
-            live on;
-            record off;
-        }}
-    }}
-}}
-"""
+from fuzz.peers import nginx_rtmp_binary, nginx_rtmp_conf  # one nginx-rtmp config for tests, bench and fuzzer
 
 
 def free_port() -> int:
@@ -50,8 +32,7 @@ def free_port() -> int:
 
 def nginx_binary() -> str | None:
     """Path of nginx if it and the rtmp module are installed."""
-    path = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
-    return path if path and os.path.exists(NGINX_RTMP_MODULE) else None
+    return nginx_rtmp_binary()
 
 
 def ffmpeg_binary() -> str | None:
@@ -85,7 +66,7 @@ def start_nginx_rtmp(tmpdir: str | os.PathLike, *, timeout: float = 10.0) -> tup
     for _ in range(3):  # a free port can be taken between free_port() and bind()
         port = free_port()
         conf = base / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(dir=base, module=NGINX_RTMP_MODULE, port=port))
+        conf.write_text(nginx_rtmp_conf(base, port, log_level="info", connections=64))
         with open(base / "stderr.log", "ab") as err:
             proc = subprocess.Popen(
                 [nginx, "-p", f"{base}/", "-c", str(conf), "-e", str(base / "error.log")],
