@@ -245,12 +245,13 @@ class Connection:
                     self._connect_tid = cmd.transaction_id
                 return Input.RECV_CONNECT
             return Input.RECV_COMMAND
+        return self._connect_answer(cmd, Input.RECV_CONNECT_RESULT, Input.RECV_CONNECT_ERROR) or Input.RECV_COMMAND
+
+    def _connect_answer(self, cmd: Command, on_result: Input, on_error: Input) -> Input | None:
+        """``on_result``/``on_error`` when ``cmd`` is the _result/_error answering the pending connect."""
         if self.state is State.CONNECT_PENDING and _same_tid(cmd.transaction_id, self._connect_tid):
-            if cmd.name == "_result":
-                return Input.RECV_CONNECT_RESULT
-            if cmd.name == "_error":
-                return Input.RECV_CONNECT_ERROR
-        return Input.RECV_COMMAND
+            return {"_result": on_result, "_error": on_error}.get(cmd.name)
+        return None
 
     def _control(self, msg: Message):
         t = msg.type_id
@@ -386,12 +387,7 @@ class Connection:
                 self._connect_tid = cmd.transaction_id
                 return Input.SEND_CONNECT
             return Input.SEND_COMMAND
-        if self.state is State.CONNECT_PENDING and _same_tid(cmd.transaction_id, self._connect_tid):
-            if cmd.name == "_result":
-                return Input.SEND_CONNECT_RESULT
-            if cmd.name == "_error":
-                return Input.SEND_CONNECT_ERROR
-        return Input.SEND_COMMAND
+        return self._connect_answer(cmd, Input.SEND_CONNECT_RESULT, Input.SEND_CONNECT_ERROR) or Input.SEND_COMMAND
 
     def _local(self, inp: Input, what: str) -> None:
         nxt = transition(self.role, self.state, inp)
