@@ -28,7 +28,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fuzz.peers import nginx_rtmp_binary, nginx_rtmp_conf  # noqa: E402
+from fuzz.peers import free_port, nginx_rtmp_binary, nginx_rtmp_conf, wait_listening  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -87,12 +86,6 @@ def rss_mib(pid: int) -> float:
         except OSError:
             pass
     return total / 1024
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- input --------------------------------------------------------------------------------------------------
@@ -149,15 +142,11 @@ class Nginx:
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=open(d / "stderr.log", "ab"))
         self.pid = self.proc.pid
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("nginx-rtmp did not start")
+        try:
+            wait_listening(self.port, self.proc, time.monotonic() + 10, "nginx-rtmp")
+        except RuntimeError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         if self.proc.poll() is None:

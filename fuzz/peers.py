@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import tempfile
 import threading
+import time
 from pathlib import Path
 
-from .target import SpawnedTarget, embedded_command, reference_server_available
+from .target import SpawnedTarget, embedded_command, free_port, reference_server_available
 
-__all__ = ["make_preset", "PRESETS"]
+__all__ = ["make_preset", "PRESETS", "free_port", "wait_listening", "nginx_rtmp_binary", "nginx_rtmp_conf"]
 
 PRESETS = ("reference", "nginx-rtmp", "node-media-server")
 NGINX_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
@@ -40,6 +42,20 @@ rtmp {{
     }}
 }}
 """
+
+
+def wait_listening(port: int, proc, deadline: float, what: str = "the server") -> None:
+    """Until ``deadline`` (time.monotonic()), wait for 127.0.0.1:``port`` to accept a TCP connection; raise
+    RuntimeError if ``proc`` (a Popen) exits first or the deadline passes."""
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port}")
 
 
 def nginx_rtmp_binary() -> str | None:

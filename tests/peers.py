@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -20,14 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from fuzz.peers import nginx_rtmp_binary, nginx_rtmp_conf  # one nginx-rtmp config for tests, bench and fuzzer
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# one set of peer helpers (free port, readiness, nginx-rtmp config) for tests, bench and fuzzer
+from fuzz.peers import free_port, nginx_rtmp_binary, nginx_rtmp_conf, wait_listening  # noqa: F401
 
 
 def nginx_binary() -> str | None:
@@ -37,18 +30,6 @@ def nginx_binary() -> str | None:
 
 def ffmpeg_binary() -> str | None:
     return shutil.which("ffmpeg")
-
-
-def _wait_listening(port: int, proc: subprocess.Popen, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"nginx exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nginx-rtmp did not listen on 127.0.0.1:{port}")
 
 
 def start_nginx_rtmp(tmpdir: str | os.PathLike, *, timeout: float = 10.0) -> tuple[int, Callable[[], None]]:
@@ -85,7 +66,7 @@ def start_nginx_rtmp(tmpdir: str | os.PathLike, *, timeout: float = 10.0) -> tup
                     proc.wait()
 
         try:
-            _wait_listening(port, proc, time.monotonic() + timeout)
+            wait_listening(port, proc, time.monotonic() + timeout, "nginx-rtmp")
         except RuntimeError as exc:
             stop()
             last_error = exc

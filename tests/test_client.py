@@ -8,7 +8,6 @@ to misbehave (reject, stay silent, close, use wire quirks) to exercise errors an
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from fuzz.peers import free_port
 from reference_server import client_cli
 from reference_server.client import (
     PLAY_FLASH_VER,
@@ -579,12 +579,6 @@ def test_api_misuse():
 
 
 # -- the CLI ---------------------------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def make_flv(path, frames: int = 12) -> list[tuple[int, int, bytes]]:
     w = FLVWriter()

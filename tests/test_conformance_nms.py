@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -19,17 +18,12 @@ from pathlib import Path
 import pytest
 
 from conformance.selftest import ROOT, run_battery
+from fuzz.peers import free_port, wait_listening
 
 BASELINE = ROOT / "conformance" / "baselines" / "node-media-server.json"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rtmp-conformance" / "node-media-server-4"
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -51,28 +45,22 @@ def nms_app() -> Path:
 
 class NMS:
     def __init__(self, app: Path, workdir: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         workdir.mkdir(parents=True, exist_ok=True)
         conf = {"bind": "127.0.0.1", "notify": {"url": ""},
                 "store": {"path": str(workdir / "data"), "maxHistory": 100},
                 "auth": {"play": False, "publish": False, "secret": ""}, "rtmp": {"port": self.port},
-                "http": {"port": _free_port()}, "webadmin": {"enable": False},
+                "http": {"port": free_port()}, "webadmin": {"enable": False},
                 "record": {"auto": False, "path": str(workdir / "record")}}
         (workdir / "config.json").write_text(json.dumps(conf))
         self.log = open(workdir / "nms.log", "wb")
         self.proc = subprocess.Popen(["node", str(app), "-c", str(workdir / "config.json")], cwd=workdir,
                                      stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"node-media-server exited with {self.proc.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("node-media-server did not listen")
+        try:
+            wait_listening(self.port, self.proc, time.monotonic() + 20, "node-media-server")
+        except RuntimeError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         if self.proc.poll() is None:
