@@ -431,25 +431,22 @@ class Session:
     def expect(self, pred: Callable[[Inbound], bool], what: str, timeout: float | None = None,
                *, consume: bool = True) -> Inbound:
         """The first not yet consumed message matching ``pred``; waits up to the step timeout."""
-        deadline = time.monotonic() + (self.step_timeout if timeout is None else timeout)
-        start = 0
-        while True:
-            for i in range(start, len(self.inbox)):
-                if i in self._consumed:
-                    continue
-                if pred(self.inbox[i]):
+        found: list[Inbound] = []
+        scanned = 0
+
+        def scan() -> bool:
+            nonlocal scanned
+            for i in range(scanned, len(self.inbox)):
+                if i not in self._consumed and pred(self.inbox[i]):
                     if consume:
                         self._consumed.add(i)
-                    return self.inbox[i]
-            start = len(self.inbox)
-            if self.decode_error is not None:
-                raise self.decode_error
-            if self.closed:
-                raise Closed(f"{self.close_reason} before {what}")
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise StepTimeout(f"no {what} within {self.step_timeout if timeout is None else timeout} s")
-            self.pump(left)
+                    found.append(self.inbox[i])
+                    return True
+            scanned = len(self.inbox)
+            return False
+
+        self.wait_until(scan, what, timeout)
+        return found[0]
 
     def find(self, pred: Callable[[Inbound], bool]) -> list[Inbound]:
         return [m for m in self.inbox if pred(m)]
