@@ -351,10 +351,7 @@ class Session(asyncio.Protocol):
         msid = cmd.msid
         name = _stream_name(cmd.args[0] if cmd.args else None)
         kind = plain(cmd.args[1]) if len(cmd.args) > 1 else "live"
-        if name is None or not valid_name(name):
-            self.status(msid, "NetStream.Publish.BadName", "invalid stream name", level="error")
-            self.close("bad_name", f"publish of an invalid stream name {str(name)[:80]!r}", level="warning",
-                       length=len(name) if isinstance(name, str) else None)
+        if self._bad_name(msid, name, "NetStream.Publish.BadName", "publish"):
             return
         if msid == 0:
             self.status(msid, "NetStream.Publish.BadName", "publish on message stream 0", level="error")
@@ -413,11 +410,17 @@ class Session(asyncio.Protocol):
         name = _stream_name(params.get("streamName")) if isinstance(params, dict) else None
         self._play(cmd.msid, name)
 
+    def _bad_name(self, msid: int, name: str | None, code: str, verb: str) -> bool:
+        """A stream name with path tricks or odd characters: answer ``code``, log, close; True if so."""
+        if name is not None and valid_name(name):
+            return False
+        self.status(msid, code, "invalid stream name", level="error")
+        self.close("bad_name", f"{verb} of an invalid stream name {str(name)[:80]!r}", level="warning",
+                   length=len(name) if isinstance(name, str) else None)
+        return True
+
     def _play(self, msid: int, name: str | None) -> None:
-        if name is None or not valid_name(name):
-            self.status(msid, "NetStream.Play.StreamNotFound", "invalid stream name", level="error")
-            self.close("bad_name", f"play of an invalid stream name {str(name)[:80]!r}", level="warning",
-                       length=len(name) if isinstance(name, str) else None)
+        if self._bad_name(msid, name, "NetStream.Play.StreamNotFound", "play"):
             return
         if msid == 0:
             self.status(msid, "NetStream.Play.Failed", "play on message stream 0", level="error")
