@@ -29,14 +29,12 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from rtmpspec import amf0, control, media
-from rtmpspec.amf0_values import AVMPlus
-from rtmpspec.amf3_values import AMF3Array, AMF3Object
+from rtmpspec import control, media
 from rtmpspec.chunkstream import Message
 from rtmpspec.connection import Connection, State
 from rtmpspec.errors import DecodeError, RTMPError
 from rtmpspec.events import UserControl
-from rtmpspec.messages import CSID_AUDIO, CSID_DATA, CSID_VIDEO, DataMessage, on_status
+from rtmpspec.messages import CSID_AUDIO, CSID_DATA, CSID_VIDEO, DataMessage, on_status, plain
 
 from . import logs
 from .config import Config
@@ -54,20 +52,6 @@ _IS_VIDEO = (False, False, True, True, True, False)
 _CSID = {8: CSID_AUDIO, 9: CSID_VIDEO}
 _chunk = Connection.chunk_shared
 MAX_HEADERS = 64  # cached sequence headers per stream (tracks x packet types)
-
-
-def plain(v: Any) -> Any:
-    """AMF3 values (inside an avmplus marker) as plain dicts/lists, so AMF0 and AMF3 commands read alike."""
-    if isinstance(v, AVMPlus):
-        v = v.value
-    if isinstance(v, AMF3Object):
-        d = dict(v.sealed)
-        if v.dynamic:
-            d.update(v.dynamic)
-        return d
-    if isinstance(v, AMF3Array):
-        return dict(v.assoc) if v.assoc else list(v.dense)
-    return v
 
 
 _LEGACY_KINDS: dict[tuple[int, bytes], tuple[int, tuple | None]] = {}
@@ -113,12 +97,14 @@ def classify(type_id: int, payload: bytes) -> tuple[int, tuple | None]:
     return kind, hkey
 
 
-def _amf0_encodes(values: tuple) -> bool:
+def _data_message(values: tuple, timestamp: int, original: tuple) -> tuple[Message, tuple, bool]:
+    """The data message to relay, its values and whether it is AMF3: ``values`` as AMF0 when they have an AMF0
+    spelling, else the publisher's own ``original`` values (without @setDataFrame) as AMF3 (type 15)."""
     try:
-        amf0.encode_all(list(values))
+        return DataMessage(values, 0, timestamp).to_message(CSID_DATA), values, False
     except (TypeError, ValueError, OverflowError, RTMPError):
-        return False
-    return True
+        values = _unwrapped(original)
+        return DataMessage(values, 0, timestamp, amf3=True).to_message(CSID_DATA), values, True
 
 
 def _unwrapped(values: tuple) -> tuple:
@@ -242,11 +228,8 @@ class Stream:
             vals = tuple(plain(v) for v in dm.values)
             dm = DataMessage(vals, dm.msid, dm.timestamp)
             meta, name = dm.metadata, dm.name
-        amf3 = False
         if meta is not None:
-            values: tuple = ("onMetaData", meta)
-            if not _amf0_encodes(values):
-                values, amf3 = _unwrapped(original.values), True
+            out, values, amf3 = _data_message(("onMetaData", meta), dm.timestamp, original.values)
             self.metadata = meta
             self.metadata_out = (values, amf3)
             if self.recorder is not None and not amf3:  # FLV script data is AMF0 (FLV E.4.4)
@@ -256,11 +239,8 @@ class Stream:
             self.metadata_out = None
             return
         else:
-            values = _unwrapped(dm.values)
-            if not _amf0_encodes(values):
-                values, amf3 = _unwrapped(original.values), True
+            out, _, _ = _data_message(_unwrapped(dm.values), dm.timestamp, original.values)
         if self.players:
-            out = DataMessage(values, 0, dm.timestamp, amf3=amf3).to_message(CSID_DATA)
             self.pending.append((out, DATA))
             if self._flush_handle is None:
                 self._schedule()

@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any
 from rtmpspec import control, events, media
 from rtmpspec.connection import NEED_DATA, Connection, Role, State
 from rtmpspec.errors import DecodeError, ProtocolError
-from rtmpspec.messages import Command, DataMessage, on_status, split_aggregate
+from rtmpspec.messages import Command, DataMessage, on_status, plain, split_aggregate
 
 from . import logs
 from .config import valid_name
 from .recorder import Recorder, latest_recording, record_path
-from .relay import Player, Stream, plain
+from .relay import Player, Stream
 
 if TYPE_CHECKING:
     from .server import Server

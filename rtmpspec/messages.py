@@ -14,6 +14,8 @@ from typing import Any
 from construct import Bytes, GreedyRange, Int8ub, Int24ub, Int32ub, Struct, this
 
 from . import amf0
+from .amf0_values import AVMPlus
+from .amf3_values import AMF3Array, AMF3Object
 from .chunkstream import Message
 from .errors import DecodeError
 from .registry import Codec, register, register_schema
@@ -132,17 +134,15 @@ class Command:
         return s.get("code") if s else None
 
 
-def _plain(value: Any) -> Any:
-    """An AMF3 value behind an avmplus marker (errata 6.2) as a plain str/dict where it is one."""
-    from .amf0_values import AVMPlus
-    from .amf3_values import AMF3Array, AMF3Object
-
+def plain(value: Any) -> Any:
+    """An AMF3 value behind an avmplus marker (errata 6.2) as the plain str/dict/list it stands for, so AMF0 and
+    AMF3 commands and data messages read alike."""
     if isinstance(value, AVMPlus):
         value = value.value
     if isinstance(value, AMF3Object):
         return {**value.sealed, **(value.dynamic or {})}
-    if isinstance(value, AMF3Array):
-        return dict(value.assoc)
+    if isinstance(value, AMF3Array):  # decoded only when it has an associative part
+        return dict(value.assoc) if value.assoc else list(value.dense)
     if isinstance(value, str):
         return str(value)
     return value
@@ -164,7 +164,7 @@ class DataMessage:
     @property
     def metadata(self) -> dict | None:
         """The onMetaData object whether or not it came wrapped in @setDataFrame (nginx-rtmp PR 755)."""
-        vals = [_plain(v) for v in self.values]
+        vals = [plain(v) for v in self.values]
         if vals and vals[0] == "@setDataFrame":
             vals = vals[1:]
         if len(vals) >= 2 and vals[0] == "onMetaData" and isinstance(vals[1], dict):
