@@ -86,11 +86,10 @@ ChunkHeader = Struct(
     }),
 )
 
-# Compiled once; the chunk reader only hands it exactly-framed header slices (see chunkstream.py), and
-# tests/test_chunk.py proves it agrees with the interpreted schema.
-ChunkHeaderCompiled = ChunkHeader.compile()
-# The hot path uses the same schema in two compiled halves: the basic header (a few distinct byte strings on a
-# connection, so its parse/build is memoised) and the message header of each fmt (no BitStruct: 4x faster).
+# The chunk reader and writer use the schema in two compiled halves: the basic header (a few distinct byte
+# strings on a connection, so its parse/build is memoised) and the message header of each fmt (no BitStruct:
+# 4x faster than the whole header compiled). The reader only hands them exactly-framed header slices (see
+# chunkstream.py), and tests/test_chunk.py proves both agree with the interpreted ChunkHeader.
 ChunkBasicHeaderCompiled = ChunkBasicHeader.compile()
 ChunkMessageHeaderCompiled = (
     ChunkMessageHeaderType0.compile(),
