@@ -39,7 +39,6 @@ CODECS: dict[str, Codec] = {}
 _MODULES = (
     "rtmpspec.handshake",
     "rtmpspec.chunk",
-    "rtmpspec.chunkstream",
     "rtmpspec.chunkcodec",
     "rtmpspec.control",
     "rtmpspec.amf0",
