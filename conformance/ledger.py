@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ SIDES = ("server", "client")
 SOURCE_ORDER = ("rtmp", "errata", "ertmp1", "ertmp2", "amf0", "amf3", "flv", "defacto")
 
 _FIELDS = {"id", "section", "text", "keyword", "who", "testable", "why", "requirements", "cases", "partial",
-           "client_cases", "client_partial", "note"}
+           "client_cases", "client_partial", "note", "sketch"}
 
 
 class LedgerError(ValueError):
@@ -70,6 +71,7 @@ class Statement:
     client_cases: tuple[str, ...] = ()
     client_partial: tuple[str, ...] = ()
     note: str = ""
+    sketch: str = ""  # for a statement on the work list: the case that would check it, in one line
 
     def applies_to(self, side: str) -> bool:
         """Does the statement bind a server (side "server") or a client (side "client")?"""
@@ -144,7 +146,8 @@ def parse(files: Mapping[str, str]) -> Ledger:
                            why=entry.get("why", "").strip(), requirements=_tuple(entry, "requirements", where),
                            cases=_tuple(entry, "cases", where), partial=_tuple(entry, "partial", where),
                            client_cases=_tuple(entry, "client_cases", where),
-                           client_partial=_tuple(entry, "client_partial", where), note=entry.get("note", ""))
+                           client_partial=_tuple(entry, "client_partial", where), note=entry.get("note", ""),
+                           sketch=entry.get("sketch", "").strip())
             _check(st, where)
             if st.id in led.statements:
                 raise LedgerError(f"{where}: duplicate statement id {st.id!r}")
@@ -157,7 +160,7 @@ def parse(files: Mapping[str, str]) -> Ledger:
 
 def _check(st: Statement, where: str) -> None:
     prefix = f"{st.source}-"
-    if not st.id.startswith(prefix + st.section.replace(" ", "-") + "-"):
+    if not re.fullmatch(re.escape(prefix + st.section) + r"-[1-9][0-9]*", st.id):
         raise LedgerError(f"{where}: id must be '{prefix}<section>-<n>' (section {st.section!r})")
     if not st.text:
         raise LedgerError(f"{where}: empty text")
@@ -173,8 +176,8 @@ def _check(st: Statement, where: str) -> None:
         raise LedgerError(f"{where}: testable {st.testable!r} needs a 'why' (what cannot be observed)")
     if st.testable == "yes" and st.why:
         raise LedgerError(f"{where}: 'why' is only for statements that are not fully testable")
-    if st.testable == "no" and st.all_cases():
-        raise LedgerError(f"{where}: an untestable statement cannot name cases")
+    if st.testable == "no" and (st.all_cases() or st.sketch):
+        raise LedgerError(f"{where}: an untestable statement cannot name cases or a sketch")
     if set(st.cases) & set(st.partial) or set(st.client_cases) & set(st.client_partial):
         raise LedgerError(f"{where}: a case is listed both as checking it and as checking part of it")
     if st.who == "client" and (st.cases or st.partial):
@@ -228,6 +231,11 @@ def _section_key(section: str) -> tuple:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in section.replace("-", ".").split("."))
 
 
+def _order(st: Statement) -> tuple:
+    """Source order, then section, then the statement's number (rtmp-7.1.7-2 before rtmp-7.1.7-10)."""
+    return SOURCE_ORDER.index(st.source), _section_key(st.section), int(st.id.rsplit("-", 1)[1])
+
+
 def coverage(ledger: Ledger | None = None, side: str = "server", *, by_section: bool = False,
              keywords: Iterable[str] | None = None) -> list[Row]:
     """Rows per source (and per section with ``by_section``) for the statements that bind ``side``."""
@@ -258,10 +266,9 @@ def work_list(ledger: Ledger | None = None, side: str = "server", *, testable: t
     """Testable statements binding ``side`` that no case checks (and, with ``include_partial``, checks only in part)."""
     led = ledger or load()
     want = {"uncovered", "partial"} if include_partial else {"uncovered"}
-    order = {s: i for i, s in enumerate(SOURCE_ORDER)}
     out = [s for s in led.statements.values()
            if s.applies_to(side) and s.testable in testable and s.status(side) in want]
-    return sorted(out, key=lambda s: (order[s.source], _section_key(s.section), s.id))
+    return sorted(out, key=_order)
 
 
 def statements_for_case(case_id: str, ledger: Ledger | None = None) -> list[Statement]:
@@ -284,6 +291,103 @@ def coverage_markdown(ledger: Ledger | None = None, side: str = "server") -> str
     return "\n".join(lines)
 
 
+MUST_LEVEL = ("MUST", "MUST NOT", "REQUIRED", "SHALL", "SHALL NOT")
+SHOULD_LEVEL = ("SHOULD", "SHOULD NOT", "RECOMMENDED", "NOT RECOMMENDED")
+MAY_LEVEL = ("MAY", "OPTIONAL")
+
+
+def overview_markdown(ledger: Ledger | None = None) -> str:
+    """Every statement of each source, both sides: by keyword level, by side, by testability."""
+    led = ledger or load()
+    lines = ["| source | statements | MUST-level | SHOULD-level | MAY-level | implicit | de facto | bind server "
+             "| bind client | testable yes | partly | no |", "|---|" + "---:|" * 11]
+    rows = []
+    for key in SOURCE_ORDER:
+        sts = led.of(key)
+        kw = [st.keyword for st in sts]
+        rows.append((led.sources[key].title, len(sts), sum(k in MUST_LEVEL for k in kw),
+                     sum(k in SHOULD_LEVEL for k in kw), sum(k in MAY_LEVEL for k in kw), kw.count("implicit"),
+                     kw.count("de facto"), sum(st.applies_to("server") for st in sts),
+                     sum(st.applies_to("client") for st in sts), *(sum(st.testable == t for st in sts)
+                                                                   for t in TESTABLE)))
+    rows.append(("**total**", *(sum(r[i] for r in rows) for i in range(1, 12))))
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def counts_markdown(ledger: Ledger | None = None, side: str = "server") -> str:
+    """The numbers behind the coverage table, as sentences."""
+    led = ledger or load()
+    sts = [st for st in led.statements.values() if st.applies_to(side)]
+    yes = [st for st in sts if st.testable == "yes"]
+    spec_yes = [st for st in yes if st.source != "defacto"]
+    must = [st for st in yes if st.keyword in MUST_LEVEL]
+
+    def n(items, status):
+        return sum(st.status(side) == status for st in items)
+
+    unchecked_must = [st for st in must if st.status(side) != "covered"]
+    by_src = {k: sum(st.source == k for st in unchecked_must) for k in SOURCE_ORDER}
+    worst = max(by_src, key=by_src.get)
+    return (f"Fully wire-testable (`yes`) statements binding the {side}: {len(yes)}, of which {n(yes, 'covered')} "
+            f"covered, {n(yes, 'partial')} partly, {n(yes, 'uncovered')} not at all. From the specs alone (without "
+            f"the de facto entries, covered by construction): {len(spec_yes)}, {n(spec_yes, 'covered')} covered "
+            f"({100 * n(spec_yes, 'covered') / max(1, len(spec_yes)):.0f}%), {n(spec_yes, 'partial')} partly, "
+            f"{n(spec_yes, 'uncovered')} not at all.\n\n"
+            f"MUST-level (MUST, MUST NOT, REQUIRED, SHALL, SHALL NOT) and fully testable: {len(must)}; "
+            f"{n(must, 'covered')} covered, {n(must, 'partial')} partly, {n(must, 'uncovered')} unchecked. The "
+            f"{len(unchecked_must)} not fully checked ({by_src[worst]} of them in {led.sources[worst].title}): "
+            + ", ".join(f"`{st.id}`" for st in sorted(unchecked_must, key=_order)) + ".")
+
+
+def sections_markdown(ledger: Ledger | None = None, side: str = "server") -> str:
+    led = ledger or load()
+    lines = ["| source | section | statements | testable | covered | partial | uncovered |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for r in coverage(led, side, by_section=True):
+        lines.append(f"| {r.source} | {r.section} | {r.statements} | {r.testable} | {r.covered} | {r.partial} "
+                     f"| {r.uncovered} |")
+    return "\n".join(lines)
+
+
+def work_list_markdown(ledger: Ledger | None = None, side: str = "server") -> str:
+    """The work list grouped by source and section: id, keyword, who, status, statement and the case sketch."""
+    led = ledger or load()
+    lines: list[str] = []
+    last: tuple[str, str] | None = None
+    for s in work_list(led, side):
+        if last is None or s.source != last[0]:
+            lines += ["", f"### {led.sources[s.source].title}, {led.sources[s.source].edition}"]
+        if last is None or (s.source, s.section) != last:
+            lines += ["", f"**{s.section}**", ""]
+        last = (s.source, s.section)
+        sketch = f" Case: {s.sketch}" if s.sketch else ""
+        lines.append(f"- `{s.id}` ({s.keyword}, {s.who}, {s.status(side)}) {s.text}{sketch}")
+    return "\n".join(lines).strip()
+
+
+DOCS_FILE = Path(__file__).resolve().parent.parent / "docs" / "ledger.md"
+_BLOCKS = {"overview": overview_markdown,
+           "coverage:server": lambda led: coverage_markdown(led, "server"),
+           "counts:server": lambda led: counts_markdown(led, "server"),
+           "coverage:client": lambda led: coverage_markdown(led, "client"),
+           "sections:server": lambda led: sections_markdown(led, "server"),
+           "worklist:server": lambda led: work_list_markdown(led, "server")}
+
+
+def render_docs(text: str, ledger: Ledger | None = None) -> str:
+    """``text`` (docs/ledger.md) with every generated block between its <!-- name:begin/end --> markers redone."""
+    led = ledger or load()
+    for name, make in _BLOCKS.items():
+        begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+        if begin not in text or end not in text:
+            raise LedgerError(f"docs lack the markers {begin} ... {end}")
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        text = f"{head}{begin}\n{make(led)}\n{end}{tail}"
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -291,23 +395,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--side", choices=SIDES, default="server")
     ap.add_argument("--sections", action="store_true", help="coverage per section")
     ap.add_argument("--work-list", action="store_true", help="list uncovered and partly covered statements")
+    ap.add_argument("--update-docs", action="store_true", help=f"rewrite the generated blocks of {DOCS_FILE.name}")
     args = ap.parse_args(argv)
     led = load()
     problems = led.problems()
     for p in problems:
         print(f"PROBLEM: {p}")
+    if args.update_docs:
+        DOCS_FILE.write_text(render_docs(DOCS_FILE.read_text(encoding="utf-8"), led), encoding="utf-8")
+        print(f"updated {DOCS_FILE}")
+        return 1 if problems else 0
     print(coverage_markdown(led, args.side))
     if args.sections:
         print()
-        print("| source | section | statements | testable | covered | partial | uncovered |")
-        print("|---|---|---:|---:|---:|---:|---:|")
-        for r in coverage(led, args.side, by_section=True):
-            print(f"| {r.source} | {r.section} | {r.statements} | {r.testable} | {r.covered} | {r.partial} "
-                  f"| {r.uncovered} |")
+        print(sections_markdown(led, args.side))
     if args.work_list:
         print()
-        for s in work_list(led, args.side):
-            print(f"- {s.id} [{s.keyword}, {s.who}, {s.status(args.side)}] {s.text}")
+        print(work_list_markdown(led, args.side))
     return 1 if problems else 0
 
 
