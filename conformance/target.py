@@ -49,11 +49,23 @@ def parse_target(spec: str, *, app: str | None = None, tls_insecure: bool = Fals
     return Target(host, int(port), app or "live", False, tls_insecure, label=spec)
 
 
+def server_command(command: str | None) -> list[str]:
+    """The argv of ``--reference-server-cmd`` (default ``python -m reference_server``). A leading bare ``python``
+    or ``python3`` means this interpreter (``sys.executable``, which has the project installed), never whatever
+    ``python`` comes first on PATH: on a fresh machine that one lacks the project's packages."""
+    if not command:
+        return [sys.executable, "-m", "reference_server"]
+    argv = shlex.split(command)
+    if argv and argv[0] in ("python", "python3"):
+        argv[0] = sys.executable
+    return argv
+
+
 class EmbeddedServer:
     """The reference server as a child process on a free loopback port (``--listen 127.0.0.1:0``)."""
 
     def __init__(self, command: str | None = None, *, start_timeout: float = 20.0) -> None:
-        self.command = shlex.split(command) if command else [sys.executable, "-m", "reference_server"]
+        self.command = server_command(command)
         self.start_timeout = start_timeout
         self.proc: subprocess.Popen | None = None
         self.tail: deque[str] = deque(maxlen=50)
