@@ -40,6 +40,7 @@ from .driver import (
     Target,
     Undecodable,
     WireLog,
+    is_command,
     is_user_control,
 )
 from .payloads import AUDIO, VIDEO, Item
@@ -159,6 +160,17 @@ class Ctx:
         with self.setup("createStream"):
             return s.create_stream()
 
+    def ready(self, s: Session) -> None:
+        """Setup: a createStream round trip on ``s`` right before the case acts. It is the evidence that this
+        session is served: a later "closed", "ignored" or "stalled" (a createStream barrier that gets no answer)
+        is then the server's answer to what the case did, not a session that never worked."""
+        with self.setup("a createStream round trip before the case acts"):
+            tid = s.next_tid()
+            s.send_cmd(messages.create_stream(tid))
+            res = s.expect(is_command(("_result", "_error"), tid=tid), f"_result for createStream (tid {tid:g})")
+            if res.name != "_result":
+                raise DriverError(f"createStream answered {res.name} {res.code or ''}".strip())
+
     def key(self, tag: str = "") -> str:
         """A stream key unique to this case run (letters, digits and '-' only: every server accepts them)."""
         slug = re.sub(r"[^A-Za-z0-9]+", "-", self.case.id)[-28:].strip("-")
@@ -201,6 +213,8 @@ class Ctx:
 
     def require_relay(self) -> None:
         ok, detail = contract(self.settings)
+        if ok is None:
+            raise SetupError("the relay contract probe", detail)
         if not ok:
             raise CaseEnd(Outcome(Verdict.UNSUPPORTED, f"the target does not meet the relay contract: {detail}"))
 
@@ -342,7 +356,10 @@ def contract(settings: Settings) -> tuple[bool, str]:
     return settings.contract
 
 
-def probe_contract(target: Target, step_timeout: float, log: WireLog | None = None) -> tuple[bool, str]:
+def probe_contract(target: Target, step_timeout: float, log: WireLog | None = None) -> tuple[bool | None, str]:
+    """(True, how) when any audio/video message reaches the player; (False, why) when the target visibly does not
+    do it (publish or play refused with an answer, or no media arrives); (None, what) when the probe could not
+    run (no answer, a closed connection: the target is broken, which is no "unsupported")."""
     probe_case = Case("contract-probe", "contract-relay", lambda ctx: None)
     ctx = Ctx(Settings(target, step_timeout=step_timeout), probe_case)
     if log is not None:
@@ -366,10 +383,13 @@ def probe_contract(target: Target, step_timeout: float, log: WireLog | None = No
         else:
             detail = (f"a player of {pub.key!r} got no audio or video message within {ctx.step_timeout:g} s of "
                       f"{len(items)} being published")
-    except CaseEnd as exc:
+    except SetupError as exc:
         detail = exc.outcome.detail
+        refused = isinstance(exc.cause, DriverError) and not isinstance(exc.cause, (StepTimeout, Closed, Undecodable))
+        if not refused:
+            ok = None  # no answer / closed / undecodable: the probe could not run
     except (DriverError, OSError) as exc:
-        detail = f"{type(exc).__name__}: {exc}"
+        ok, detail = None, f"{type(exc).__name__}: {exc}"
     finally:
         ctx.close_all()
     return ok, detail

@@ -367,7 +367,7 @@ class Runner:
         v = outcome.verdict
         strict = self.settings.strict
         failing = v in (Verdict.FAIL, Verdict.ERROR) or (v is Verdict.NON_STRICT and strict)
-        known = self.baseline.known_failure(case.id, v.value) if failing else None
+        known = self.baseline.known_failure(case.id, v.value, outcome.crash) if failing else None
         record = {"case": case.id, "requirement": req.id, "section": req.section_label, "level": req.level,
                   "verdict": v.value, "duration": round(duration, 4), "detail": outcome.detail,
                   "expected": outcome.expected, "actual": outcome.actual, "behaviour": outcome.behaviour,

@@ -87,7 +87,7 @@ def probe(target: Target, timeout: float = 3.0, *, label: str = "probe", log: Wi
                         name)
         except StepTimeout:
             return done(False, f"no complete {name} within {timeout:g} s ({len(s._hs_buf)} of {need} handshake "
-                               f"bytes{'; it echoes what it reads?' if name == 'S2' and _echoes(s) else ''})", name)
+                               f"bytes{'; its S1 is our C1: it echoes what it reads' if name == 'S2' and _echoes(s) else ''})", name)
     s.read_s0s1s2()
     try:
         s.send_c2()
@@ -108,4 +108,4 @@ def probe(target: Target, timeout: float = 3.0, *, label: str = "probe", log: Wi
 
 
 def _echoes(s: Session) -> bool:
-    return s.c1 is not None and s.s1 == s.c1
+    return s.c1 is not None and bytes(s._hs_buf[1:1 + hs.PACKET_SIZE]) == s.c1

@@ -26,13 +26,15 @@ from .payloads import (
     multitrack_sequence,
     opus_sequence,
 )
-from .verdicts import Verdict, fail, informational, observed, passed, unsupported
+from .verdicts import SetupError, Verdict, fail, informational, observed, passed, unsupported
 
 V = Verdict
 
 
 def check_contract(ctx):
     ok, detail = contract(ctx.settings)
+    if ok is None:
+        raise SetupError("the relay contract probe", detail)
     if not ok:
         unsupported(detail)
     passed(detail)

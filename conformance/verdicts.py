@@ -83,6 +83,7 @@ class SetupError(CaseEnd):
         super().__init__(Outcome(Verdict.ERROR, f"setup: {step}: {what}", f"setup step {step!r} succeeds",
                                  f"setup failed at {step!r}: {what}", hard=True))
         self.step = step
+        self.cause = cause
 
 
 def _evidence(offending: Any) -> list[dict]:
