@@ -591,15 +591,18 @@ def _finish(session: pytest.Session, st: dict) -> None:
     st["target_label"] = target
     run = {"preflight": st.get("preflight"), "crashes": data.get("crashes", []), "down": data.get("down"),
            "restarts": data.get("restarts", [])}
-    summary = build_summary(results, target=target, strict=strict, started=st["started"],
-                            duration=time.time() - st["started"], checked_requirements=_checked_requirements(),
-                            baseline=bl, options=_options(config, strict), run=run)
     reports: Path = st["reports"]
-    if run["restarts"] or run["crashes"]:
-        logs = reports / "target-logs"
+    if (run["restarts"] or run["crashes"]) and shared is not None:
+        logs = reports / "target-logs"  # the target's output (embedded server, --restart-cmd) outlives the run
         logs.mkdir(parents=True, exist_ok=True)
         for f in shared.dir.glob("*.log"):
             shutil.copy(f, logs / f.name)
+        for r in run["restarts"]:
+            if r.get("log"):
+                r["log"] = str(logs / Path(r["log"]).name)
+    summary = build_summary(results, target=target, strict=strict, started=st["started"],
+                            duration=time.time() - st["started"], checked_requirements=_checked_requirements(),
+                            baseline=bl, options=_options(config, strict), run=run)
     write_json(summary, reports / "conformance.json")
     write_html(summary, reports / "conformance.html")
     st["summary"] = summary
