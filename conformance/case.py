@@ -90,7 +90,8 @@ def marks_for(case: Case) -> list:
         pytest.mark.allure_label(f"{req.id}: {req.text}", label_type="story"),
         pytest.mark.allure_label(req.severity, label_type="severity"),
         pytest.mark.allure_label(req.id, label_type="tag"),
-    ] + ([pytest.mark.interop] if case.refs and req.chapter != "interop" else [])
+    ] + ([pytest.mark.interop] if case.refs and req.chapter != "interop" else []) \
+      + ([pytest.mark.relay] if case.relay or case.req == "contract-relay" else [])
 
 
 def parametrize(cases: list[Case]):
@@ -280,6 +281,23 @@ class Player:
         except StepTimeout:
             pass
         return self.media()
+
+    def relayed(self, items: list[Item], timeout: float | None = None) -> tuple[str, str, Any]:
+        """Wait for ``items`` (published after this player started): ("none" | "altered" | "intact", what is
+        wrong, the offending message). Arrival is one thing, integrity another: a relay that alters, drops or
+        reorders is "altered", never "none"."""
+        got = self.wait_media(len(items), timeout=timeout)
+        if not got:
+            return "none", "no audio or video message arrived", None
+        problem = compare_relay(items, got)
+        if problem:
+            return "altered", problem[0], problem[1]
+        return "intact", "", None
+
+    def foreign(self, sent: list[Item]) -> Inbound | None:
+        """The first audio/video message received whose payload is none of ``sent`` (altered on the way)."""
+        payloads = {i.payload for i in sent}
+        return next((m for m in self.media() if m.payload not in payloads), None)
 
     def wait_payload(self, payload: bytes, timeout: float | None = None) -> bool:
         try:

@@ -114,6 +114,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{chap}: conformance cases of chapter {title}")
     for level in catalog.LEVELS:
         config.addinivalue_line("markers", f"{level.lower()}: conformance cases of {level}-level requirements")
+    config.addinivalue_line("markers", "relay: conformance cases that go through the target contract (publish -> "
+                                       "play), and the contract probe itself")
     if not config.pluginmanager.hasplugin("allure_pytest"):
         config.addinivalue_line("markers", "allure_label: allure label marker")
     active = _is_active(config)

@@ -269,9 +269,10 @@ def observe_duplicate(ctx):
         play = ctx.player(first.key)
         items = av_sequence(3, seed=41)
         first.send_all(items)
-        if not play.wait_payload(items[-1].payload):
+        how, what, bad = play.relayed(items)
+        if how != "intact":
             return observed("first-broken", f"second publisher: {detail}; the first publisher's media no longer "
-                                            "reaches a player")
+                                            f"reaches a player intact: {what}", offending=bad)
     if outcome == "accepted":
         return observed("accepted-both", detail)
     return observed(outcome, detail)
@@ -308,8 +309,11 @@ def observe_play_before_publish(ctx):
     from .case import Player
 
     play = Player(s, key, s.stream_ids[-1])
-    if play.wait_payload(items[-1].payload):
+    how, what, bad = play.relayed(items)
+    if how == "intact":
         return observed("waited", f"{st.code if st else 'no status'} then the live stream once published")
+    if how == "altered":
+        return observed("altered", f"{st.code if st else 'no status'}; the stream arrived, but: {what}", offending=bad)
     return observed("no-media", f"{st.code if st else 'no status'}; nothing after the stream was published")
 
 
@@ -472,7 +476,14 @@ def observe_receive(ctx, kind: str):
         s.wait_until(lambda: sum(1 for m in s.inbox[mark:] if m.type_id == other) >= n_other,
                      f"the {'audio' if kind == 'video' else 'video'} messages")
     except StepTimeout:
+        n = sum(1 for m in s.inbox[mark:] if m.type_id == other)
+        if n:
+            return observed("lost", f"{n} of {n_other} {'audio' if kind == 'video' else 'video'} messages arrived")
         return observed("both-stopped", "the other media type stopped too")
+    sent = {i.payload for i in items}
+    bad = next((m for m in s.inbox[mark:] if m.type_id in (AUDIO, VIDEO) and m.payload not in sent), None)
+    if bad is not None:
+        return observed("altered", "a message the publisher never sent (altered on the way)", offending=bad)
     leaked = [m for m in s.inbox[mark:] if m.type_id == stopped]
     # sequence headers may still be sent (they are configuration, not media)
     from rtmpspec.media import is_sequence_header
@@ -522,7 +533,12 @@ def observe_play2(ctx):
         return observed(b)
     items = av_sequence(2, seed=53)
     pub.send_all(items)
-    if play.wait_payload(items[-1].payload):
+    play.wait_media(len(items))
+    bad = play.foreign(items)
+    if bad is not None:  # arrival is what play2 is about; intact or not is judged, never taken for "stopped"
+        return observed("altered", "media after play2 that the publisher never sent (altered on the way)",
+                        offending=bad)
+    if play.media():
         return observed("playing")
     return observed("stopped", "no media after play2")
 
@@ -587,7 +603,7 @@ CASES = [
                  "accepted-both": V.FAIL, "first-broken": V.FAIL, "silent": V.FAIL}),
     Case("7.2.2.1-play-start", "7.2.2.1-play-start", check_play_start),
     Case("7.2.2.1-play-before-publish", "7.2.2.1-play-before-publish", observe_play_before_publish, relay=True,
-         accept={"waited": V.PASS, "not-found": V.FAIL, "no-media": V.FAIL}),
+         accept={"waited": V.PASS, "not-found": V.FAIL, "no-media": V.FAIL, "altered": V.FAIL}),
     Case("7.2.2.1-play-missing-live-only", "7.2.2.1-play-missing-live", observe_play_missing_live,
          accept={"status": V.INFORMATIONAL, "silent": V.INFORMATIONAL, "closed": V.INFORMATIONAL}),
     Case("7.2.2.3-delete-stream-republish", "7.2.2.3-delete-stream", check_delete_stream),
@@ -611,10 +627,10 @@ CASES = [
          accept={"notify": V.PASS, "error": V.PASS, "ignored": V.FAIL, "closed": V.FAIL, "stalled": V.FAIL}),
     Case("7.2.2.5-receive-video-false", "7.2.2.5-receive-video", observe_receive, {"kind": "video"}, relay=True,
          accept={"stopped": V.PASS, "ignored": (V.UNSUPPORTED, "receiveVideo is ignored"),
-                 "both-stopped": V.FAIL, "closed": V.FAIL}),
+                 "both-stopped": V.FAIL, "closed": V.FAIL, "lost": V.FAIL, "altered": V.FAIL}),
     Case("7.2.2.4-receive-audio-false", "7.2.2.4-receive-audio", observe_receive, {"kind": "audio"}, relay=True,
          accept={"stopped": V.PASS, "ignored": (V.UNSUPPORTED, "receiveAudio is ignored"),
-                 "both-stopped": V.FAIL, "closed": V.FAIL}),
+                 "both-stopped": V.FAIL, "closed": V.FAIL, "lost": V.FAIL, "altered": V.FAIL}),
     Case("7.2-create-stream-before-connect", "7.2-command-before-connect", observe_before_connect,
          accept={"error": V.PASS, "closed": V.PASS, "ignored": (V.PASS, "ignored until connect"),
                  "result": V.FAIL, "connect-refused": V.INFORMATIONAL}, healthy_after=True),
@@ -623,7 +639,7 @@ CASES = [
                  "ignored": V.INFORMATIONAL}, healthy_after=True),
     Case("7.2.2.2-play2-switch", "7.2.2.2-play2", observe_play2, relay=True,
          accept={"playing": V.PASS, "stopped": (V.INFORMATIONAL, "play2 stopped the stream"), "closed": V.FAIL,
-                 "stalled": V.FAIL}),
+                 "stalled": V.FAIL, "altered": V.FAIL}),
 ]
 
 

@@ -15,7 +15,7 @@ from rtmpspec.messages import Command
 from . import craft
 from .case import Case, parametrize
 from .driver import Closed, DriverError, StepTimeout
-from .payloads import AUDIO, VIDEO, av_sequence, avc_nalu, legacy_video, shared_object_use
+from .payloads import AUDIO, VIDEO, Item, av_sequence, avc_nalu, legacy_video, shared_object_use
 from .test_control import barrier
 from .verdicts import Verdict, fail, observed
 
@@ -88,8 +88,12 @@ def observe_big_message(ctx, mode: str):
             s.send(Message(VIDEO, big, 40, pub.msid, 6), note="a 2 MB video message")
         except Closed:
             return observed("closed", "closed the connection on a 2 MB message")
-        if play is not None and play.wait_payload(big):
-            return observed("relayed")
+        if play is not None:
+            how, what, bad = play.relayed(items + [Item(VIDEO, 40, big, "2mb")])
+            if how == "intact":
+                return observed("relayed")
+            if play.foreign(items + [Item(VIDEO, 40, big, "2mb")]) is not None:
+                return observed("altered", what, offending=bad)
         if s.wait_closed(0.3):
             return observed("closed", "closed the connection on a 2 MB message")
         if play is None:
@@ -304,7 +308,8 @@ CASES = [
          accept=_REFUSE, healthy_after=True),
     Case("robust-message-2mb", "robust-message-size-limit", observe_big_message, {"mode": "complete-2mb"},
          accept={"relayed": V.PASS, "closed": (V.INFORMATIONAL, "the server limits message sizes"),
-                 "dropped": (V.INFORMATIONAL, "not relayed")}, healthy_after=True, refs=("nginx-rtmp 324",)),
+                 "dropped": (V.INFORMATIONAL, "not relayed"), "altered": V.FAIL}, healthy_after=True,
+         refs=("nginx-rtmp 324",)),
     Case("robust-message-16mb-unfinished", "robust-unfinished-message", observe_big_message, {"mode": "announced"},
          accept={"closed": V.PASS, "waiting": V.PASS}, healthy_after=True,
          doc="a Type 0 header announcing 16777215 bytes, 1 MB of them, then nothing: others must be served"),
