@@ -552,7 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
     p.add_argument("--targets", help=f"comma-separated subset of: {', '.join(TARGETS)}")
     p.add_argument("--corpus", help="extra seed sessions (*.bin)")
-    p.add_argument("--report-dir", default=str(DEFAULT_DIR))
+    p.add_argument("--reports-dir", "--report-dir", dest="reports_dir", default=str(DEFAULT_DIR), metavar="DIR",
+                   help=f"where the findings and the summary go (default: {DEFAULT_DIR})")
     p.add_argument("--memory-limit-mb", type=float, default=4096, help="address-space limit per worker")
     p.add_argument("--no-minimize", action="store_true")
     p.add_argument("--quiet", action="store_true")
@@ -567,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     res = run_parallel(seed, args.duration, max(1, args.jobs), targets=targets, memory_limit_mb=args.memory_limit_mb,
                        corpus_dir=args.corpus, quiet=args.quiet, progress_interval=args.progress_interval)
-    report_dir = Path(args.report_dir)
+    report_dir = Path(args.reports_dir)
     store = FindingStore(report_dir / "findings")
     for f in res["findings"].values():
         data = bytes.fromhex(f["data"])
