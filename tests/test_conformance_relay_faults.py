@@ -39,14 +39,16 @@ def test_a_faulty_relay_fails_the_relay_cases_not_the_probe(fault: str, tmp_path
     _, port = server.start()
     try:
         with FaultyRelay(port, fault) as relay:
-            run = run_battery(["--target", f"127.0.0.1:{relay.port}", "-m", "relay", "--step-timeout", "1"],
+            # a dropped message costs each case that misses it a step timeout: the media chapter is enough there
+            marker = "relay and media" if fault == "drop-tenth" else "relay"
+            run = run_battery(["--target", f"127.0.0.1:{relay.port}", "-m", marker, "--step-timeout", "1"],
                               tmp_path / "reports", timeout=180)
             changed = relay.changed
     finally:
         server.stop()
     assert run.summary is not None, run.output
     v = run.verdicts()
-    assert len(v) >= 50
+    assert len(v) >= (25 if fault == "drop-tenth" else 50)
     # the probe: media arrives, so the contract is met and no relay case is "unsupported" for it
     assert v["contract-publish-play-relay"] == "pass", run.tail()
     contract = [c["case"] for c in run.cases() if "relay contract" in (c["detail"] or "")]
