@@ -5,7 +5,8 @@ fake RTMP server (built on rtmpspec) that answers the handshake and ``connect`` 
         run_battery(["--target", f"127.0.0.1:{t.port}"], ...)
 
 ``FakeTarget("rtmp")`` answers connect (Window Ack Size, Set Peer Bandwidth, Set Chunk Size, ``_result``),
-createStream, publish and play (with their onStatus), ignores everything else and relays nothing. With
+createStream, publish and play (with their onStatus), relays a publisher's audio/video to the players of its key
+(``relay=False``: relays nothing) and ignores everything else. With
 ``after_connect`` it answers only the first ``connect`` of each connection and then goes "silent", "close"s the
 connection, sends "garbage" or "echo"es what it reads. A command named in ``crash_on`` stops the whole server: as a
 script (``python tests/nonservers.py rtmp --port N --crash-on cfCrash``) the process exits with status 70, as a
@@ -32,13 +33,15 @@ CRASH_EXIT = 70
 
 class FakeTarget:
     def __init__(self, kind: str, *, port: int = 0, after_connect: str | None = None, crash_on: tuple = (),
-                 exit_on_crash: bool = False, seed: int = 1) -> None:
+                 exit_on_crash: bool = False, relay: bool = True, seed: int = 1) -> None:
         if kind not in KINDS:
             raise ValueError(kind)
         self.kind = kind
         self.after_connect = after_connect
         self.crash_on = set(crash_on)
         self.exit_on_crash = exit_on_crash
+        self.relay = relay
+        self.players: dict[str, list] = {}  # key -> [(send, msid)]
         self.seed = seed
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -142,23 +145,34 @@ class FakeTarget:
             buf += self._recv(conn)
         reader = ChunkReader(strict=False, max_chunk_streams=70000)
         writer = ChunkWriter()
+        lock = threading.Lock()  # the writer and the socket are shared with the publishers relaying to us
+
+        def send(msgs: list[Message]) -> None:
+            with lock:
+                for out in msgs:
+                    conn.sendall(writer.write(out))
+                    if out.type_id == control.SET_CHUNK_SIZE:
+                        writer.set_chunk_size(int.from_bytes(out.payload, "big"))
+
         reader.receive_data(bytes(buf[hs.FLIGHT_SIZE:]))
-        state = {"connected": False, "stream": 0}
-        while True:
-            try:
-                while (msg := reader.next_message()) is not NEED_DATA:
-                    if state["connected"] and self.after_connect:
-                        return self._misbehave(conn, rng)
-                    for out in self._answer(msg, state):
-                        conn.sendall(writer.write(out))
-                        if out.type_id == control.SET_CHUNK_SIZE:
-                            writer.set_chunk_size(int.from_bytes(out.payload, "big"))
-            except RTMPError:
-                return None
-            data = self._recv(conn)
-            if state["connected"] and self.after_connect:
-                return self._misbehave(conn, rng, data)
-            reader.receive_data(data)
+        state = {"connected": False, "stream": 0, "send": send, "publishing": None}
+        try:
+            while True:
+                try:
+                    while (msg := reader.next_message()) is not NEED_DATA:
+                        if state["connected"] and self.after_connect:
+                            return self._misbehave(conn, rng)
+                        send(self._answer(msg, state))
+                except RTMPError:
+                    return None
+                data = self._recv(conn)
+                if state["connected"] and self.after_connect:
+                    return self._misbehave(conn, rng, data)
+                reader.receive_data(data)
+        finally:
+            with self._lock:
+                for subs in self.players.values():
+                    subs[:] = [x for x in subs if x[0] is not send]
 
     def _misbehave(self, conn, rng, data: bytes = b"") -> None:
         mode = self.after_connect
@@ -171,6 +185,15 @@ class FakeTarget:
         getattr(self, f"_{mode}")(conn, rng)
 
     def _answer(self, msg: Message, state: dict) -> list[Message]:
+        if msg.type_id in (8, 9) and state["publishing"] and self.relay:
+            with self._lock:
+                subs = list(self.players.get(state["publishing"], ()))
+            for send, msid in subs:
+                try:
+                    send([Message(msg.type_id, msg.payload, msg.timestamp, msid, 6 if msg.type_id == 9 else 4)])
+                except OSError:
+                    pass
+            return []
         if msg.type_id not in messages.COMMAND_TYPES:
             return []
         try:
@@ -192,6 +215,12 @@ class FakeTarget:
             state["stream"] += 1
             return [messages.result(tid, None, float(state["stream"])).to_message()]
         if cmd.name in ("publish", "play") and cmd.msid:
+            key = cmd.args[0] if cmd.args and isinstance(cmd.args[0], str) else ""
+            if cmd.name == "publish":
+                state["publishing"] = key
+            else:
+                with self._lock:
+                    self.players.setdefault(key, []).append((state["send"], cmd.msid))
             begin = Message(control.USER_CONTROL, control.build_user_control("StreamBegin", streamID=cmd.msid),
                             0, 0, 2)
             code = "NetStream.Publish.Start" if cmd.name == "publish" else "NetStream.Play.Start"

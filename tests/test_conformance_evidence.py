@@ -12,7 +12,9 @@ and ``connect`` and then misbehave. The preflight stops real runs against such t
 - against a fake that answers connect, createStream, publish and play but relays nothing, the relay contract is
   not met and every relay case is unsupported.
 
-Each target gets every case at once on a thread pool with a 0.3 s step timeout: bounded, a few seconds each."""
+Each target gets every case at once on a thread pool with a 0.3 s step timeout: bounded, a few seconds each. A
+short timeout only makes cases fail sooner; the few checks that something *does* pass (so that the rules above are
+not vacuous) run those cases again, alone, with the default 3 s."""
 
 from __future__ import annotations
 
@@ -42,9 +44,9 @@ def _cases() -> list[Case]:
     return [c for k, c in sorted(REGISTRY.items()) if not k.startswith("selftest-")]
 
 
-def _battery(port: int) -> dict[str, tuple]:
+def _battery(port: int, *, contract_timeout: float = STEP) -> dict[str, tuple]:
     settings = Settings(Target("127.0.0.1", port), step_timeout=STEP)
-    settings.contract = probe_contract(settings.target, STEP)
+    settings.contract = probe_contract(settings.target, contract_timeout)
     cases = _cases()
     with ThreadPoolExecutor(48) as pool:
         runs = list(pool.map(lambda c: run_case(settings, c), cases))
@@ -92,17 +94,25 @@ def test_after_connect_only_connect_cases_can_pass(after: str):
     assert not bad, (f"a fake that answers connect and then goes {after!r}: verdicts on commands it never "
                      "answered:\n" + "\n".join(bad))
     # not vacuous: what the fake does answer (the handshake, connect) is judged, and passes
-    assert {"5.2.2-s0-version-3", "7.2.1.1-connect-result", "7.2.1.1-connect-window-ack-size"} <= set(passed)
-    setup = results["7.2.2.6-publish-live-start"][1]
-    assert setup.verdict is Verdict.ERROR and setup.detail.startswith("setup: createStream"), setup.detail
+    with FakeTarget("rtmp", after_connect=after) as t:
+        again = _alone(t.port, ["5.2.2-s0-version-3", "7.2.1.1-connect-result", "7.2.1.1-connect-window-ack-size",
+                                "7.2.2.6-publish-live-start"])
+    assert [o.verdict for o in again[:3]] == [Verdict.PASS] * 3, [o.detail for o in again]
+    assert again[3].verdict is Verdict.ERROR and again[3].detail.startswith("setup: createStream"), again[3].detail
+
+
+def _alone(port: int, ids: list[str]) -> list:
+    settings = Settings(Target("127.0.0.1", port), step_timeout=3.0)
+    return [run_case(settings, REGISTRY[cid])[0] for cid in ids]
 
 
 def test_a_server_that_relays_nothing_gets_no_relay_verdict():
-    with FakeTarget("rtmp") as t:
-        results = _battery(t.port)
+    with FakeTarget("rtmp", relay=False) as t:
+        results = _battery(t.port, contract_timeout=3.0)
+        again = _alone(t.port, ["7.2.2.6-publish-live-start"])
     relay = {cid: o for cid, (c, o, ctx) in results.items() if c.relay}
     assert len(relay) >= 40
     bad = [f"{cid}: {o.verdict.value}: {o.detail[:120]}" for cid, o in relay.items() if not _contract_unsupported(o)]
     assert not bad, "\n".join(bad)
     assert results["contract-publish-play-relay"][1].verdict is Verdict.UNSUPPORTED
-    assert results["7.2.2.6-publish-live-start"][1].verdict is Verdict.PASS  # what it does answer is judged
+    assert again[0].verdict is Verdict.PASS, again[0].detail  # what it does answer is judged
