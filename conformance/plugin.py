@@ -15,17 +15,16 @@ import json
 import os
 import pkgutil
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from . import catalog
-from .case import REGISTRY, Case, Settings, probe_contract, run_case
+from .case import REGISTRY, Case, Settings, run_case
+from .controller import cleanup, setup_target
 from .driver import WireLog
-from .guard import Guard, SharedState, TargetDown, stop_all, target_from_json, target_to_json
-from .preflight import probe
+from .guard import Guard, SharedState, TargetDown, target_from_json
 from .reports import (
     Baseline,
     baseline_skeleton,
@@ -35,7 +34,7 @@ from .reports import (
     write_json,
     write_junit_stopped,
 )
-from .target import EmbeddedServer, TargetError, parse_target
+from .target import TargetError, parse_target
 from .verdicts import Outcome, Verdict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -139,86 +138,13 @@ def pytest_configure(config: pytest.Config) -> None:
         opt.allure_report_dir = str(allure_dir)
         opt.clean_alluredir = False
     if not worker and _runs_cases(config):
-        _setup_target(config, state)
+        setup_target(config, state)
 
 
 def _runs_cases(config: pytest.Config) -> bool:
     o = config.option
     return not any(getattr(o, name, False) for name in ("collectonly", "help", "version", "showfixtures",
                                                           "show_fixtures_per_test", "markers"))
-
-
-# -- the target, the preflight and the shared state (controller) ---------------------------------------------------
-
-
-def _setup_target(config: pytest.Config, st: dict) -> None:
-    """Before any case: the target (the embedded server is started here, one for the whole run), the preflight
-    (does it speak RTMP?), the relay contract probe, and the state every xdist worker reads. When the preflight
-    fails the run stops here: no worker is started, no case runs, the reports say why."""
-    step = config.getoption("--step-timeout")
-    spec = config.getoption("--target")
-    shared = SharedState(tempfile.mkdtemp(prefix="rtmp-conformance-"))
-    st["shared"] = shared
-    t0 = time.monotonic()
-    restart = None
-    if spec:
-        try:
-            target = parse_target(spec, app=config.getoption("--app"), tls_insecure=config.getoption("--tls-insecure"))
-        except TargetError as exc:
-            raise pytest.UsageError(f"rtmp conformance: {exc}") from None
-        if config.getoption("--restart-cmd"):
-            restart = {"kind": "command", "command": config.getoption("--restart-cmd"), "timeout": max(30.0, 10 * step)}
-    else:
-        server = EmbeddedServer(config.getoption("--reference-server-cmd"), log=shared.dir / "server.log")
-        try:
-            host, port = server.start()
-        except TargetError as exc:
-            _stop(config, st, f"the embedded reference server did not start: {exc}", None, t0)
-            return
-        st["server"] = server
-        # an embedded server with TLS has a self-signed certificate at best: do not verify it
-        target = parse_target(f"{server.scheme}://{host}:{port}", app=config.getoption("--app"),
-                              tls_insecure=server.scheme == "rtmps" or config.getoption("--tls-insecure"))
-        target.label = target.url
-        restart = {"kind": "embedded", "command": config.getoption("--reference-server-cmd")}
-    health = probe(target, step, label="preflight")
-    if not health.ok:
-        _stop(config, st, f"{target.url} does not speak RTMP: {health.reason}", health, t0, target)
-        return
-    log = WireLog()
-    contract = probe_contract(target, step, log)
-    if not contract[0]:
-        again = probe(target, step, label="preflight")
-        if not again.ok:
-            again.log = log
-            _stop(config, st, f"{target.url} stopped serving during the relay contract probe: {again.reason}",
-                  again, t0, target)
-            return
-    st["preflight"] = {"ok": True, "reason": health.reason, "target": target.url,
-                       "seconds": round(time.monotonic() - t0, 3), "contract": list(contract)}
-    shared.write({"target": target_to_json(target), "generation": 0, "restart": restart, "down": None,
-                  "contract": list(contract), "crashes": [], "restarts": [], "step_timeout": step,
-                  "preflight": st["preflight"]})
-
-
-def _stop(config: pytest.Config, st: dict, reason: str, health, t0: float, target=None) -> None:
-    st["stopped"] = {"ok": False, "reason": reason, "stage": health.stage if health else "start",
-                     "target": target.url if target else None, "seconds": round(time.monotonic() - t0, 3),
-                     "wire": health.log.to_json() if health else None}
-    # no xdist workers for a run that stops here
-    if getattr(config.option, "dist", "no") != "no":
-        config.option.dist = "no"
-        config.option.tx = []
-    _cleanup(st)
-
-
-def _cleanup(st: dict) -> None:
-    shared: SharedState | None = st.get("shared")
-    if shared is not None:
-        stop_all(shared.read())
-    server = st.pop("server", None)
-    if server is not None:
-        server.stop()
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -542,7 +468,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         else:
             _finish(session, st)
     finally:
-        _cleanup(st)
+        cleanup(st)
         shared = st.pop("shared", None)
         if shared is not None:
             shared.close()
@@ -619,7 +545,11 @@ def _finish(session: pytest.Session, st: dict) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     st = config.stash.get(_state_key, None)
     if st is not None and not st["worker"]:
-        _cleanup(st)  # a run that ended early (usage error, interrupt): stop what the plugin started
+        cleanup(st)  # a run that ended early (usage error, interrupt): stop what the plugin started
+        shared = st.pop("shared", None)
+        if shared is not None:
+            shared.close()
+            shutil.rmtree(shared.dir, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
