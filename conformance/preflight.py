@@ -56,7 +56,7 @@ def probe(target: Target, timeout: float = 3.0, *, label: str = "probe", log: Wi
     except ConnectionRefusedError:
         return done(False, "connection refused", "tcp")
     except TimeoutError:
-        return done(False, f"no TCP connection within {timeout:g} s", "tcp")
+        return done(False, f"no TCP{'/TLS' if target.tls else ''} connection within {timeout:g} s", "tcp")
     except ssl.SSLError as exc:
         return done(False, f"TLS handshake failed: {exc.reason or exc}", "tcp")
     except OSError as exc:
