@@ -44,8 +44,7 @@ def _closed_port() -> int:
     return port
 
 
-@pytest.mark.parametrize("kind,xdist", [(k, False) for k in EXPECTED] + [(k, True) for k in ("refused", "silent",
-                                                                                               "echo")])
+@pytest.mark.parametrize("kind,xdist", [(k, False) for k in EXPECTED] + [(k, True) for k in ("silent", "echo")])
 def test_preflight_stops_the_run_against_a_non_server(kind: str, xdist: bool, tmp_path: Path):
     fake = None if kind == "refused" else FakeTarget(kind).start()
     port = _closed_port() if fake is None else fake.port
