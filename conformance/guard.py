@@ -4,8 +4,8 @@ The controller sets up the target once (``--target``, or the embedded reference 
 preflight and the relay contract probe, and writes :class:`SharedState` (a small JSON file plus a lock file in a
 directory every worker gets through ``workerinput``). Workers then run cases against that one target:
 
-- every case runs under a shared lock and is followed by a health probe (a new connection: handshake and an
-  answer to ``connect``, :func:`conformance.preflight.probe`);
+- every case runs under a shared lock and is followed by a health probe (a new connection and handshake,
+  :func:`conformance.preflight.probe`; after a restart the target must pass the whole preflight again);
 - when the probe fails (or the target was restarted while the case ran), the worker takes the lock exclusively:
   the other workers finish their current case and wait. If the target really stopped serving:
   - it is restarted when it can be (the embedded server, or ``--restart-cmd``) and the case runs again, alone, on
@@ -235,7 +235,7 @@ class Guard:
         """Health probe after a case; recovery when the target stopped serving. Returns the outcome and the wire
         log (or context) of the run the verdict comes from. Call with the shared lock held (``begin``)."""
         target, data = self.target()
-        health = probe(target, step_timeout, label="health")
+        health = probe(target, step_timeout, label="health", connect=False)
         if health.ok and int(data.get("generation", 0)) == self.generation:
             return outcome, log
         # exclusive: the other workers finish their current case and wait
@@ -247,7 +247,7 @@ class Guard:
                 return not_run(data["down"]), log
             target = target_from_json(data["target"])
             moved = int(data.get("generation", 0)) != self.generation
-            now = probe(target, step_timeout, label="health")
+            now = probe(target, step_timeout, label="health", connect=False)
             if now.ok and not moved:  # a passing hiccup (e.g. the target was busy with another worker's case)
                 outcome.notes.append(f"a health probe after this case failed ({health.reason}); a second one, with "
                                      "no other case running, passed")
@@ -268,7 +268,7 @@ class Guard:
             target = target_from_json(data["target"])
             self.generation = int(data.get("generation", 0))
             out2, log2 = rerun(target)
-            after2 = probe(target, step_timeout, label="health")
+            after2 = probe(target, step_timeout, label="health", connect=False)
             if after2.ok:
                 out2.notes.append(f"{note}; this verdict comes from a second run of the case, alone on the fresh "
                                   f"target, which kept serving (first run: {outcome.verdict.value})")

@@ -6,8 +6,9 @@ and an answer to it (``_result`` or ``_error``) within the step timeout. The res
 seen when the target is not an RTMP server: "connection refused", "accepted, then closed before S0", "no S0 within
 3 s", "first byte 0x48 is not an RTMP version", "no answer to connect within 3 s", ...
 
-The relay contract probe (publish app/key, play app/key, any audio/video message arriving at the player) lives in
-:func:`conformance.case.contract`; the plugin runs it once, right after the preflight.
+After every case the plugin probes again, up to S2 (a new connection and handshake: a stopped or hung server fails
+it). The relay contract probe (publish app/key, play app/key, any audio/video message arriving at the player)
+lives in :func:`conformance.case.contract`; the plugin runs it once, right after the preflight.
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ def _printable(data: bytes) -> str:
     return ""
 
 
-def probe(target: Target, timeout: float = 3.0, *, label: str = "probe", log: WireLog | None = None) -> Health:
-    """One RTMP session up to the answer to ``connect``; each stage waits at most ``timeout`` seconds."""
+def probe(target: Target, timeout: float = 3.0, *, label: str = "probe", log: WireLog | None = None,
+          connect: bool = True) -> Health:
+    """One RTMP session up to the answer to ``connect`` (``connect=False``: up to S2, the health probe after a
+    case); each stage waits at most ``timeout`` seconds."""
     log = log if log is not None else WireLog()
     t0 = time.monotonic()
     s = Session(target, label=label, log=log, step_timeout=timeout, seed=1)
@@ -89,6 +92,8 @@ def probe(target: Target, timeout: float = 3.0, *, label: str = "probe", log: Wi
             return done(False, f"no complete {name} within {timeout:g} s ({len(s._hs_buf)} of {need} handshake "
                                f"bytes{'; its S1 is our C1: it echoes what it reads' if name == 'S2' and _echoes(s) else ''})", name)
     s.read_s0s1s2()
+    if not connect:
+        return done(True, f"handshake after {1000 * (time.monotonic() - t0):.0f} ms", "ok")
     try:
         s.send_c2()
         s.connect(expect=False)
