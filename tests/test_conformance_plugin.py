@@ -184,5 +184,6 @@ def test_plugin_is_inert_without_conformance_cases(tmp_path: Path):
     assert not (tmp_path / "reports").exists()
     assert "rtmp conformance" not in r.stdout
     h = subprocess.run([sys.executable, "-m", "pytest", "--help"], cwd=tmp_path, capture_output=True, text=True)
-    for opt in ("--target", "--app", "--step-timeout", "--tls-insecure", "--baseline", "--reports-dir", "--restart-cmd"):
+    for opt in ("--target", "--app", "--step-timeout", "--tls-insecure", "--baseline", "--reports-dir",
+                "--restart-cmd"):
         assert opt in h.stdout
