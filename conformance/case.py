@@ -15,6 +15,7 @@ A check is ``check(ctx, **params)``; it drives sessions through ``ctx`` and retu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -39,10 +40,11 @@ from .driver import (
     Target,
     Undecodable,
     WireLog,
+    is_command,
     is_user_control,
 )
 from .payloads import AUDIO, VIDEO, Item
-from .verdicts import CaseEnd, Observed, Outcome, Verdict
+from .verdicts import CaseEnd, Observed, Outcome, SetupError, Verdict
 
 REGISTRY: dict[str, Case] = {}
 
@@ -88,7 +90,8 @@ def marks_for(case: Case) -> list:
         pytest.mark.allure_label(f"{req.id}: {req.text}", label_type="story"),
         pytest.mark.allure_label(req.severity, label_type="severity"),
         pytest.mark.allure_label(req.id, label_type="tag"),
-    ] + ([pytest.mark.interop] if case.refs and req.chapter != "interop" else [])
+    ] + ([pytest.mark.interop] if case.refs and req.chapter != "interop" else []) \
+      + ([pytest.mark.relay] if case.relay or case.req == "contract-relay" else [])
 
 
 def parametrize(cases: list[Case]):
@@ -123,20 +126,51 @@ class Ctx:
         self.notes: list[str] = []
 
     # sessions and names ---------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def setup(self, step: str):
+        """A setup step of the case (TCP connect, handshake, connect, createStream, publish, play it needs): when the
+        server does not do it, the case ends with ``error`` ("setup: no _result to connect ..."), never with a
+        judgement of the behaviour the case is about."""
+        try:
+            yield
+        except CaseEnd:
+            raise
+        except (DriverError, OSError) as exc:
+            raise SetupError(step, exc) from None
+
     def session(self, label: str | None = None, *, handshake: bool = True, **kw: Any) -> Session:
         self._n += 1
         s = Session(self.target, label=label or f"c{self._n}", log=self.log, step_timeout=self.step_timeout,
                     seed=zlib.crc32(f"{self.case.id}/{self._n}".encode()), **kw)
         self.sessions.append(s)
-        s.open()
+        with self.setup("TCP connect"):
+            s.open()
         if handshake:
-            s.handshake()
+            with self.setup("handshake"):
+                s.handshake()
         return s
 
     def connected(self, label: str | None = None, **kw: Any) -> Session:
         s = self.session(label)
-        s.connected(**kw)
+        with self.setup("connect"):
+            s.connected(**kw)
         return s
+
+    def create_stream(self, s: Session) -> int:
+        """createStream as a setup step."""
+        with self.setup("createStream"):
+            return s.create_stream()
+
+    def ready(self, s: Session) -> None:
+        """Setup: a createStream round trip on ``s`` right before the case acts. It is the evidence that this
+        session is served: a later "closed", "ignored" or "stalled" (a createStream barrier that gets no answer)
+        is then the server's answer to what the case did, not a session that never worked."""
+        with self.setup("a createStream round trip before the case acts"):
+            tid = s.next_tid()
+            s.send_cmd(messages.create_stream(tid))
+            res = s.expect(is_command(("_result", "_error"), tid=tid), f"_result for createStream (tid {tid:g})")
+            if res.name != "_result":
+                raise DriverError(f"createStream answered {res.name} {res.code or ''}".strip())
 
     def key(self, tag: str = "") -> str:
         """A stream key unique to this case run (letters, digits and '-' only: every server accepts them)."""
@@ -154,21 +188,23 @@ class Ctx:
     def publisher(self, key: str | None = None, label: str = "pub", *, fc: bool = False) -> Publisher:
         key = key or self.key()
         s = self.connected(label)
-        if fc:
-            s.send_cmd(messages.release_stream(key, s.next_tid()))
-            s.send_cmd(messages.fc_publish(key, s.next_tid()))
-        s.create_stream()
-        st = s.publish(key)
-        if st.code != "NetStream.Publish.Start":
-            raise DriverError(f"publish {key!r} answered {st.name} {st.code}")
+        with self.setup("publish"):
+            if fc:
+                s.send_cmd(messages.release_stream(key, s.next_tid()))
+                s.send_cmd(messages.fc_publish(key, s.next_tid()))
+            s.create_stream()
+            st = s.publish(key)
+            if st.code != "NetStream.Publish.Start":
+                raise DriverError(f"publish {key!r} answered {st.name} {st.code}")
         return Publisher(s, key, s.stream_ids[-1])
 
     def player(self, key: str, label: str = "play", *, wait: bool = True) -> Player:
         s = self.connected(label)
-        s.create_stream()
-        st = s.play(key, wait=wait)
-        if wait and st.code not in ("NetStream.Play.Start", "NetStream.Play.Reset"):
-            raise DriverError(f"play {key!r} answered {st.name} {st.code}")
+        with self.setup("play"):
+            s.create_stream()
+            st = s.play(key, wait=wait)
+            if wait and st.code not in ("NetStream.Play.Start", "NetStream.Play.Reset"):
+                raise DriverError(f"play {key!r} answered {st.name} {st.code}")
         return Player(s, key, s.stream_ids[-1])
 
     def relay_pair(self, *, fc: bool = False) -> tuple[Publisher, Player]:
@@ -178,6 +214,8 @@ class Ctx:
 
     def require_relay(self) -> None:
         ok, detail = contract(self.settings)
+        if ok is None:
+            raise SetupError("the relay contract probe", detail)
         if not ok:
             raise CaseEnd(Outcome(Verdict.UNSUPPORTED, f"the target does not meet the relay contract: {detail}"))
 
@@ -189,6 +227,8 @@ class Ctx:
             s.create_stream()
             s.close()
             return True, ""
+        except SetupError as exc:
+            return False, exc.outcome.detail.removeprefix("setup: ")
         except DriverError as exc:
             return False, f"{type(exc).__name__}: {exc}"
         except OSError as exc:
@@ -242,6 +282,23 @@ class Player:
             pass
         return self.media()
 
+    def relayed(self, items: list[Item], timeout: float | None = None) -> tuple[str, str, Any]:
+        """Wait for ``items`` (published after this player started): ("none" | "altered" | "intact", what is
+        wrong, the offending message). Arrival is one thing, integrity another: a relay that alters, drops or
+        reorders is "altered", never "none"."""
+        got = self.wait_media(len(items), timeout=timeout)
+        if not got:
+            return "none", "no audio or video message arrived", None
+        problem = compare_relay(items, got)
+        if problem:
+            return "altered", problem[0], problem[1]
+        return "intact", "", None
+
+    def foreign(self, sent: list[Item]) -> Inbound | None:
+        """The first audio/video message received whose payload is none of ``sent`` (altered on the way)."""
+        payloads = {i.payload for i in sent}
+        return next((m for m in self.media() if m.payload not in payloads), None)
+
     def wait_payload(self, payload: bytes, timeout: float | None = None) -> bool:
         try:
             self.s.wait_until(lambda: any(m.payload == payload for m in self.media()), "a media payload", timeout)
@@ -251,44 +308,80 @@ class Player:
 
 
 def compare_relay(sent: list[Item], got: list[Inbound], *, exact_timestamps: bool = False) -> tuple[str, Any] | None:
-    """None if ``got`` carries the payloads of ``sent`` in order (per type) with the same timestamp deltas;
-    otherwise (what is wrong, offending message or None)."""
+    """None if ``got`` carries exactly the messages of ``sent``, per type (audio, video): the same count, the same
+    payloads byte for byte, in the same order, with the same timestamp deltas (``exact_timestamps``: the same
+    timestamps). Otherwise (what is wrong, the offending message or None)."""
     for t, name in ((VIDEO, "video"), (AUDIO, "audio")):
         s_items = [i for i in sent if i.type_id == t]
         g_items = [m for m in got if m.type_id == t]
         if not s_items:
             continue
-        if len(g_items) < len(s_items):
-            missing = s_items[len(g_items)] if len(g_items) < len(s_items) else None
-            # find the first sent payload that never arrived
-            got_payloads = [m.payload for m in g_items]
-            lost = [i for i in s_items if i.payload not in got_payloads]
-            first = lost[0] if lost else missing
-            return (f"{len(g_items)} of {len(s_items)} {name} messages arrived; first missing: "
-                    f"{first.label or ''} ts={first.timestamp} {len(first.payload)} bytes", None)
-        for i, (a, b) in enumerate(zip(s_items, g_items, strict=False)):
-            if a.payload != b.payload:
-                return (f"{name} message {i} ({a.label}, ts {a.timestamp}): payload differs "
-                        f"(sent {len(a.payload)} bytes {a.payload[:12].hex()}..., got {len(b.payload)} bytes "
-                        f"{b.payload[:12].hex()}...)", b)
+        s_payloads = [i.payload for i in s_items]
+        for i, a in enumerate(s_items):
+            if i >= len(g_items):
+                got_payloads = {m.payload for m in g_items}
+                lost = [(k, x) for k, x in enumerate(s_items) if x.payload not in got_payloads]
+                k, first = lost[0] if lost else (i, a)
+                return (f"{len(g_items)} of {len(s_items)} {name} messages arrived; first missing: message {k} "
+                        f"({first.label or '-'}, ts {first.timestamp}, {len(first.payload)} bytes)", None)
+            b = g_items[i]
+            if a.payload == b.payload:
+                continue
+            j = next((k for k, p in enumerate(s_payloads) if p == b.payload and k != i), None)
+            if j is not None and j > i:
+                return (f"{name} message {i} ({a.label or '-'}, ts {a.timestamp}) is missing: in its place the "
+                        f"player got message {j} ({j - i} message(s) dropped or reordered; {len(g_items)} of "
+                        f"{len(s_items)} arrived)", b)
+            if j is not None:
+                return (f"{name} message {j} arrived again or out of order, at position {i} (where message {i} "
+                        f"({a.label or '-'}, ts {a.timestamp}) belongs)", b)
+            return (f"{name} message {i} ({a.label or '-'}, ts {a.timestamp}): {_payload_diff(a.payload, b.payload)}",
+                    b)
+        if len(g_items) > len(s_items):
+            extra = g_items[len(s_items)]
+            return (f"{len(g_items)} {name} messages arrived for {len(s_items)} sent (the first extra one: "
+                    f"ts {extra.timestamp}, {len(extra.payload)} bytes)", extra)
         base_s, base_g = s_items[0].timestamp, g_items[0].timestamp
         for i, (a, b) in enumerate(zip(s_items, g_items, strict=False)):
             want = a.timestamp if exact_timestamps else (base_g + a.timestamp - base_s) & 0xFFFFFFFF
             if b.timestamp != want:
-                return (f"{name} message {i} ({a.label}): timestamp {b.timestamp}, expected {want} "
+                return (f"{name} message {i} ({a.label or '-'}): timestamp {b.timestamp}, expected {want} "
                         f"(sent {a.timestamp}{', deltas must be kept' if not exact_timestamps else ''})", b)
     return None
+
+
+def _payload_diff(sent: bytes, got: bytes) -> str:
+    if len(sent) != len(got):
+        return (f"payload differs: sent {len(sent)} bytes ({sent[:12].hex()}...), got {len(got)} bytes "
+                f"({got[:12].hex()}...)")
+    diff = [k for k in range(len(sent)) if sent[k] != got[k]]
+    o = diff[0]
+    return (f"payload altered: {len(diff)} of {len(sent)} bytes differ, the first at byte {o} (sent "
+            f"0x{sent[o]:02x}, got 0x{got[o]:02x})")
 
 
 # -- the relay contract -----------------------------------------------------------------------------------------
 
 
 def contract(settings: Settings) -> tuple[bool, str]:
-    """Does the target relay publish(app/key) to play(app/key)? Probed once per process and cached."""
+    """The target contract: does publish on app/key reach play of app/key *at all*? Any audio or video message of
+    the stream arriving at the player meets it; whether it arrives intact (payloads, timestamps, order, counts)
+    is what the relay cases judge, and they fail when it does not. Probed once (the plugin does it right after
+    the preflight and shares the answer with every worker); cached in ``settings``."""
     if settings.contract is not None:
         return settings.contract
+    settings.contract = probe_contract(settings.target, settings.step_timeout)
+    return settings.contract
+
+
+def probe_contract(target: Target, step_timeout: float, log: WireLog | None = None) -> tuple[bool | None, str]:
+    """(True, how) when any audio/video message reaches the player; (False, why) when the target visibly does not
+    do it (publish or play refused with an answer, or no media arrives); (None, what) when the probe could not
+    run (no answer, a closed connection: the target is broken, which is no "unsupported")."""
     probe_case = Case("contract-probe", "contract-relay", lambda ctx: None)
-    ctx = Ctx(settings, probe_case)
+    ctx = Ctx(Settings(target, step_timeout=step_timeout), probe_case)
+    if log is not None:
+        ctx.log = log
     ok, detail = False, ""
     try:
         from . import payloads
@@ -297,16 +390,27 @@ def contract(settings: Settings) -> tuple[bool, str]:
         play = ctx.player(pub.key)
         items = payloads.av_sequence(3, seed=99)
         pub.send_all(items)
-        if play.wait_payload(items[-1].payload):
-            ok, detail = True, f"publish -> play relay works on {settings.target.url}/<key>"
+        try:
+            play.s.wait_until(lambda: bool(play.media()), "an audio or video message")
+        except StepTimeout:
+            pass
+        got = play.media()
+        if got:
+            ok, detail = True, (f"publish -> play relay works on {target.url}/<key> (the player got {len(got)} of "
+                                f"{len(items)} messages within the probe; the relay cases judge them)")
         else:
-            detail = f"a player of {pub.key!r} got no media within {ctx.step_timeout} s of it being published"
+            detail = (f"a player of {pub.key!r} got no audio or video message within {ctx.step_timeout:g} s of "
+                      f"{len(items)} being published")
+    except SetupError as exc:
+        detail = exc.outcome.detail
+        refused = isinstance(exc.cause, DriverError) and not isinstance(exc.cause, (StepTimeout, Closed, Undecodable))
+        if not refused:
+            ok = None  # no answer / closed / undecodable: the probe could not run
     except (DriverError, OSError) as exc:
-        detail = f"{type(exc).__name__}: {exc}"
+        ok, detail = None, f"{type(exc).__name__}: {exc}"
     finally:
         ctx.close_all()
-    settings.contract = (ok, detail)
-    return settings.contract
+    return ok, detail
 
 
 # -- running a case ----------------------------------------------------------------------------------------------
@@ -368,7 +472,7 @@ def run_case(settings: Settings, case: Case) -> tuple[Outcome, Ctx, float]:
         outcome = Outcome(Verdict.FAIL, f"socket error: {exc}", case.requirement.text, f"{type(exc).__name__}: {exc}")
     finally:
         ctx.close_all()
-    if case.healthy_after and outcome.verdict is not Verdict.UNSUPPORTED:
+    if case.healthy_after and outcome.verdict not in (Verdict.UNSUPPORTED, Verdict.ERROR):
         ok, detail = ctx.healthy()
         ctx.close_all()
         if not ok:

@@ -22,14 +22,27 @@ import pytest
 
 from . import catalog
 from .case import REGISTRY, Case, Settings, run_case
-from .reports import Baseline, baseline_skeleton, build_summary, evaluate_baseline, write_html, write_json
-from .target import EmbeddedServer, TargetError, parse_target
-from .verdicts import Verdict
+from .controller import cleanup, setup_target
+from .driver import WireLog
+from .guard import Guard, SharedState, TargetDown, target_from_json
+from .reports import (
+    Baseline,
+    baseline_skeleton,
+    build_summary,
+    evaluate_baseline,
+    write_html,
+    write_json,
+    write_junit_stopped,
+)
+from .target import TargetError, parse_target
+from .verdicts import Outcome, Verdict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 _state_key = pytest.StashKey[dict]()
 _CONFIG: dict = {}
 _wire_key = pytest.StashKey[dict]()
+WORKERINPUT_KEY = "rtmp_conformance_shared"
+STOPPED_EXIT_STATUS = 2  # the run stopped before any case (the preflight failed)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,8 +67,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--reports-dir", default=None, metavar="DIR",
                 help="where the JUnit XML, JSON, Allure results and HTML report go (default: reports/)")
     g.addoption("--reference-server-cmd", default=None, metavar="CMD",
-                help="command that starts the reference server (default: python -m reference_server); "
-                     "it gets --listen 127.0.0.1:0 and must print 'listening rtmp://HOST:PORT'")
+                help="command that starts the reference server (default: python -m reference_server; a leading "
+                     "python/python3 is this interpreter); it gets --listen 127.0.0.1:0 and must print "
+                     "'listening rtmp://HOST:PORT'")
+    g.addoption("--restart-cmd", default=None, metavar="CMD",
+                help="shell command that restarts the --target after it stopped serving (it may keep running: the "
+                     "plugin stops it at the end); the case that stopped it fails, the run goes on. Without it "
+                     "the cases after a crash are not run. The embedded server is always restarted")
 
 
 # -- activation ----------------------------------------------------------------------------------------------------
@@ -95,6 +113,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{chap}: conformance cases of chapter {title}")
     for level in catalog.LEVELS:
         config.addinivalue_line("markers", f"{level.lower()}: conformance cases of {level}-level requirements")
+    config.addinivalue_line("markers", "relay: conformance cases that go through the target contract (publish -> "
+                                       "play), and the contract probe itself")
     if not config.pluginmanager.hasplugin("allure_pytest"):
         config.addinivalue_line("markers", "allure_label: allure label marker")
     active = _is_active(config)
@@ -117,6 +137,36 @@ def pytest_configure(config: pytest.Config) -> None:
             shutil.rmtree(allure_dir, ignore_errors=True)
         opt.allure_report_dir = str(allure_dir)
         opt.clean_alluredir = False
+    if not worker and _runs_cases(config):
+        setup_target(config, state)
+
+
+def _runs_cases(config: pytest.Config) -> bool:
+    o = config.option
+    return not any(getattr(o, name, False) for name in ("collectonly", "help", "version", "showfixtures",
+                                                          "show_fixtures_per_test", "markers"))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """xdist: every worker gets the directory of the shared target state."""
+    st = _state(node.config)
+    if st.get("shared") is not None:
+        node.workerinput[WORKERINPUT_KEY] = str(st["shared"].dir)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session: pytest.Session):
+    if _state(session.config).get("stopped"):
+        return True  # nothing to collect: the run stopped at the preflight
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session):
+    if _state(session.config).get("stopped"):
+        return True
+    return None
 
 
 def strict_mode(config: pytest.Config) -> bool:
@@ -147,8 +197,15 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         except TargetError as exc:
             tgt = f"invalid --target: {exc}"
     else:
-        tgt = "embedded reference server on a free loopback port (one per xdist worker)"
-    lines = [f"rtmp conformance target: {tgt}",
+        tgt = "embedded reference server on a free loopback port (one for the run, shared by xdist workers)"
+    lines = [f"rtmp conformance target: {tgt}"]
+    if st.get("preflight"):
+        pf = st["preflight"]
+        lines.append(f"rtmp conformance preflight: {pf['target']} speaks RTMP ({pf['reason']}); relay contract: "
+                     f"{'met' if pf['contract'][0] else 'NOT met: ' + pf['contract'][1]}")
+    elif st.get("stopped"):
+        lines.append(f"rtmp conformance preflight FAILED: {st['stopped']['reason']}")
+    lines += [
              f"rtmp conformance: {'strict' if strict_mode(config) else 'lenient'} mode, step timeout "
              f"{config.getoption('--step-timeout')} s, reports in {st['reports']}"]
     if config.getoption("--baseline"):
@@ -171,28 +228,27 @@ def pytest_collection_modifyitems(items: list) -> None:
 
 @pytest.fixture(scope="session")
 def rtmp_settings(request: pytest.FixtureRequest):
-    """The target (started here when there is no --target) and the battery's settings, per process."""
+    """The target (set up once by the controller: ``--target`` or the embedded server) and the battery's settings,
+    per process, with the guard that tells a failing case from a crashed server."""
     config = request.config
-    spec = config.getoption("--target")
-    server = None
-    try:
-        if spec:
-            target = parse_target(spec, app=config.getoption("--app"),
-                                  tls_insecure=config.getoption("--tls-insecure"))
-        else:
-            server = EmbeddedServer(config.getoption("--reference-server-cmd"))
-            host, port = server.start()
-            # an embedded server with TLS has a self-signed certificate at best: do not verify it
-            target = parse_target(f"{server.scheme}://{host}:{port}", app=config.getoption("--app"),
-                                  tls_insecure=server.scheme == "rtmps" or config.getoption("--tls-insecure"))
-            target.label = target.url
-    except TargetError as exc:
-        pytest.exit(f"rtmp conformance: {exc}", returncode=4)
-    settings = Settings(target, step_timeout=config.getoption("--step-timeout"),
+    st = _state(config)
+    shared = st.get("shared")
+    if shared is None:
+        sdir = (getattr(config, "workerinput", None) or {}).get(WORKERINPUT_KEY)
+        if not sdir:
+            pytest.fail("rtmp conformance: the target was not set up before the cases (no preflight ran)",
+                        pytrace=False)
+        shared = SharedState(sdir)
+    data = shared.read()
+    if not data.get("target"):
+        pytest.fail("rtmp conformance: the shared target state is missing", pytrace=False)
+    settings = Settings(target_from_json(data["target"]), step_timeout=config.getoption("--step-timeout"),
                         strict=strict_mode(config))
+    contract = data.get("contract")
+    settings.contract = (bool(contract[0]), str(contract[1])) if contract else None
+    settings.guard = Guard(shared, os.environ.get("PYTEST_XDIST_WORKER", "main"))
     yield settings
-    if server is not None:
-        server.stop()
+    shared.unlock()
 
 
 @pytest.fixture(scope="session")
@@ -208,16 +264,43 @@ class Runner:
         self.baseline = baseline
 
     def run(self, case: Case) -> None:
-        outcome, ctx, duration = run_case(self.settings, case)
+        settings = self.settings
+        guard: Guard | None = getattr(settings, "guard", None)
+        t0 = time.monotonic()
+        if guard is None:
+            outcome, ctx, duration = run_case(settings, case)
+            log = ctx.log
+        else:
+            try:
+                settings.target, _ = guard.begin(case.id)
+            except TargetDown as down:
+                return self.report(case, down.outcome, WireLog(), time.monotonic() - t0)
+            try:
+                outcome, ctx, _ = run_case(settings, case)
+
+                def rerun(target):
+                    settings.target = target
+                    o, c, _ = run_case(settings, case)
+                    return o, c
+
+                outcome, ctx = guard.after(case.id, outcome, ctx, settings.step_timeout, rerun)
+            finally:
+                guard.end()
+            log = ctx.log if hasattr(ctx, "log") else WireLog()
+            duration = time.monotonic() - t0
+        return self.report(case, outcome, log, duration, ctx)
+
+    def report(self, case: Case, outcome: Outcome, log: WireLog, duration: float, ctx=None) -> None:
         req = case.requirement
         v = outcome.verdict
         strict = self.settings.strict
-        failing = v is Verdict.FAIL or (v is Verdict.NON_STRICT and strict)
-        known = self.baseline.known_failure(case.id) if failing else None
+        failing = v in (Verdict.FAIL, Verdict.ERROR) or (v is Verdict.NON_STRICT and strict)
+        known = self.baseline.known_failure(case.id, v.value, outcome.crash) if failing else None
         record = {"case": case.id, "requirement": req.id, "section": req.section_label, "level": req.level,
                   "verdict": v.value, "duration": round(duration, 4), "detail": outcome.detail,
                   "expected": outcome.expected, "actual": outcome.actual, "behaviour": outcome.behaviour,
                   "evidence": outcome.evidence, "notes": outcome.notes, "known_failure": bool(known),
+                  "crash": outcome.crash,
                   "target": self.settings.target.label or self.settings.target.url, "doc": case.description,
                   "refs": list(case.refs)}
         props = self.item.user_properties
@@ -228,10 +311,12 @@ class Runner:
         props.append(("conformance.verdict", v.value))
         props.append(("conformance.detail", outcome.detail[:500]))
         props.append(("conformance.record", json.dumps(record, default=str)))
-        self.item.stash[_wire_key] = {"json": ctx.log.to_json()}
+        self.item.stash[_wire_key] = {"json": log.to_json()}
         # "Captured stdout ..." sections go to JUnit <system-out> and show under a failure in the terminal
-        self.item.add_report_section("call", "stdout: conformance wire log", ctx.log.text() + "\n")
-        _allure(case, outcome, ctx)
+        self.item.add_report_section("call", "stdout: conformance wire log", log.text() + "\n")
+        _allure(case, outcome, log)
+        if v is Verdict.NOT_RUN:
+            pytest.skip(outcome.detail)
         if failing:
             msg = failure_message(case, outcome, strict)
             if known:
@@ -245,6 +330,8 @@ def failure_message(case: Case, outcome, strict: bool) -> str:
     req = case.requirement
     lines = [f"[{req.id}] {req.section_label} ({req.level}): {req.text}",
              f"  case:     {case.id}" + (f" - {case.description}" if case.description else "")]
+    if outcome.crash:
+        lines.insert(0, "CRASH: the server stopped serving during this case")
     if outcome.verdict is Verdict.NON_STRICT and strict:
         lines.append("  verdict:  non-strict (a SHOULD not met; fails because of --strict)")
     else:
@@ -269,7 +356,7 @@ def failure_message(case: Case, outcome, strict: bool) -> str:
     return "\n".join(lines)
 
 
-def _allure(case: Case, outcome, ctx) -> None:
+def _allure(case: Case, outcome, log: WireLog) -> None:
     try:
         import allure
     except ImportError:  # pragma: no cover - allure-pytest is a dependency
@@ -280,7 +367,7 @@ def _allure(case: Case, outcome, ctx) -> None:
             desc += "\n\nRefs: " + ", ".join(case.refs)
         allure.dynamic.description(desc or case.requirement.text)
         allure.dynamic.parameter("verdict", outcome.verdict.value)
-        allure.attach(ctx.log.text() or "(empty)", name="wire log", attachment_type=allure.attachment_type.TEXT)
+        allure.attach(log.text() or "(empty)", name="wire log", attachment_type=allure.attachment_type.TEXT)
         allure.attach(json.dumps(outcome.to_json(), indent=1, default=str), name="outcome",
                       attachment_type=allure.attachment_type.JSON)
     except Exception:  # noqa: BLE001 - reporting must never break a case
@@ -336,7 +423,6 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     st = _state(config)
-    st["started"] = time.time()
     if st["active"] and not st["worker"]:
         _tune_junit(config)
 
@@ -370,12 +456,58 @@ def _checked_requirements() -> set[str]:
     return {c.req for c in REGISTRY.values()}
 
 
+@pytest.hookimpl(trylast=True)  # after junitxml wrote its file (replaced when the run stopped at the preflight)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     st = _state(config)
-    if st["worker"] or not st["active"] or not st["results"]:
+    if st["worker"] or not st["active"]:
         return
+    try:
+        if st.get("stopped"):
+            _finish_stopped(session, st)
+        else:
+            _finish(session, st)
+    finally:
+        cleanup(st)
+        shared = st.pop("shared", None)
+        if shared is not None:
+            shared.close()
+            shutil.rmtree(shared.dir, ignore_errors=True)
+
+
+def _options(config: pytest.Config, strict: bool) -> dict:
+    return {"app": config.getoption("--app"), "step_timeout": config.getoption("--step-timeout"),
+            "strict": strict, "baseline": config.getoption("--baseline"),
+            "restart_cmd": config.getoption("--restart-cmd"),
+            "xdist_workers": getattr(config.option, "numprocesses", None)}
+
+
+def _finish_stopped(session: pytest.Session, st: dict) -> None:
+    config = session.config
+    strict = strict_mode(config)
+    stopped = st["stopped"]
+    spec = config.getoption("--target")
+    target = spec or stopped.get("target") or "embedded reference server"
+    summary = build_summary([], target=target, strict=strict, started=st["started"],
+                            duration=time.time() - st["started"], checked_requirements=_checked_requirements(),
+                            baseline=None, options=_options(config, strict),
+                            run={"preflight": stopped, "stopped": stopped["reason"]})
+    reports: Path = st["reports"]
+    write_json(summary, reports / "conformance.json")
+    write_html(summary, reports / "conformance.html")
+    if config.option.xmlpath:
+        write_junit_stopped(Path(config.option.xmlpath), stopped["reason"])
+    st["summary"] = summary
+    session.exitstatus = STOPPED_EXIT_STATUS
+
+
+def _finish(session: pytest.Session, st: dict) -> None:
+    config = session.config
     results = st["results"]
+    shared: SharedState | None = st.get("shared")
+    data = shared.read() if shared is not None else {}
+    if not results:
+        return
     strict = strict_mode(config)
     baseline = st["baseline"]
     bl = evaluate_baseline(baseline, results, strict) if baseline.path else None
@@ -385,13 +517,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     target = spec if spec else ("embedded reference server: " + ", ".join(targets) if targets else
                                 "embedded reference server")
     st["target_label"] = target
-    options = {"app": config.getoption("--app"), "step_timeout": config.getoption("--step-timeout"),
-               "strict": strict, "baseline": config.getoption("--baseline"),
-               "xdist_workers": getattr(config.option, "numprocesses", None)}
+    run = {"preflight": st.get("preflight"), "crashes": data.get("crashes", []), "down": data.get("down"),
+           "restarts": data.get("restarts", [])}
+    reports: Path = st["reports"]
+    if (run["restarts"] or run["crashes"]) and shared is not None:
+        logs = reports / "target-logs"  # the target's output (embedded server, --restart-cmd) outlives the run
+        logs.mkdir(parents=True, exist_ok=True)
+        for f in shared.dir.glob("*.log"):
+            shutil.copy(f, logs / f.name)
+        for r in run["restarts"]:
+            if r.get("log"):
+                r["log"] = str(logs / Path(r["log"]).name)
     summary = build_summary(results, target=target, strict=strict, started=st["started"],
                             duration=time.time() - st["started"], checked_requirements=_checked_requirements(),
-                            baseline=bl, options=options)
-    reports: Path = st["reports"]
+                            baseline=bl, options=_options(config, strict), run=run)
     write_json(summary, reports / "conformance.json")
     write_html(summary, reports / "conformance.html")
     st["summary"] = summary
@@ -399,6 +538,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if out:
         Path(out).write_text(json.dumps(baseline_skeleton(results, baseline, target), indent=1) + "\n",
                              encoding="utf-8")
+    if summary["not_run_cases"] and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a gate that did not run its cases cannot pass
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    st = config.stash.get(_state_key, None)
+    if st is not None and not st["worker"]:
+        cleanup(st)  # a run that ended early (usage error, interrupt): stop what the plugin started
+        shared = st.pop("shared", None)
+        if shared is not None:
+            shared.close()
+            shutil.rmtree(shared.dir, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -408,6 +559,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         return
     tr = terminalreporter
     tr.section("rtmp conformance")
+    if summary.get("stopped"):
+        tr.write_line(f"STOPPED before any case: {summary['stopped']}", red=True, bold=True)
+        tr.write_line(f"reports: {st['reports'] / 'conformance.html'}, {st['reports'] / 'conformance.json'}, "
+                      f"{config.option.xmlpath or '-'}")
+        return
+    for c in summary.get("crashes", []):
+        where = f" (also running: {', '.join(c['concurrent'].values())})" if c.get("concurrent") else ""
+        tr.write_line(f"CRASH {c['case']}: the server stopped serving during this case ({c['detail']}){where}"
+                      + ("; restarted" if c.get("restarted") else ""), red=True, bold=True)
+    if summary.get("not_run_cases"):
+        down = summary.get("down") or {}
+        tr.write_line(f"NOT RUN {summary['not_run_cases']} cases: target down since case {down.get('since', '?')} "
+                      f"({down.get('detail', '')})", red=True)
     totals = summary["totals"]
     tr.write_line(f"target: {summary['target']}")
     tr.write_line("verdicts: " + ", ".join(f"{k} {v}" for k, v in totals.items()))

@@ -12,8 +12,9 @@ from typing import Any
 from . import catalog
 from .verdicts import worst
 
-FAILING = {"fail", "non-strict"}  # verdicts a baseline may list as known failures
-DEVIATIONS = ("fail", "non-strict", "unsupported")
+FAILING = {"fail", "non-strict", "error"}  # verdicts a baseline may list as known failures
+DEVIATIONS = ("fail", "non-strict", "unsupported", "error")
+VERDICTS = ("fail", "non-strict", "unsupported", "informational", "pass", "error")
 
 
 # -- baseline ----------------------------------------------------------------------------------------------------
@@ -32,13 +33,22 @@ class Baseline:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         cases = data.get("cases", {})
         for cid, entry in cases.items():
-            if entry.get("verdict") not in ("fail", "non-strict", "unsupported", "informational", "pass"):
+            if entry.get("verdict") not in VERDICTS:
                 raise ValueError(f"{path}: case {cid}: verdict {entry.get('verdict')!r} is not a verdict")
         return cls(str(path), data.get("target", ""), cases)
 
-    def known_failure(self, case_id: str) -> dict | None:
+    def known_failure(self, case_id: str, verdict: str = "fail", crash: bool = False) -> dict | None:
+        """The entry that makes this failing verdict a known one: a ``fail``/``non-strict`` entry covers either
+        (--strict decides which fails); ``error`` needs an ``error`` entry; a crash needs ``"crash": true`` (a case
+        that used to fail and now stops the server is a regression)."""
         e = self.cases.get(case_id)
-        return e if e and e.get("verdict") in FAILING else None
+        if not e or e.get("verdict") not in FAILING:
+            return None
+        if (verdict == "error") != (e["verdict"] == "error"):
+            return None
+        if crash and not e.get("crash"):
+            return None
+        return e
 
     def expected(self, case_id: str) -> str:
         e = self.cases.get(case_id)
@@ -53,27 +63,34 @@ def _norm(v: str, expected: str) -> str:
 
 
 def evaluate_baseline(baseline: Baseline, results: list[dict], strict: bool) -> dict:
-    regressions, fixed, changed, known = [], [], [], []
+    regressions, fixed, changed, known, down = [], [], [], [], []
     for r in results:
         cid, v = r["case"], r["verdict"]
-        if v == "error":
+        if v == "not-run":  # the target was down: nothing to compare (the run fails for it anyway)
+            down.append(cid)
+            continue
+        crash = bool(r.get("crash"))
+        if v == "error" and r.get("pytest_outcome") == "error":  # a pytest error outside the case itself
             regressions.append({"case": cid, "verdict": v, "detail": r.get("detail", "")})
             continue
         exp = baseline.expected(cid)
+        entry = baseline.cases.get(cid, {})
         cur = _norm(v, exp)
-        failing_now = v == "fail" or (v == "non-strict" and strict)
-        if failing_now and exp not in FAILING:
-            regressions.append({"case": cid, "verdict": v, "baseline": exp, "detail": r.get("detail", "")})
+        failing_now = v in ("fail", "error") or (v == "non-strict" and strict)
+        if failing_now and baseline.known_failure(cid, v, crash) is None:
+            regressions.append({"case": cid, "verdict": v + (" (crash)" if crash else ""), "baseline": exp,
+                                "detail": r.get("detail", "")})
         elif failing_now:
             known.append(cid)
         if exp in FAILING and cur in ("pass",):
             fixed.append({"case": cid, "verdict": v, "baseline": exp})
-        if cur != exp:
-            changed.append({"case": cid, "verdict": v, "baseline": exp})
+        if cur != exp or crash != bool(entry.get("crash")):
+            changed.append({"case": cid, "verdict": v + (" (crash)" if crash else ""),
+                            "baseline": exp + (" (crash)" if entry.get("crash") else "")})
     ran = {r["case"] for r in results}
     missing = sorted(c for c in baseline.cases if c not in ran)
     return {"file": baseline.path, "target": baseline.target, "regressions": regressions, "fixed": fixed,
-            "changed": changed, "known_failures": known, "not_run": missing}
+            "changed": changed, "known_failures": known, "not_run": missing, "target_down": down}
 
 
 def baseline_skeleton(results: list[dict], previous: Baseline, target: str) -> dict:
@@ -84,6 +101,8 @@ def baseline_skeleton(results: list[dict], previous: Baseline, target: str) -> d
             old = previous.cases.get(r["case"], {})
             cases[r["case"]] = {"verdict": r["verdict"], "section": r["section"],
                                 "reason": old.get("reason") or f"TODO explain: {r.get('detail', '')}"}
+            if r.get("crash"):
+                cases[r["case"]]["crash"] = True
     return {"target": previous.target or target, "cases": cases}
 
 
@@ -91,7 +110,10 @@ def baseline_skeleton(results: list[dict], previous: Baseline, target: str) -> d
 
 
 def build_summary(results: list[dict], *, target: str, strict: bool, started: float, duration: float,
-                  checked_requirements: set[str], baseline: dict | None, options: dict) -> dict:
+                  checked_requirements: set[str], baseline: dict | None, options: dict,
+                  run: dict | None = None) -> dict:
+    """``run``: what the plugin saw of the target (preflight, crashes, down, restarts, stopped)."""
+    run = run or {}
     reqs = catalog.load()
     by_req: dict[str, list[dict]] = {}
     for r in results:
@@ -116,9 +138,24 @@ def build_summary(results: list[dict], *, target: str, strict: bool, started: fl
         requirements.append(entry)
     unchecked = [r.id for r in catalog.ordered(reqs.values()) if r.id not in checked_requirements]
     not_run = [e["id"] for e in requirements if e["verdict"] == "not run"]
+    crash_cases = {r["case"]: r for r in results if r.get("crash")}
+    crashes = []
+    for c in run.get("crashes") or []:  # the guard's order (when they happened); the case records say the rest
+        rec = crash_cases.pop(c["case"], None)
+        crashes.append({**c, "requirement": rec["requirement"] if rec else None})
+    for cid, rec in crash_cases.items():
+        crashes.append({"case": cid, "detail": rec.get("actual") or rec.get("detail"), "requirement":
+                        rec["requirement"]})
     return {
         "tool": "rtmp-conformance",
         "target": target,
+        # what matters first: the run stopped before any case, or the target crashed
+        "stopped": run.get("stopped"),
+        "crashes": crashes,
+        "down": run.get("down"),
+        "not_run_cases": sum(1 for r in results if r["verdict"] == "not-run"),
+        "preflight": run.get("preflight"),
+        "restarts": run.get("restarts") or [],
         "strict": strict,
         "started": _dt.datetime.fromtimestamp(started, _dt.UTC).isoformat(timespec="seconds"),
         "duration": round(duration, 3),
@@ -144,6 +181,7 @@ COLORS = {
     "pass": ("#1b7f3b", "#e3f4e8"),
     "fail": ("#b3261e", "#fbe4e2"),
     "error": ("#7a0e0e", "#f6d5d2"),
+    "not-run": ("#7a0e0e", "#f3eeee"),
     "non-strict": ("#9a6700", "#fff4d6"),
     "informational": ("#245c9c", "#e4eefa"),
     "unsupported": ("#5b5b66", "#ececf0"),
@@ -253,10 +291,12 @@ def write_html(summary: dict, path: Path) -> None:
                         f"<th>level</th><th>text</th><th>verdict</th><th>time</th><th>cases</th></tr>"
                         + "".join(rows) + "</table>")
     unchecked = summary.get("unchecked_requirements") or []
+    banner = _banner_html(summary)
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>RTMP conformance: {html.escape(summary['target'])}</title>
 <style>{CSS}</style></head><body>
 <h1>RTMP conformance report</h1>
+{banner}
 <p class="meta">target <b>{html.escape(summary['target'])}</b> &middot; {html.escape(summary['started'])} &middot;
 {summary['duration']:.1f} s &middot; {'strict' if summary['strict'] else 'lenient'} mode &middot;
 {totals.get('cases', 0)} cases, {summary['requirements_checked']} of {summary['requirements_total']} requirements
@@ -269,6 +309,41 @@ checked</p>
 """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(doc, encoding="utf-8")
+
+
+def _banner_html(summary: dict) -> str:
+    """The run stopped at the preflight, or the target crashed: said first, before any requirement."""
+    box = "<div class='banner' style='border:2px solid #b3261e;background:#fbe4e2;padding:8px 12px;margin:10px 0'>"
+    if summary.get("stopped"):
+        pf = summary.get("preflight") or {}
+        wire = _wire_text(pf.get("wire"))
+        return (box + f"<b>STOPPED before any case:</b> {html.escape(summary['stopped'])}<br>"
+                "<span class='meta'>the preflight (TCP connect, handshake, an answer to connect) failed: no case "
+                "was run</span>" + (f"<details><summary>preflight wire log</summary><pre>{html.escape(wire)}"
+                                    "</pre></details>" if wire else "") + "</div>")
+    parts = []
+    for c in summary.get("crashes") or []:
+        also = c.get("concurrent") or {}
+        parts.append(f"<li><b>CRASH</b> <span class='id'>{html.escape(c['case'])}</span>: the server stopped serving "
+                     f"during this case ({html.escape(str(c.get('detail', '')))})"
+                     + (f"; also running: {html.escape(', '.join(also.values()))}" if also else "")
+                     + ("; restarted" if c.get("restarted") else "") + "</li>")
+    if summary.get("not_run_cases"):
+        down = summary.get("down") or {}
+        parts.append(f"<li><b>NOT RUN</b> {summary['not_run_cases']} cases: target down since case "
+                     f"{html.escape(str(down.get('since', '?')))} ({html.escape(str(down.get('detail', '')))})</li>")
+    return box + "<ul style='margin:0'>" + "".join(parts) + "</ul></div>" if parts else ""
+
+
+def write_junit_stopped(path: Path, reason: str) -> None:
+    """JUnit XML of a run that stopped at the preflight: one errored test case saying why."""
+    from xml.sax.saxutils import quoteattr
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('<?xml version="1.0" encoding="utf-8"?>\n<testsuites name="rtmp-conformance">'
+                    '<testsuite name="rtmp-conformance" errors="1" failures="0" skipped="0" tests="1">'
+                    f'<testcase classname="conformance" name="preflight"><error message={quoteattr(reason)}>'
+                    f'{html.escape(reason)}</error></testcase></testsuite></testsuites>\n', encoding="utf-8")
 
 
 def jsonable(value: Any) -> Any:

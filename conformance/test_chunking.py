@@ -42,6 +42,7 @@ def _expect_result(s, tid: float, what: str):
 def check_csid(ctx, csid: int, form: int | None = None):
     """createStream on chunk stream ``csid`` (basic header form ``form``); the _result must come back."""
     s = ctx.connected()
+    ctx.ready(s)
     tid = s.next_tid()
     data = craft.message(csid, CMD, _create_stream_payload(tid), chunk_size=128, form=form)
     s.send_crafted(data, f"createStream (tid {tid:g}) on csid {csid}, {form or 'shortest'}-byte basic header",
@@ -54,6 +55,7 @@ def check_csid(ctx, csid: int, form: int | None = None):
 def check_forms_equivalent(ctx, csid: int, first: int, second: int):
     """Type 0 in one basic header form, then a Type 2 (needs the state of the first) in the other form."""
     s = ctx.connected()
+    ctx.ready(s)
     t1, t2 = s.next_tid(), s.next_tid()
     a = craft.message(csid, CMD, _create_stream_payload(t1), chunk_size=128, form=first)
     b = craft.basic_header(2, csid, second) + craft.message_header(2, timestamp=0) + _create_stream_payload(t2)
@@ -69,6 +71,7 @@ def check_forms_equivalent(ctx, csid: int, first: int, second: int):
 def check_header_type(ctx, fmt: int):
     """createStream with a Type 0 header, then a second one with a Type ``fmt`` header on the same csid."""
     s = ctx.connected()
+    ctx.ready(s)
     csid = 7
     t1, t2 = s.next_tid(), s.next_tid()
     first = craft.message(csid, CMD, _create_stream_payload(t1), chunk_size=128, fmt=0, timestamp=10)
@@ -301,7 +304,7 @@ def check_interleaved(ctx, with_command: bool):
 def check_shared_chunk_stream(ctx):
     """createStream (msid 0), publish (msid N) and createStream (msid 0) on the same chunk stream 3."""
     s = ctx.connected()
-    sid = s.create_stream()
+    sid = ctx.create_stream(s)
     key = ctx.key()
     s.send_cmd(messages.publish(key, "live", msid=sid), csid=3)  # the writer switches msid with a Type 0
     st = s.expect(lambda m: m.name in ("onStatus", "_error"), "onStatus for publish sent on csid 3")
@@ -316,7 +319,7 @@ def check_direction(ctx, size: int):
     from rtmpspec import control
 
     s = ctx.connected()
-    sid = s.create_stream()
+    sid = ctx.create_stream(s)
     s.send_many([Message(control.SET_CHUNK_SIZE, control.build_set_chunk_size(size), 0, 0, 2),
                  Message(control.USER_CONTROL, control.build_user_control("PingRequest", timestamp=77), 0, 0, 2)],
                 note=f"Set Chunk Size {size}, then a PingRequest used as a barrier")

@@ -150,14 +150,16 @@ def observe_amf3(ctx, what: str):
         res = s.connect(object_encoding=3)
         if _oe(res) != 3:
             return observed("refused", f"objectEncoding {_oe(res)!r} negotiated: Type 17 not allowed")
+        ctx.ready(s)
         tid = s.next_tid()
         s.send_cmd(Command("createStream", tid, None, amf3=True))
         r = s.expect(is_command(("_result", "_error"), tid=tid), "_result for a Type 17 createStream")
         return observed("understood" if r.name == "_result" else "refused", r.name)
     except Closed:
-        return observed("closed", "closed the connection")
+        return observed("closed", "closed the connection" + (" after objectEncoding 3 was agreed" if what != "connect"
+                                                             else ""))
     except StepTimeout:
-        return observed("silent", "no answer")
+        return observed("silent", "no answer" + (" after objectEncoding 3 was agreed" if what != "connect" else ""))
 
 
 def check_tid(ctx, tid: float):
@@ -188,7 +190,7 @@ def check_create_stream(ctx):
 def observe_distinct(ctx):
     """Three createStream calls on one connection: are the stream ids distinct?"""
     s = ctx.connected()
-    ids = [s.create_stream() for _ in range(3)]
+    ids = [ctx.create_stream(s)] + [s.create_stream() for _ in range(2)]
     return observed("distinct" if len(set(ids)) == 3 else "repeated", f"stream ids {ids}")
 
 
@@ -198,7 +200,7 @@ def observe_distinct(ctx):
 def check_publish_start(ctx):
     """publish (live) on a created stream: onStatus NetStream.Publish.Start on that message stream."""
     s = ctx.connected()
-    sid = s.create_stream()
+    sid = ctx.create_stream(s)
     st = s.publish(ctx.key())
     if st.code != "NetStream.Publish.Start":
         fail("onStatus NetStream.Publish.Start", f"{st.name} {st.code}", offending=st)
@@ -232,7 +234,7 @@ def check_onstatus_format(ctx):
 def observe_publish_kind(ctx, kind: str | None):
     """publish with type ``kind`` (None: the argument is left out): started or refused?"""
     s = ctx.connected()
-    sid = s.create_stream()
+    sid = ctx.create_stream(s)
     key = ctx.key()
     args = (key,) if kind is None else (key, kind)
     s.send_cmd(Command("publish", 0, None, args, sid), csid=5)
@@ -249,7 +251,7 @@ def observe_duplicate(ctx):
     """A second publisher on a key already published: refused, and the first publisher still reaches players."""
     first = ctx.publisher(label="pub1")
     s2 = ctx.connected("pub2")
-    s2.create_stream()
+    ctx.create_stream(s2)
     try:
         st = s2.publish(first.key)
         outcome = "accepted" if st.code == "NetStream.Publish.Start" else "refused"
@@ -267,9 +269,10 @@ def observe_duplicate(ctx):
         play = ctx.player(first.key)
         items = av_sequence(3, seed=41)
         first.send_all(items)
-        if not play.wait_payload(items[-1].payload):
+        how, what, bad = play.relayed(items)
+        if how != "intact":
             return observed("first-broken", f"second publisher: {detail}; the first publisher's media no longer "
-                                            "reaches a player")
+                                            f"reaches a player intact: {what}", offending=bad)
     if outcome == "accepted":
         return observed("accepted-both", detail)
     return observed(outcome, detail)
@@ -279,7 +282,7 @@ def check_play_start(ctx):
     """play of a published key: onStatus NetStream.Play.Start (after an optional Play.Reset) on the play stream."""
     pub = ctx.publisher()
     s = ctx.connected("play")
-    sid = s.create_stream()
+    sid = ctx.create_stream(s)
     st = s.play(pub.key)
     if st.code not in ("NetStream.Play.Start", "NetStream.Play.Reset"):
         fail("onStatus NetStream.Play.Start", f"{st.name} {st.code}", offending=st)
@@ -293,7 +296,7 @@ def observe_play_before_publish(ctx):
     """play (start -2) of a key nobody publishes, then a publisher starts: does the player get the media?"""
     key = ctx.key()
     s = ctx.connected("play")
-    s.create_stream()
+    ctx.create_stream(s)
     try:
         st = s.play(key)
     except StepTimeout:
@@ -306,15 +309,18 @@ def observe_play_before_publish(ctx):
     from .case import Player
 
     play = Player(s, key, s.stream_ids[-1])
-    if play.wait_payload(items[-1].payload):
+    how, what, bad = play.relayed(items)
+    if how == "intact":
         return observed("waited", f"{st.code if st else 'no status'} then the live stream once published")
+    if how == "altered":
+        return observed("altered", f"{st.code if st else 'no status'}; the stream arrived, but: {what}", offending=bad)
     return observed("no-media", f"{st.code if st else 'no status'}; nothing after the stream was published")
 
 
 def observe_play_missing_live(ctx):
     """play (start -1, live only) of a key that does not exist: the status the server sends is recorded."""
     s = ctx.connected()
-    s.create_stream()
+    ctx.create_stream(s)
     s.send_cmd(messages.play(ctx.key(), -1, msid=s.stream_ids[-1]), csid=8)
     try:
         st = _status(s, ("NetStream.Play",), "onStatus for play (start -1) of a missing stream",
@@ -360,6 +366,7 @@ def observe_close_stream(ctx):
 def observe_unknown_command(ctx):
     """A command the server does not know, with a transaction id: _error with that id is expected."""
     s = ctx.connected()
+    ctx.ready(s)
     tid = s.next_tid()
     s.send_cmd(Command("cfNoSuchCommand", tid, None, ("x",)))
     b = barrier(s, "after an unknown command")
@@ -375,6 +382,7 @@ def observe_unknown_command(ctx):
 def observe_call_tid0(ctx):
     """A call with transaction id 0 (no response wanted): the server should send none."""
     s = ctx.connected()
+    ctx.ready(s)
     s.send_cmd(Command("cfNotify", 0, None, ("no response expected",)))
     b = barrier(s, "after a tid 0 call")
     if b != "ok":
@@ -398,7 +406,7 @@ def check_fcpublish(ctx):
 def check_player_commands(ctx):
     pub = ctx.publisher()
     s = ctx.connected("play")
-    sid = s.create_stream()
+    sid = ctx.create_stream(s)
     s.send_cmd(messages.get_stream_length(pub.key, s.next_tid(), msid=sid), csid=8)
     s.send_cmd(Command("FCSubscribe", s.next_tid(), None, (pub.key,)))
     st = s.play(pub.key, msid=sid)
@@ -468,7 +476,14 @@ def observe_receive(ctx, kind: str):
         s.wait_until(lambda: sum(1 for m in s.inbox[mark:] if m.type_id == other) >= n_other,
                      f"the {'audio' if kind == 'video' else 'video'} messages")
     except StepTimeout:
+        n = sum(1 for m in s.inbox[mark:] if m.type_id == other)
+        if n:
+            return observed("lost", f"{n} of {n_other} {'audio' if kind == 'video' else 'video'} messages arrived")
         return observed("both-stopped", "the other media type stopped too")
+    sent = {i.payload for i in items}
+    bad = next((m for m in s.inbox[mark:] if m.type_id in (AUDIO, VIDEO) and m.payload not in sent), None)
+    if bad is not None:
+        return observed("altered", "a message the publisher never sent (altered on the way)", offending=bad)
     leaked = [m for m in s.inbox[mark:] if m.type_id == stopped]
     # sequence headers may still be sent (they are configuration, not media)
     from rtmpspec.media import is_sequence_header
@@ -518,7 +533,12 @@ def observe_play2(ctx):
         return observed(b)
     items = av_sequence(2, seed=53)
     pub.send_all(items)
-    if play.wait_payload(items[-1].payload):
+    play.wait_media(len(items))
+    bad = play.foreign(items)
+    if bad is not None:  # arrival is what play2 is about; intact or not is judged, never taken for "stopped"
+        return observed("altered", "media after play2 that the publisher never sent (altered on the way)",
+                        offending=bad)
+    if play.media():
         return observed("playing")
     return observed("stopped", "no media after play2")
 
@@ -560,8 +580,8 @@ CASES = [
          healthy_after=True, doc="connect sent as a Type 17 message: format selector 0, AMF0 values"),
     Case("errata-6.2-amf3-create-stream", "errata-6.2-amf3-command", observe_amf3, {"what": "command"},
          accept={"understood": V.PASS, "refused": (V.UNSUPPORTED, "no Type 17 commands"),
-                 "closed": (V.UNSUPPORTED, "no Type 17 commands (closed)"),
-                 "silent": (V.UNSUPPORTED, "no Type 17 commands (no answer)")},
+                 "closed": (V.FAIL, "objectEncoding 3 agreed, then a Type 17 command closed the connection"),
+                 "silent": (V.FAIL, "objectEncoding 3 agreed, then a Type 17 command got no answer")},
          healthy_after=True, doc="objectEncoding 3 negotiated, then createStream as a Type 17 message"),
     Case("7.2-transaction-id-integer", "7.2-transaction-id", check_tid, {"tid": 7.0}),
     Case("7.2-transaction-id-fraction", "7.2-transaction-id", check_tid, {"tid": 7.5}),
@@ -583,7 +603,7 @@ CASES = [
                  "accepted-both": V.FAIL, "first-broken": V.FAIL, "silent": V.FAIL}),
     Case("7.2.2.1-play-start", "7.2.2.1-play-start", check_play_start),
     Case("7.2.2.1-play-before-publish", "7.2.2.1-play-before-publish", observe_play_before_publish, relay=True,
-         accept={"waited": V.PASS, "not-found": V.FAIL, "no-media": V.FAIL}),
+         accept={"waited": V.PASS, "not-found": V.FAIL, "no-media": V.FAIL, "altered": V.FAIL}),
     Case("7.2.2.1-play-missing-live-only", "7.2.2.1-play-missing-live", observe_play_missing_live,
          accept={"status": V.INFORMATIONAL, "silent": V.INFORMATIONAL, "closed": V.INFORMATIONAL}),
     Case("7.2.2.3-delete-stream-republish", "7.2.2.3-delete-stream", check_delete_stream),
@@ -607,10 +627,10 @@ CASES = [
          accept={"notify": V.PASS, "error": V.PASS, "ignored": V.FAIL, "closed": V.FAIL, "stalled": V.FAIL}),
     Case("7.2.2.5-receive-video-false", "7.2.2.5-receive-video", observe_receive, {"kind": "video"}, relay=True,
          accept={"stopped": V.PASS, "ignored": (V.UNSUPPORTED, "receiveVideo is ignored"),
-                 "both-stopped": V.FAIL, "closed": V.FAIL}),
+                 "both-stopped": V.FAIL, "closed": V.FAIL, "lost": V.FAIL, "altered": V.FAIL}),
     Case("7.2.2.4-receive-audio-false", "7.2.2.4-receive-audio", observe_receive, {"kind": "audio"}, relay=True,
          accept={"stopped": V.PASS, "ignored": (V.UNSUPPORTED, "receiveAudio is ignored"),
-                 "both-stopped": V.FAIL, "closed": V.FAIL}),
+                 "both-stopped": V.FAIL, "closed": V.FAIL, "lost": V.FAIL, "altered": V.FAIL}),
     Case("7.2-create-stream-before-connect", "7.2-command-before-connect", observe_before_connect,
          accept={"error": V.PASS, "closed": V.PASS, "ignored": (V.PASS, "ignored until connect"),
                  "result": V.FAIL, "connect-refused": V.INFORMATIONAL}, healthy_after=True),
@@ -619,7 +639,7 @@ CASES = [
                  "ignored": V.INFORMATIONAL}, healthy_after=True),
     Case("7.2.2.2-play2-switch", "7.2.2.2-play2", observe_play2, relay=True,
          accept={"playing": V.PASS, "stopped": (V.INFORMATIONAL, "play2 stopped the stream"), "closed": V.FAIL,
-                 "stalled": V.FAIL}),
+                 "stalled": V.FAIL, "altered": V.FAIL}),
 ]
 
 

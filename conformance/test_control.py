@@ -89,6 +89,7 @@ def _padded_create_stream(tid: float, length: int) -> bytes:
 def check_scs(ctx, size: int, length: int, timestamp: int = 0):
     """Set Chunk Size ``size``, then (in the same TCP write) a ``length``-byte createStream chunked at that size."""
     s = ctx.connected()
+    ctx.ready(s)
     tid = s.next_tid()
     payload = _padded_create_stream(tid, length)
     # one write: the server may well read the Set Chunk Size and the first chunks at once (TCP has no boundaries)
@@ -109,6 +110,7 @@ def check_scs(ctx, size: int, length: int, timestamp: int = 0):
 def observe_scs_invalid(ctx, which: str):
     """An invalid Set Chunk Size (0, or bit 31 set): the server closes the connection or ignores it."""
     s = ctx.connected()
+    ctx.ready(s)
     if which == "zero":
         payload = control.build_set_chunk_size(0)
         note = "Set Chunk Size 0"
@@ -178,6 +180,7 @@ def check_abort(ctx, keep_timestamp: bool):
 def observe_abort_idle(ctx):
     """Abort for a chunk stream never used (9) and for one with no partial message (3); then a createStream round trip."""
     s = ctx.connected()
+    ctx.ready(s)
     s.control(control.ABORT, control.build_abort(9))   # never used
     s.control(control.ABORT, control.build_abort(3))   # used, no partial message
     b = barrier(s, "after two Aborts")
@@ -316,6 +319,7 @@ def observe_connect_spb(ctx):
 def observe_spb_reply(ctx, limit: int, size: int):
     """The client sends Set Peer Bandwidth (window ``size``, limit type ``limit``); does a Window Acknowledgement Size come back?"""
     s = ctx.connected()
+    ctx.ready(s)
     s.control(control.SET_PEER_BANDWIDTH, control.build_set_peer_bandwidth(size, limit))
     b = barrier(s, "after Set Peer Bandwidth")
     if b != "ok":
@@ -334,6 +338,7 @@ def observe_spb_reply(ctx, limit: int, size: int):
 def observe_ping(ctx):
     """The client sends PingRequest 0x12345678; a PingResponse with the same timestamp is expected."""
     s = ctx.connected()
+    ctx.ready(s)
     stamp = 0x12345678
     s.send(Message(control.USER_CONTROL, control.build_user_control("PingRequest", timestamp=stamp), 0, 0, 2))
     b = barrier(s, "after PingRequest")
@@ -351,7 +356,7 @@ def observe_ping(ctx):
 def observe_uc(ctx, event: str):
     """A user control event from the client (``event``), then a createStream round trip: the session must go on."""
     s = ctx.connected()
-    sid = s.create_stream()
+    sid = ctx.create_stream(s)
     if event == "set-buffer-length":
         payload = control.build_user_control("SetBufferLength", streamID=sid, bufferLength=3000)
     elif event == "pong":

@@ -188,8 +188,9 @@ def observe_c2(ctx, kind: str):
     """A C2 that is not the echo of S1; then connect."""
     s = ctx.session(handshake=False)
     digest = kind == "plain-echo-after-digest"
-    s.send_c0c1(digest=digest)
-    s.read_s0s1s2()
+    with ctx.setup("C0+C1, S0+S1+S2"):
+        s.send_c0c1(digest=digest)
+        s.read_s0s1s2()
     if kind == "random":
         c2 = hs.C2.build({"time": 1, "time2": 2, "random_echo": s.rng.randbytes(hs.RANDOM_SIZE)})
         note = "C2 of random bytes (no echo of S1)"
@@ -279,10 +280,12 @@ CASES += [
     Case("5.2.4-c2-leniency-plain-echo-after-digest", "5.2.4-c2-leniency", observe_c2,
          {"kind": "plain-echo-after-digest"},
          accept={"accepted": V.PASS, "rejected": V.PASS, "closed": V.FAIL, "stalled": V.FAIL},
-         doc="digest C1, then a plain echo C2 instead of a signed one: exactly what ffmpeg sends as a publisher"),
+         doc="digest C1, then a plain echo C2 instead of a signed one: exactly what ffmpeg sends as a publisher",
+         healthy_after=True),
     Case("5.2.3-c1-version-without-digest", "5.2.3-c1-version-without-digest", observe_version_no_digest,
          accept={"echo": V.PASS, "no-echo": V.FAIL, "closed": V.FAIL},
-         doc="C1 zero field = 9.0.124.2 but no digest in it (old librtmp/Flash without FP9 handshake)"),
+         doc="C1 zero field = 9.0.124.2 but no digest in it (old librtmp/Flash without FP9 handshake)",
+         healthy_after=True),
 ]
 
 

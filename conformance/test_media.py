@@ -26,13 +26,15 @@ from .payloads import (
     multitrack_sequence,
     opus_sequence,
 )
-from .verdicts import Verdict, fail, informational, observed, passed, unsupported
+from .verdicts import SetupError, Verdict, fail, informational, observed, passed, unsupported
 
 V = Verdict
 
 
 def check_contract(ctx):
     ok, detail = contract(ctx.settings)
+    if ok is None:
+        raise SetupError("the relay contract probe", detail)
     if not ok:
         unsupported(detail)
     passed(detail)
@@ -102,6 +104,10 @@ def _late_joiner(ctx, items_before, items_after):
     late = ctx.player(pub.key, label="late")
     pub.send_all(items_after)
     late.wait_payload(items_after[-1].payload)
+    bad = late.foreign(items_before + items_after)
+    if bad is not None:
+        fail("the late player gets the publisher's messages intact (cached or live)",
+             "a message the publisher never sent (altered on the way)", offending=bad)
     return pub, late
 
 
@@ -270,6 +276,9 @@ def observe_backwards(ctx):
     for it in items:
         pub.s.send(Message(AUDIO, it.payload, it.timestamp, pub.msid, 4), fmt=0)
     got = [m for m in play.wait_media(len(items), timeout=min(1.0, ctx.step_timeout)) if m.type_id == AUDIO]
+    bad = play.foreign(items)
+    if bad is not None:
+        return observed("altered", "a message the publisher never sent (altered on the way)", offending=bad)
     return observed("recorded", f"timestamps relayed: {[m.timestamp for m in got]} (sent 0, 1000, 500, 1040)")
 
 
@@ -288,7 +297,7 @@ def observe_ertmp(ctx, which: str):
     problem = compare_relay(items, got)
     if problem:
         if len(got) < len(items) and all(m.payload in [i.payload for i in items] for m in got):
-            return observed("partial", problem[0])
+            return observed("partial", problem[0], offending=problem[1])
         return observed("altered", problem[0], offending=problem[1])
     return observed("relayed")
 
@@ -304,6 +313,9 @@ def observe_ertmp_late(ctx):
     vids = [m for m in late.media() if m.type_id == VIDEO]
     if not vids:
         return observed("nothing")
+    bad = late.foreign(items)
+    if bad is not None:
+        return observed("altered", "a message the publisher never sent (altered on the way)", offending=bad)
     if vids[0].payload == items[0].payload:
         return observed("sequence-start-first")
     return observed("no-sequence-start", f"first video: {media.describe_video(vids[0].payload).get('packet_type_name')}")
@@ -367,31 +379,31 @@ CASES = [
          accept={"relayed": V.PASS, "dropped": (V.UNSUPPORTED, "aggregate messages are dropped"),
                  "wrong": V.FAIL}),
     Case("errata-4.2-timestamp-backwards", "errata-4.2-timestamp-backwards", observe_backwards, relay=True,
-         accept={"recorded": V.INFORMATIONAL}),
+         accept={"recorded": V.INFORMATIONAL, "altered": V.FAIL}),
     Case("ertmp-hvc1-relay", "ertmp-video-fourcc", observe_ertmp, {"which": "hvc1"}, relay=True,
          refs=("MediaMTX 1621", "MediaMTX 5105"),
          accept={"relayed": V.PASS, "dropped": (V.UNSUPPORTED, "E-RTMP video dropped"), "altered": V.FAIL,
-                 "partial": (V.UNSUPPORTED, "only some E-RTMP messages relayed")}),
+                 "partial": (V.FAIL, "some E-RTMP messages lost on the way")}),
     Case("ertmp-av01-relay", "ertmp-video-fourcc", observe_ertmp, {"which": "av01"}, relay=True,
          accept={"relayed": V.PASS, "dropped": (V.UNSUPPORTED, "E-RTMP video dropped"), "altered": V.FAIL,
-                 "partial": (V.UNSUPPORTED, "only some E-RTMP messages relayed")}),
+                 "partial": (V.FAIL, "some E-RTMP messages lost on the way")}),
     Case("ertmp-vp09-relay", "ertmp-video-fourcc", observe_ertmp, {"which": "vp09"}, relay=True,
          accept={"relayed": V.PASS, "dropped": (V.UNSUPPORTED, "E-RTMP video dropped"), "altered": V.FAIL,
-                 "partial": (V.UNSUPPORTED, "only some E-RTMP messages relayed")}),
+                 "partial": (V.FAIL, "some E-RTMP messages lost on the way")}),
     Case("ertmp-opus-relay", "ertmp-audio-fourcc", observe_ertmp, {"which": "opus"}, relay=True,
          accept={"relayed": V.PASS, "dropped": (V.UNSUPPORTED, "E-RTMP audio dropped"), "altered": V.FAIL,
-                 "partial": (V.UNSUPPORTED, "only some E-RTMP messages relayed")}),
+                 "partial": (V.FAIL, "some E-RTMP messages lost on the way")}),
     Case("ertmp-multitrack-relay", "ertmp-multitrack", observe_ertmp, {"which": "multitrack"}, relay=True,
          accept={"relayed": V.PASS, "dropped": (V.UNSUPPORTED, "multitrack dropped"), "altered": V.FAIL,
-                 "partial": (V.UNSUPPORTED, "only some multitrack messages relayed")}),
+                 "partial": (V.FAIL, "some multitrack messages lost on the way")}),
     Case("flv-codecid12-hevc-relay", "flv-codecid12-hevc", observe_ertmp, {"which": "codecid12"}, relay=True,
          refs=("MediaMTX 1621", "MediaMTX 5105"),
          accept={"relayed": V.PASS, "dropped": (V.UNSUPPORTED, "CodecID 12 dropped"), "altered": V.FAIL,
-                 "partial": (V.UNSUPPORTED, "only some CodecID 12 messages relayed")}),
+                 "partial": (V.FAIL, "some CodecID 12 messages lost on the way")}),
     Case("ertmp-late-joiner-sequence-start", "ertmp-late-joiner-sequence-start", observe_ertmp_late, relay=True,
          accept={"sequence-start-first": V.PASS,
                  "no-sequence-start": (V.UNSUPPORTED, "E-RTMP sequence headers are not cached"),
-                 "nothing": (V.UNSUPPORTED, "nothing relayed to a late E-RTMP player")}),
+                 "nothing": (V.UNSUPPORTED, "nothing relayed to a late E-RTMP player"), "altered": V.FAIL}),
     Case("ertmp-connect-fourcclist-capsex", "ertmp-connect-caps", observe_connect_caps,
          accept={"accepted": V.PASS, "refused": V.FAIL}),
 ]

@@ -6,6 +6,10 @@
 - ``informational``: nothing to judge, the behaviour is recorded (passes, with a note).
 - ``unsupported``: an optional feature the server visibly lacks (or the target contract is not met): a pytest
   skip with the reason, never counted as a pass.
+- ``error``: the case could not judge anything: its own setup (TCP connect, handshake, connect, createStream,
+  publish, play that it needs) failed. A pytest failure, never downgraded by the requirement level.
+- ``not-run``: the target had stopped serving (since an earlier case) and could not be restarted: a pytest skip
+  naming that case, reported once in the summary; the run fails.
 
 A case may accept several behaviours, each mapped to a verdict (``Case.accept``); a check reports what it saw
 with :func:`observed`, or ends early with :func:`fail` / :func:`non_strict` / :func:`informational` /
@@ -25,18 +29,21 @@ class Verdict(StrEnum):
     NON_STRICT = "non-strict"
     INFORMATIONAL = "informational"
     UNSUPPORTED = "unsupported"
+    ERROR = "error"
+    NOT_RUN = "not-run"
 
     def __str__(self) -> str:
         return self.value
 
 
 # worst first: the verdict of a requirement is the worst verdict of its cases
-SEVERITY_ORDER = [Verdict.FAIL, Verdict.NON_STRICT, Verdict.UNSUPPORTED, Verdict.INFORMATIONAL, Verdict.PASS]
+SEVERITY_ORDER = [Verdict.ERROR, Verdict.FAIL, Verdict.NON_STRICT, Verdict.NOT_RUN, Verdict.UNSUPPORTED,
+                  Verdict.INFORMATIONAL, Verdict.PASS]
 
 
 def worst(verdicts: list[Verdict | str]) -> str | None:
     vals = [str(v) for v in verdicts]
-    for v in ["error", *[x.value for x in SEVERITY_ORDER]]:
+    for v in [x.value for x in SEVERITY_ORDER]:
         if v in vals:
             return v
     return None
@@ -52,11 +59,12 @@ class Outcome:
     evidence: list[dict] = field(default_factory=list)  # offending messages: decoded + bytes
     hard: bool = False  # not downgraded by the requirement level (e.g. the server stopped serving)
     notes: list[str] = field(default_factory=list)
+    crash: bool = False  # the server stopped serving during this case (found by the health probe after it)
 
     def to_json(self) -> dict:
         return {"verdict": self.verdict.value, "detail": self.detail, "expected": self.expected,
                 "actual": self.actual, "behaviour": self.behaviour, "evidence": self.evidence,
-                "notes": self.notes}
+                "notes": self.notes, "crash": self.crash}
 
 
 class CaseEnd(Exception):
@@ -65,6 +73,17 @@ class CaseEnd(Exception):
     def __init__(self, outcome: Outcome) -> None:
         super().__init__(outcome.detail)
         self.outcome = outcome
+
+
+class SetupError(CaseEnd):
+    """The case's own setup failed (raised by ``Ctx.setup``): the case ends with ``error``, never a judgement."""
+
+    def __init__(self, step: str, cause: BaseException | str) -> None:
+        what = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
+        super().__init__(Outcome(Verdict.ERROR, f"setup: {step}: {what}", f"setup step {step!r} succeeds",
+                                 f"setup failed at {step!r}: {what}", hard=True))
+        self.step = step
+        self.cause = cause
 
 
 def _evidence(offending: Any) -> list[dict]:

@@ -93,11 +93,20 @@ def _weights(text: str | None) -> dict | None:
 
 
 # -- run ---------------------------------------------------------------------------------------------------------
+def add_reports_dir(p: argparse.ArgumentParser) -> None:
+    """``--reports-dir``, as in the conformance battery (``--report-dir`` still works)."""
+    p.add_argument("--reports-dir", "--report-dir", dest="reports_dir", default=str(DEFAULT_DIR), metavar="DIR",
+                   help=f"where the findings and the JSON/HTML summary go (default: {DEFAULT_DIR})")
+
+
 def cmd_run(argv: list[str]) -> int:
+    started = time.monotonic()
     p = argparse.ArgumentParser(prog="python -m fuzz", description="Fuzzing campaign against an RTMP server.")
     _add_target_args(p)
-    p.add_argument("--duration", type=float, default=60.0, help="seconds of fuzzing (triage and minimization are "
-                   "bounded separately)")
+    p.add_argument("--duration", type=float, default=60.0,
+                   help="wall-time bound of the campaign, in seconds: starting the target, fuzzing, triage of what "
+                        "it finds, the final check and the report all fit in it; minimizing new findings comes "
+                        "after, bounded by --minimize-total-seconds")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: time)")
     p.add_argument("--corpus", help="seed corpus directory (read; new interesting cases are added)")
     p.add_argument("--max-cases", type=int, default=10**9)
@@ -105,13 +114,14 @@ def cmd_run(argv: list[str]) -> int:
     p.add_argument("--check-interval", type=float, default=0.1, help="seconds between health checks")
     p.add_argument("--generators", help="weights, e.g. amf=3,session=1 (others 0)")
     p.add_argument("--fresh", type=float, default=0.25, help="probability of a fresh schema draw per pool use")
-    p.add_argument("--report-dir", default=str(DEFAULT_DIR))
+    add_reports_dir(p)
     p.add_argument("--no-minimize", action="store_true")
     p.add_argument("--minimize-seconds", type=float, default=60.0, help="per finding")
-    p.add_argument("--minimize-total-seconds", type=float, default=300.0)
+    p.add_argument("--minimize-total-seconds", type=float, default=300.0,
+                   help="bound on minimizing the new findings, after the campaign (default 300)")
     p.add_argument("--rss-limit-mb", type=float, default=256.0, help="RSS growth over baseline that is a finding")
     p.add_argument("--stop-on-finding", action="store_true")
-    p.add_argument("--wall-limit", type=float, default=None, help="hard cap on fuzzing + triage seconds")
+    p.add_argument("--wall-limit", type=float, default=None, help=argparse.SUPPRESS)  # old: --duration bounds it
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--progress-interval", type=float, default=None)
     args = p.parse_args(argv)
@@ -127,7 +137,7 @@ def cmd_run(argv: list[str]) -> int:
     except (RuntimeError, ValueError, OSError) as exc:
         print(f"fuzz: {exc}", file=sys.stderr)
         return 2
-    report_dir = Path(args.report_dir)
+    report_dir = Path(args.reports_dir)
     store = FindingStore(report_dir / "findings")
     try:
         gen = Generator(seed, app=args.app, corpus_dir=args.corpus, weights=_weights(args.generators),
@@ -138,10 +148,14 @@ def cmd_run(argv: list[str]) -> int:
                        minimize=not args.no_minimize,
                        minimize_seconds=args.minimize_seconds, minimize_total_seconds=args.minimize_total_seconds,
                        rss_limit_mb=args.rss_limit_mb, stop_on_finding=args.stop_on_finding,
-                       wall_limit=args.wall_limit, quiet=args.quiet, progress_interval=args.progress_interval)
+                       wall_limit=args.wall_limit, quiet=args.quiet, progress_interval=args.progress_interval,
+                       started=started)
         if not args.quiet:
+            bound = "" if args.no_minimize else (f"; then minimizing new findings: at most "
+                                                 f"{args.minimize_total_seconds:g}s more")
             print(f"fuzz: target {target.name} at {target.host}:{target.port}, seed {seed}, "
-                  f"{args.duration:g}s, {len(gen.corpus.seeds)} corpus seeds", file=sys.stderr)
+                  f"{len(gen.corpus.seeds)} corpus seeds; the campaign ends within {args.duration:g}s of its start "
+                  f"(fuzzing, triage, report){bound}", file=sys.stderr)
         campaign = Campaign(target, gen, store, opts)
         _run_loop(campaign.run())
         summary = campaign.summary()
@@ -151,7 +165,11 @@ def cmd_run(argv: list[str]) -> int:
     jp, hp = write_reports(summary, report_dir)
     if not args.quiet:
         print(f"fuzz: {summary['cases']} cases ({summary['cases_per_second']}/s), {len(store)} finding(s); "
-              f"report {jp} {hp}", file=sys.stderr)
+              f"campaign {summary['elapsed']:g}s (--duration {args.duration:g}s), minimization "
+              f"{summary['minimize_seconds']:g}s (at most {summary['minimize_bound']:g}s); report {jp} {hp}",
+              file=sys.stderr)
+        if summary.get("final_check"):
+            print(f"fuzz: {summary['final_check']}", file=sys.stderr)
         for f in store.all():
             print(f"  {f.symptom}: {f.signature} [{'reproduced' if f.reproduced else 'not reproduced alone'}, "
                   f"{f.case.size()} bytes] {store.path(f)}", file=sys.stderr)

@@ -467,7 +467,7 @@ def replay_finding(f: Finding) -> int:
 
 
 # -- parallel campaign ----------------------------------------------------------------------------------------------
-def _worker(job: int, seed: int, duration: float, targets, counter, out_q, memory_limit_mb: float,
+def _worker(job: int, seed: int, end: float, targets, counter, out_q, memory_limit_mb: float,
             corpus_dir) -> None:
     try:
         import resource
@@ -485,25 +485,30 @@ def _worker(job: int, seed: int, duration: float, targets, counter, out_q, memor
             counter.value += n - last[0]
         last[0] = n
 
-    fz.run(duration, progress=progress)
+    fz.run(max(0.0, end - time.monotonic()), progress=progress)  # the same end for every worker (monotonic clock)
     progress(fz.inputs)
     out_q.put(fz.result())
 
 
 def run_parallel(seed: int, duration: float, jobs: int, *, targets=None, memory_limit_mb: float = 4096,
-                 corpus_dir=None, quiet: bool = False, progress_interval: float | None = None) -> dict:
+                 corpus_dir=None, quiet: bool = False, progress_interval: float | None = None,
+                 started: float | None = None) -> dict:
+    """Workers fuzz until ``started + duration`` (minus a margin for collecting results and the report), so the
+    campaign's wall time is ``duration`` from the command's start."""
+    t0 = time.monotonic()
+    started = t0 if started is None else started
+    end = started + duration - min(1.0, 0.03 * duration)
     ctx = mp.get_context("fork")
     counter = ctx.Value("q", 0)
     q = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(j, seed, duration, targets, counter, q, memory_limit_mb, corpus_dir),
+    procs = [ctx.Process(target=_worker, args=(j, seed, end, targets, counter, q, memory_limit_mb, corpus_dir),
                          daemon=True) for j in range(jobs)]
-    t0 = time.monotonic()
     for p in procs:
         p.start()
     results = []
     interval = progress_interval or (0.5 if sys.stderr.isatty() else 10.0)
     last = 0.0
-    deadline = t0 + duration + 120  # workers stop at `duration`; setup and reporting get a bounded margin
+    deadline = end + 5.0  # workers stop at `end` (one input takes at most 2 s: the watchdog); then they are killed
     while len(results) < jobs and time.monotonic() < deadline:
         try:
             results.append(q.get(timeout=0.2))
@@ -546,13 +551,17 @@ def run_parallel(seed: int, duration: float, jobs: int, *, targets=None, memory_
 
 
 def main(argv: list[str] | None = None) -> int:
+    started = time.monotonic()
     p = argparse.ArgumentParser(prog="python -m fuzz inproc", description="In-process fuzzing of the rtmpspec parsers.")
-    p.add_argument("--duration", type=float, default=60.0)
+    p.add_argument("--duration", type=float, default=60.0,
+                   help="wall-time bound of the campaign in seconds (minimizing findings comes after: at most 20 s "
+                        "each)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
     p.add_argument("--targets", help=f"comma-separated subset of: {', '.join(TARGETS)}")
     p.add_argument("--corpus", help="extra seed sessions (*.bin)")
-    p.add_argument("--report-dir", default=str(DEFAULT_DIR))
+    p.add_argument("--reports-dir", "--report-dir", dest="reports_dir", default=str(DEFAULT_DIR), metavar="DIR",
+                   help=f"where the findings and the summary go (default: {DEFAULT_DIR})")
     p.add_argument("--memory-limit-mb", type=float, default=4096, help="address-space limit per worker")
     p.add_argument("--no-minimize", action="store_true")
     p.add_argument("--quiet", action="store_true")
@@ -566,8 +575,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"unknown target(s) {bad}; one of {list(TARGETS)}", file=sys.stderr)
             return 2
     res = run_parallel(seed, args.duration, max(1, args.jobs), targets=targets, memory_limit_mb=args.memory_limit_mb,
-                       corpus_dir=args.corpus, quiet=args.quiet, progress_interval=args.progress_interval)
-    report_dir = Path(args.report_dir)
+                       corpus_dir=args.corpus, quiet=args.quiet, progress_interval=args.progress_interval,
+                       started=started)
+    if res["findings"] and not args.no_minimize and not args.quiet:
+        sys.stderr.write(f"\ninproc: minimizing {len(res['findings'])} finding(s), at most 20 s each\n")
+    report_dir = Path(args.reports_dir)
     store = FindingStore(report_dir / "findings")
     for f in res["findings"].values():
         data = bytes.fromhex(f["data"])

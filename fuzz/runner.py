@@ -1,6 +1,8 @@
 """The network campaign: concurrent cases, health checks, triage of suspects, minimization, report.
 
-Loop (everything bounded by ``duration`` and ``max_cases``):
+Loop (everything bounded by ``max_cases`` and by ``duration``, which is the campaign's wall time from ``started``:
+fuzzing, triage and the final check all fit in it, with ``end_margin`` left for stopping the target and writing
+the report; minimization comes after it, with its own bound):
 
 - ``concurrency`` workers each take the next case from the :class:`Generator` and run it (connect, send, wait for
   the server to close);
@@ -59,7 +61,9 @@ class Options:
     stop_on_finding: bool = False
     weights: dict[str, float] | None = None
     quiet: bool = False
-    wall_limit: float | None = None  # hard cap on fuzzing + triage seconds (default: duration + max(60, duration))
+    wall_limit: float | None = None  # an earlier cap than ``duration`` (the old option; ``duration`` is the bound)
+    started: float | None = None  # time.monotonic() when the command started (default: when run() starts)
+    end_margin: float | None = None  # seconds left after the campaign to stop the target and write the report
 
 
 @dataclass
@@ -94,8 +98,10 @@ class Campaign:
         self._running = asyncio.Event()
         self._running.set()
         self._t0 = 0.0
-        self._deadline = 0.0
-        self._wall = 0.0
+        self._deadline = 0.0  # no new case after this
+        self._hard = 0.0  # the campaign (fuzzing, triage, final check) ends here, whatever happens
+        self._triage_ctx: tuple | None = None  # (observation, suspects) of the triage in progress
+        self.final_check = ""
         self._rss_base: int | None = None
         self._rss_t = 0.0  # when the current target process started (RSS baseline after 3 s)
         self._rss_flagged = False
@@ -183,7 +189,7 @@ class Campaign:
                 while self.recent and self.recent[0].finished < cutoff:
                     self.recent.popleft()
             else:
-                await self._triage(obs)
+                await self._bounded_triage(obs)
             if not self.opts.quiet and now - last_progress >= interval:
                 last_progress = now
                 self._progress()
@@ -223,11 +229,29 @@ class Campaign:
         while self.inflight and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
 
+    async def _bounded_triage(self, obs: Observation) -> None:
+        """Triage within the campaign's time: when it runs out, the problem is recorded with its suspects (not
+        reproduced alone) and the campaign ends."""
+        t0 = time.monotonic()
+        try:
+            await asyncio.wait_for(self._triage(obs), timeout=max(0.0, self._hard - t0))
+        except TimeoutError:
+            ctx, self._triage_ctx = self._triage_ctx, None
+            if ctx is not None:
+                o, suspects = ctx
+                o.detail = dict(o.detail, note="the campaign's time (--duration) ran out during the triage")
+                self._record(o, suspects[-20:], reproduced=False)
+            self.stats.triage_seconds += time.monotonic() - t0
+            self._stop.set()
+            self._running.set()
+
     async def _triage(self, obs: Observation) -> None:
         t0 = time.monotonic()
         self.stats.problems += 1
+        self._triage_ctx = (obs, [r.case for r in self.recent])
         await self._pause()
         suspects = [r.case for r in self.recent]
+        self._triage_ctx = (obs, suspects)
         self.recent.clear()
         if len(suspects) > self.opts.max_suspects:
             suspects = suspects[-self.opts.max_suspects:]
@@ -242,11 +266,13 @@ class Campaign:
         restored = await self.checker.restore()
         if not restored:
             self.aborted = f"target did not recover after {obs.symptom}: {obs.signature}"
+            self._triage_ctx = None
             self._record(obs, suspects, reproduced=False)
             self._stop.set()
             self._running.set()
             return
         if len(self.store) >= self.opts.max_findings or enough:
+            self._triage_ctx = None
             if known:
                 self.store.findings[obs.key()].count += 1
                 self.store.events += 1
@@ -261,6 +287,7 @@ class Campaign:
                 self._record(seen, [culprit], reproduced=True)
             else:
                 self._record(obs, suspects[-20:], reproduced=False)
+        self._triage_ctx = None
         await self.checker.restore()
         if self.target.restarts != restarts:  # a new process: a new RSS baseline
             self._rss_base = None
@@ -268,8 +295,7 @@ class Campaign:
         self.stats.triage_seconds += time.monotonic() - t0
         if self.opts.stop_on_finding:
             self._stop.set()
-        # the campaign time does not include triage, up to the wall limit
-        self._deadline = min(self._deadline + time.monotonic() - t0, self._wall)
+        # triage counts against --duration: the deadline stays where it is
         self._running.set()
 
     async def _bisect(self, suspects: list[Case], obs: Observation, *, deadline: float
@@ -381,30 +407,59 @@ class Campaign:
 
     # -- main ---------------------------------------------------------------------------------------------------
     async def run(self) -> None:
+        """The campaign, within ``duration`` of ``started`` (minus ``end_margin``): no case starts after the
+        deadline, cases still in flight then are cancelled, triage is cut short at the end (the problem is then
+        recorded with its suspects), and the final health check gets what is left. Minimization is separate
+        (:meth:`minimize_findings`, its own bound: ``minimize_total_seconds``), after it."""
         self._t0 = time.monotonic()
-        if not await self.checker.restore():
+        origin = self.opts.started if self.opts.started is not None else self._t0
+        duration = self.opts.duration
+        if self.opts.wall_limit is not None:
+            duration = min(duration, self.opts.wall_limit)
+        margin = self.opts.end_margin if self.opts.end_margin is not None else min(2.0, 0.02 * duration)
+        self._hard = origin + duration - margin
+        # room for the final health check: a healthy target answers in milliseconds
+        reserve = min(self.opts.probe_timeout, 0.05 * duration) + 0.2
+        self._deadline = max(self._t0, self._hard - reserve)
+        try:
+            restored = await asyncio.wait_for(self.checker.restore(), timeout=max(0.1, self._hard - self._t0))
+        except TimeoutError:
+            restored = False
+        if not restored:
             self.aborted = "target is not healthy at the start (health probe failed)"
+            self.elapsed = time.monotonic() - self._t0
             return
-        self._deadline = self._t0 + self.opts.duration
-        self._wall = self._t0 + (self.opts.wall_limit if self.opts.wall_limit is not None
-                                 else self.opts.duration + max(60.0, self.opts.duration))
         workers = [asyncio.create_task(self._worker()) for _ in range(self.opts.concurrency)]
         monitor = asyncio.create_task(self._monitor())
         try:
-            await asyncio.gather(*workers)
+            _, pending = await asyncio.wait(workers, timeout=max(0.0, self._deadline - time.monotonic()))
+            for w in pending:  # cases in flight at the deadline: cancelled, not counted
+                w.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         finally:
             self._stop.set()
             self._running.set()
-            await monitor
+            try:
+                await asyncio.wait_for(monitor, timeout=max(0.0, self._hard - time.monotonic()))
+            except TimeoutError:
+                pass
         # a last check: the cases of the final interval must pass too
-        obs = await self.checker.observe()
+        left = self._hard - time.monotonic()
+        try:
+            obs = await asyncio.wait_for(self.checker.observe(), timeout=max(0.0, left))
+        except TimeoutError:
+            obs = None
+            self.final_check = ("the final health check did not finish within the campaign's time: the cases of "
+                                "the last check interval were not checked")
         if obs is not None:
             self._stop.clear()
-            await self._triage(obs)
+            await self._bounded_triage(obs)
             self._stop.set()
         self.elapsed = time.monotonic() - self._t0
         if self.opts.minimize and self.new_findings:
+            t0 = time.monotonic()
             await self.minimize_findings()
+            self.minimize_elapsed = time.monotonic() - t0
 
     def summary(self) -> dict:
         s = self.stats
@@ -421,6 +476,9 @@ class Campaign:
             "seed": self.gen.seed,
             "duration_requested": self.opts.duration,
             "elapsed": round(el, 2),
+            "final_check": self.final_check,
+            "minimize_seconds": round(getattr(self, "minimize_elapsed", 0.0), 2),
+            "minimize_bound": self.opts.minimize_total_seconds if self.opts.minimize else 0,
             "triage_seconds": round(s.triage_seconds, 2),
             "cases": s.cases,
             "cases_per_second": round(s.cases / fuzz_time, 1),

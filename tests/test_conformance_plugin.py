@@ -1,5 +1,7 @@
-"""The pytest plugin of the battery, driven through stub cases that never touch the network: pytest outcomes per
-verdict, --strict, the baseline gate, the four reports, xdist aggregation, marker selection, and inertness."""
+"""The pytest plugin of the battery, driven through stub cases that never touch the network themselves: pytest
+outcomes per verdict, --strict, the baseline gate, the four reports, xdist aggregation, marker selection, and
+inertness. The plugin still runs its preflight and its health probes, against a small fake RTMP server
+(tests/nonservers.py) in this process."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from nonservers import FakeTarget
 
 FAKE = textwrap.dedent('''
     from conformance.case import Case, parametrize
@@ -76,6 +79,13 @@ def fake(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def target():
+    """--target of a fake RTMP server (answers the preflight and the health probes)."""
+    with FakeTarget("rtmp") as t:
+        yield f"127.0.0.1:{t.port}"
+
+
 def _outcomes(out: str) -> dict[str, str]:
     res = {}
     for line in out.splitlines():
@@ -87,8 +97,8 @@ def _outcomes(out: str) -> dict[str, str]:
     return res
 
 
-def test_verdicts_reports_and_baseline(fake: Path):
-    r = _pytest(fake, "test_fake.py", "--target", "127.0.0.1:9", "--reports-dir", "rep", "--baseline",
+def test_verdicts_reports_and_baseline(fake: Path, target: str):
+    r = _pytest(fake, "test_fake.py", "--target", target, "--reports-dir", "rep", "--baseline",
                 "baseline.json")
     out = r.stdout + r.stderr
     assert r.returncode == 1, out
@@ -103,7 +113,8 @@ def test_verdicts_reports_and_baseline(fake: Path):
     assert "[5.2.2-s0-version] RTMP 1.0 5.2.2 (MUST)" in out
     assert "expected: the expected thing" in out and "actual:   something else" in out
     assert "bytes:   010203" in out
-    assert "rtmp conformance target: 127.0.0.1:9/live" in out.replace("rtmp://", "") or "127.0.0.1:9" in out
+    assert f"rtmp conformance target: rtmp://{target}/live" in out
+    assert "rtmp conformance preflight: " in out and "speaks RTMP" in out
 
     rep = fake / "rep"
     summary = json.loads((rep / "conformance.json").read_text())
@@ -140,16 +151,16 @@ def test_verdicts_reports_and_baseline(fake: Path):
     assert any(("feature", "RTMP 1.0 5.4.5") in s and ("severity", "normal") in s for s in labels)
 
 
-def test_strict_fails_non_strict_and_clean_gate_exits_zero(fake: Path):
-    r = _pytest(fake, "test_fake.py", "--target", "127.0.0.1:9", "--reports-dir", "rep", "--strict")
+def test_strict_fails_non_strict_and_clean_gate_exits_zero(fake: Path, target: str):
+    r = _pytest(fake, "test_fake.py", "--target", target, "--reports-dir", "rep", "--strict")
     assert _outcomes(r.stdout)["selftest-should-fail"] == "FAILED", r.stdout
-    r = _pytest(fake, "test_fake.py", "--target", "127.0.0.1:9", "--reports-dir", "rep", "--baseline",
+    r = _pytest(fake, "test_fake.py", "--target", target, "--reports-dir", "rep", "--baseline",
                 "baseline.json", "-k", "not must")
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_xdist_workers_report_to_the_controller(fake: Path):
-    r = _pytest(fake, "test_fake.py", "--target", "127.0.0.1:9", "--reports-dir", "rep", "-n", "2")
+def test_xdist_workers_report_to_the_controller(fake: Path, target: str):
+    r = _pytest(fake, "test_fake.py", "--target", target, "--reports-dir", "rep", "-n", "2")
     assert r.returncode == 1
     summary = json.loads((fake / "rep" / "conformance.json").read_text())
     assert summary["totals"]["cases"] == 7
@@ -157,12 +168,12 @@ def test_xdist_workers_report_to_the_controller(fake: Path):
     assert all(c["wire"] is not None for c in cases)
 
 
-def test_markers_select_chapters_and_levels(fake: Path):
-    r = _pytest(fake, "test_fake.py", "--target", "127.0.0.1:9", "--collect-only", "-q", "-m", "control")
+def test_markers_select_chapters_and_levels(fake: Path, target: str):
+    r = _pytest(fake, "test_fake.py", "--target", target, "--collect-only", "-q", "-m", "control")
     assert "selftest-should-fail" in r.stdout and "selftest-pass" not in r.stdout
-    r = _pytest(fake, "test_fake.py", "--target", "127.0.0.1:9", "--collect-only", "-q", "-m", "must")
+    r = _pytest(fake, "test_fake.py", "--target", target, "--collect-only", "-q", "-m", "must")
     assert "selftest-pass" in r.stdout and "selftest-should-fail" not in r.stdout
-    r = _pytest(fake, "test_fake.py", "--target", "127.0.0.1:9", "--collect-only", "-q", "-k", "5.4.5")
+    r = _pytest(fake, "test_fake.py", "--target", target, "--collect-only", "-q", "-k", "5.4.5")
     assert "selftest-should-fail" in r.stdout and "selftest-pass" not in r.stdout
 
 
@@ -173,5 +184,6 @@ def test_plugin_is_inert_without_conformance_cases(tmp_path: Path):
     assert not (tmp_path / "reports").exists()
     assert "rtmp conformance" not in r.stdout
     h = subprocess.run([sys.executable, "-m", "pytest", "--help"], cwd=tmp_path, capture_output=True, text=True)
-    for opt in ("--target", "--app", "--step-timeout", "--tls-insecure", "--baseline", "--reports-dir"):
+    for opt in ("--target", "--app", "--step-timeout", "--tls-insecure", "--baseline", "--reports-dir",
+                "--restart-cmd"):
         assert opt in h.stdout

@@ -286,7 +286,7 @@ def test_campaign_triage_finds_and_minimizes_the_culprit(tmp_path):
     t = _toy()
     try:
         store = FindingStore(tmp_path / "findings")
-        camp = Campaign(t, Salted(1), store, Options(duration=4, quiet=True, concurrency=8, probe_timeout=2,
+        camp = Campaign(t, Salted(1), store, Options(duration=30, quiet=True, concurrency=8, probe_timeout=2,
                                                      minimize_seconds=30, max_cases=200))
         _run(camp.run())
         summary = camp.summary()
@@ -320,8 +320,9 @@ def test_campaign_pins_memory_growth_on_the_leaking_case(tmp_path):
     t = _toy()
     try:
         store = FindingStore(tmp_path / "findings")
-        camp = Campaign(t, Leaky(2), store, Options(duration=8, quiet=True, concurrency=4, rss_limit_mb=40,
-                                                    minimize=False))
+        # --duration bounds the triage too: room for it; the campaign ends once the leak is pinned
+        camp = Campaign(t, Leaky(2), store, Options(duration=60, quiet=True, concurrency=4, rss_limit_mb=40,
+                                                    minimize=False, stop_on_finding=True))
         _run(camp.run())
     finally:
         t.stop()
@@ -358,7 +359,7 @@ def test_hypothesis_stateful_session_against_toy_server():
 
 def test_inproc_short_run_and_report(tmp_path):
     out = subprocess.run([sys.executable, "-m", "fuzz", "inproc", "--duration", "3", "--jobs", "1", "--seed", "1",
-                          "--report-dir", str(tmp_path), "--quiet"], capture_output=True, text=True, timeout=180,
+                          "--reports-dir", str(tmp_path), "--quiet"], capture_output=True, text=True, timeout=180,
                          cwd=ROOT)
     assert out.returncode == 0, out.stdout + out.stderr
     s = json.loads((tmp_path / "inproc-summary.json").read_text())
