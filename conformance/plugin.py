@@ -22,6 +22,7 @@ import pytest
 
 from . import catalog
 from .case import REGISTRY, Case, Settings, run_case
+from .client import mode as client_mode
 from .reports import Baseline, baseline_skeleton, build_summary, evaluate_baseline, write_html, write_json
 from .target import EmbeddedServer, TargetError, parse_target
 from .verdicts import Verdict
@@ -56,6 +57,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--reference-server-cmd", default=None, metavar="CMD",
                 help="command that starts the reference server (default: python -m reference_server); "
                      "it gets --listen 127.0.0.1:0 and must print 'listening rtmp://HOST:PORT'")
+    client_mode.add_options(g)
 
 
 # -- activation ----------------------------------------------------------------------------------------------------
@@ -78,7 +80,7 @@ def _arg_paths(config: pytest.Config) -> list[Path]:
 def _is_active(config: pytest.Config) -> bool:
     """Conformance cases are (probably) part of this run: an argument is in or above the package dir, or an
     option that only makes sense for the battery (--target, --reports-dir, --baseline...) was given."""
-    for opt in ("--target", "--reports-dir", "--baseline", "--baseline-write"):
+    for opt in ("--target", "--reports-dir", "--baseline", "--baseline-write", "--client"):
         if config.getoption(opt):
             return True
     for p in _arg_paths(config):
@@ -95,6 +97,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{chap}: conformance cases of chapter {title}")
     for level in catalog.LEVELS:
         config.addinivalue_line("markers", f"{level.lower()}: conformance cases of {level}-level requirements")
+    client_mode.configure(config)
     if not config.pluginmanager.hasplugin("allure_pytest"):
         config.addinivalue_line("markers", "allure_label: allure label marker")
     active = _is_active(config)
@@ -148,7 +151,9 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
             tgt = f"invalid --target: {exc}"
     else:
         tgt = "embedded reference server on a free loopback port (one per xdist worker)"
-    lines = [f"rtmp conformance target: {tgt}",
+    if config.getoption("--client"):
+        tgt = "none: client mode (the battery plays the server)"
+    lines = [f"rtmp conformance target: {tgt}", *client_mode.header_lines(config),
              f"rtmp conformance: {'strict' if strict_mode(config) else 'lenient'} mode, step timeout "
              f"{config.getoption('--step-timeout')} s, reports in {st['reports']}"]
     if config.getoption("--baseline"):
@@ -157,8 +162,10 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     return lines
 
 
-def pytest_collection_modifyitems(items: list) -> None:
-    """-k matches a case's requirement id and section too (e.g. -k 5.3.1.2, -k errata-7.1.1)."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """-k matches a case's requirement id and section too (e.g. -k 5.3.1.2, -k errata-7.1.1); server mode runs
+    the server cases, client mode (--client) the client cases of the client's role."""
+    client_mode.select(config, items)
     for item in items:
         case = getattr(getattr(item, "callspec", None), "params", {}).get("case")
         if isinstance(case, Case):
@@ -175,6 +182,16 @@ def rtmp_settings(request: pytest.FixtureRequest):
     config = request.config
     spec = config.getoption("--target")
     server = None
+    client = client_mode.spec(config)
+    if client is not None:  # client mode: no server under test; the cases start the client
+        settings = Settings(client_mode.settings_target(client), step_timeout=config.getoption("--step-timeout"),
+                            strict=strict_mode(config))
+        settings.client = client_mode.make_mode(config, client, settings.step_timeout, _state(config)["reports"])
+        problem = client_mode.preflight(settings.client)
+        if problem:
+            pytest.exit(f"rtmp conformance: {problem}", returncode=4)
+        yield settings
+        return
     try:
         if spec:
             target = parse_target(spec, app=config.getoption("--app"),
@@ -384,13 +401,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     spec = config.getoption("--target")
     target = spec if spec else ("embedded reference server: " + ", ".join(targets) if targets else
                                 "embedded reference server")
+    if config.getoption("--client"):
+        target = targets[0] if targets else f"client {config.getoption('--client')}"
     st["target_label"] = target
     options = {"app": config.getoption("--app"), "step_timeout": config.getoption("--step-timeout"),
                "strict": strict, "baseline": config.getoption("--baseline"),
                "xdist_workers": getattr(config.option, "numprocesses", None)}
     summary = build_summary(results, target=target, strict=strict, started=st["started"],
                             duration=time.time() - st["started"], checked_requirements=_checked_requirements(),
-                            baseline=bl, options=options)
+                            baseline=bl, options=options, who=client_mode.who(config))
     reports: Path = st["reports"]
     write_json(summary, reports / "conformance.json")
     write_html(summary, reports / "conformance.html")

@@ -91,8 +91,10 @@ def baseline_skeleton(results: list[dict], previous: Baseline, target: str) -> d
 
 
 def build_summary(results: list[dict], *, target: str, strict: bool, started: float, duration: float,
-                  checked_requirements: set[str], baseline: dict | None, options: dict) -> dict:
-    reqs = catalog.load()
+                  checked_requirements: set[str], baseline: dict | None, options: dict,
+                  who: str = "server") -> dict:
+    reqs = catalog.for_who(who)  # the server's statements, or the client's in client mode
+    checked_requirements = {r for r in checked_requirements if r in reqs}
     by_req: dict[str, list[dict]] = {}
     for r in results:
         by_req.setdefault(r["requirement"], []).append(r)
@@ -119,6 +121,7 @@ def build_summary(results: list[dict], *, target: str, strict: bool, started: fl
     return {
         "tool": "rtmp-conformance",
         "target": target,
+        "who": who,
         "strict": strict,
         "started": _dt.datetime.fromtimestamp(started, _dt.UTC).isoformat(timespec="seconds"),
         "duration": round(duration, 3),
