@@ -374,6 +374,11 @@ def check_rejected(ctx, scenario: str):
     if "publish_time" not in run.data:
         fail("publish, answered with an error", run.error or "no publish")
     t0 = run.data["publish_time"]
+    publish = J.first_command(peer, "publish")
+    if run.data.get("answer") == "error" and publish is not None and not publish.command.transaction_id:
+        informational("publish carries transaction id 0 (no answer expected, RTMP 7.2): an _error cannot answer "
+                      f"it; the client {'closed' if run.data.get('closed_at') is not None else 'stayed connected'}",
+                      behaviour="not applicable")
     late = [m for m in peer.media() if m.t > t0 + 0.5]
     reconnects = run.data.get("reconnects", [])
     if len(reconnects) > 3:

@@ -292,7 +292,10 @@ class FLVOutput:
             if not media:
                 return 0
             self.base = ts
-        return max(0, ts - self.base)
+        # serial number arithmetic (RTMP 4): a stream may cross the 32-bit wrap; a message slightly older than
+        # the first media message (audio before the first video frame) is written at 0
+        delta = (ts - self.base) & 0xFFFFFFFF
+        return 0 if delta >= 1 << 31 else delta
 
     def write(self, ev: Any) -> None:
         if isinstance(ev, DataMessage):

@@ -106,9 +106,18 @@ class Served:
     label: str = ""
 
 
-def av_stream(shift: int = 0) -> list[Served]:
-    """The committed file's media as served messages (timestamps + ``shift``, modulo 2**32)."""
-    return [Served(i.type_id, (i.timestamp + shift) & U32, i.payload, "media") for i in media_items("av")]
+def av_stream(shift: int = 0, *, end_of_sequence: bool = False) -> list[Served]:
+    """The committed file's media as served messages (timestamps + ``shift``, modulo 2**32), sorted by timestamp.
+    ``end_of_sequence``: keep the file's last video message, an AVC end of sequence (AVCPacketType 2, 5 bytes),
+    which some players drop: only the basic play scenario sends it, so that its loss shows in one case."""
+    items = [Served(i.type_id, (i.timestamp + shift) & U32, i.payload, "media") for i in media_items("av")
+             if end_of_sequence or not _is_avc_end_of_sequence(i)]
+    items.sort(key=lambda i: (i.timestamp - shift) & U32)
+    return items
+
+
+def _is_avc_end_of_sequence(item: Item) -> bool:
+    return item.type_id == VIDEO and len(item.payload) >= 2 and item.payload[0] & 0x0F == 7 and item.payload[1] == 2
 
 
 def pcm_frames(n: int = 60, *, start: int = 0, frame_ms: int = 20) -> list[Served]:

@@ -102,10 +102,21 @@ def by_type(items: list, type_id: int) -> list:
     return [m for m in items if m.type_id == type_id]
 
 
-def compare_media(sent: list, got: list, *, what: str, offending_of=lambda m: m) -> tuple[str, Any] | None:
-    """None when ``got`` has the payloads of ``sent``, per type, in order and complete; else (problem, offending)."""
+def is_avc_end_of_sequence(payload: bytes) -> bool:
+    """An AVC end of sequence (FLV E.4.3.1 AVCPacketType 2): what an FLV muxer appends when it closes a file."""
+    return len(payload) >= 2 and payload[0] & 0x0F == 7 and payload[1] == 2
+
+
+def compare_media(sent: list, got: list, *, what: str, offending_of=lambda m: m,
+                  trailer_ok: bool = False) -> tuple[str, Any] | None:
+    """None when ``got`` has the payloads of ``sent``, per type, in order and complete; else (problem, offending).
+    ``trailer_ok``: AVC end-of-sequence messages after the last one sent are the file writer's (ffmpeg's FLV
+    muxer appends one when it closes a file), not extra media."""
     for t, name in ((VIDEO, "video"), (AUDIO, "audio")):
         s, g = by_type(sent, t), by_type(got, t)
+        if trailer_ok:
+            while len(g) > len(s) and is_avc_end_of_sequence(g[-1].payload):
+                g = g[:-1]
         for i, (a, b) in enumerate(zip(s, g, strict=False)):
             if a.payload != b.payload:
                 return (f"{name} message {i} of {what} differs from the source: {len(b.payload)} bytes "
@@ -216,15 +227,16 @@ def served(run: Run) -> list:
     return list(run.data.get("sent") or [])
 
 
-def judge_output(run: Run, what: str, *, timestamps: bool = True) -> None:
-    """Every served media message written out unaltered and in order (and with its timestamp deltas)."""
+def judge_output(run: Run, what: str, *, media: bool = True, timestamps: bool = True) -> None:
+    """Every served media message written out unaltered and in order (``media``) and with the timestamp deltas
+    that were sent (``timestamps``)."""
     if run.error and not run.data.get("sent"):
         fail(what, run.error)
     tags = output_tags(run, what)
-    media = [t for t in tags if t.tag_type in (AUDIO, VIDEO)]
     sent = served(run)
-    got = [_Tag(t) for t in media]
-    problem = compare_media(sent, got, what="the client's output", offending_of=_tag_evidence)
+    got = [_Tag(t) for t in tags if t.tag_type in (AUDIO, VIDEO)]
+    problem = compare_media(sent, got, what="the client's output", offending_of=_tag_evidence,
+                            trailer_ok=True) if media else None
     if problem:
         fail(what, problem[0], offending=problem[1])
     if timestamps:

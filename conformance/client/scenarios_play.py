@@ -2,9 +2,10 @@
 cases in ``conformance/test_client_play.py`` compare it with the FLV the client wrote.
 
 Every stream starts with Stream Begin, NetStream.Play.Reset/Start, |RtmpSampleAccess and onMetaData, and ends
-with User Control Stream EOF and onStatus NetStream.Play.UnpublishNotify; then the battery half-closes the TCP
-connection (FIN after the last byte) and the client's file is read once the client has exited (or been stopped
-with SIGINT, which makes ffmpeg and gst-launch finish their files).
+with User Control Stream EOF and onStatus NetStream.Play.UnpublishNotify; the player gets GRACE s to end by itself
+(END_WAIT in the basic scenario, where that is judged), then the battery half-closes the TCP connection (FIN
+after the last byte) and the client's file is read once the client has exited (or been stopped with SIGINT,
+which makes ffmpeg and gst-launch finish their files).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from .script import Behaviour, Script
 from .stage import Peer
 
 VIDEO_CSID, AUDIO_CSID, DATA_CSID = 6, 4, 5
-END_WAIT = 2.0  # how long a player gets to end the play by itself after Stream EOF
+END_WAIT = 2.0  # how long a player gets to end the play by itself after Stream EOF (the case judging it)
+LAST_PAUSE = 0.3  # between the last media message and Stream EOF
+GRACE = 1.0  # the same in the other scenarios: a player that ends by itself finishes its file cleanly
 PING_VALUE = 0x1CEB00DA
 
 
@@ -49,7 +52,9 @@ def metadata_message(msid: int, timestamp: int = 0, extra: dict | None = None) -
 
 
 def end_stream(run: Run, peer: Peer, s: Script, *, wait: float = 0.0) -> None:
-    """Stream EOF + UnpublishNotify; with ``wait``, give the client that long to close by itself."""
+    """Stream EOF + UnpublishNotify (after a pause, as when a publisher leaves); with ``wait``, give the client
+    that long to close by itself."""
+    peer.drain(LAST_PAUSE, LAST_PAUSE)
     s.user_control(control.STREAM_EOF, s.b.stream_id)
     s.status("NetStream.Play.UnpublishNotify", "The stream is unpublished.")
     run.data["eof_sent"] = time.monotonic()
@@ -61,7 +66,7 @@ def end_stream(run: Run, peer: Peer, s: Script, *, wait: float = 0.0) -> None:
 
 
 def serve(run: Run, items: list[Served], *, behaviour: Behaviour | None = None, fmt: str = "auto",
-          csids: tuple[int, int] = (VIDEO_CSID, AUDIO_CSID), metadata: bool = True, wait_end: float = 0.0,
+          csids: tuple[int, int] = (VIDEO_CSID, AUDIO_CSID), metadata: bool = True, wait_end: float = GRACE,
           ping_at: int | None = None, midstream_metadata_at: int | None = None) -> None:
     """Serve ``items`` as media messages.
 
@@ -104,17 +109,17 @@ def serve(run: Run, items: list[Served], *, behaviour: Behaviour | None = None, 
 
 
 def basic(run: Run) -> None:
-    """The committed file's media at chunk size 4096, Window Acknowledgement Size 16384 (so that a player acks
-    several times), a PingRequest in the middle; at the end the battery waits END_WAIT s for the player to end by
-    itself."""
-    items = inputs.av_stream()
-    serve(run, sorted(items, key=lambda i: i.timestamp), behaviour=Behaviour(window=16384), wait_end=END_WAIT,
+    """The committed file's media (its AVC end of sequence included) at chunk size 128, Window Acknowledgement
+    Size and Set Peer Bandwidth 16384 (so that a player acks several times), a PingRequest in the middle; at the
+    end the battery waits END_WAIT s for the player to end by itself."""
+    items = inputs.av_stream(end_of_sequence=True)
+    serve(run, items, behaviour=Behaviour(window=16384, peer_bandwidth=16384), wait_end=END_WAIT,
           ping_at=len(items) // 2)
     run.data["window"] = 16384
 
 
 def chunk_size(run: Run, size: int) -> None:
-    serve(run, sorted(inputs.av_stream(), key=lambda i: i.timestamp), behaviour=Behaviour(chunk_size=size))
+    serve(run, inputs.av_stream(), behaviour=Behaviour(chunk_size=size))
 
 
 def type3_chain(run: Run) -> None:
@@ -128,14 +133,13 @@ def type3_chain(run: Run) -> None:
 def extended(run: Run) -> None:
     """Every message with a Type 0 header, timestamps 2**24 + t: extended timestamps on every header and on
     every Type 3 continuation chunk (errata 4.1), chunk size 128 so that most messages have several chunks."""
-    items = sorted(inputs.av_stream(shift=1 << 24), key=lambda i: i.timestamp)
+    items = inputs.av_stream(shift=1 << 24)
     serve(run, items, behaviour=Behaviour(chunk_size=None), fmt="type0")
 
 
 def wrap(run: Run) -> None:
     """Timestamps 2**32 - 1000 + t (modulo 2**32), sent as Type 1 deltas: the stream crosses the wrap after 1 s."""
-    items = sorted(inputs.av_stream(shift=(1 << 32) - 1000), key=lambda i: (i.timestamp - ((1 << 32) - 1000))
-                   & 0xFFFFFFFF)
+    items = inputs.av_stream(shift=(1 << 32) - 1000)
     serve(run, items, fmt="delta")
 
 
@@ -145,7 +149,7 @@ def aggregate(run: Run) -> None:
     peer, s = start_play(run, b)
     msid = b.stream_id
     peer.send(metadata_message(msid))
-    items = sorted(inputs.av_stream(), key=lambda i: i.timestamp)
+    items = inputs.av_stream()
     peer.send_log = False
     for k in range(0, len(items), 6):
         group = items[k:k + 6]
@@ -154,7 +158,7 @@ def aggregate(run: Run) -> None:
         peer.pump(0)
     peer.send_log = True
     run.data["sent"] = items
-    end_stream(run, peer, s)
+    end_stream(run, peer, s, wait=GRACE)
 
 
 def interleaved(run: Run) -> None:
@@ -164,7 +168,7 @@ def interleaved(run: Run) -> None:
     peer, s = start_play(run, b)
     msid = b.stream_id
     peer.send(metadata_message(msid))
-    items = sorted(inputs.av_stream(), key=lambda i: i.timestamp)
+    items = inputs.av_stream()
     video = [i for i in items if i.type_id == 9]
     audio = [i for i in items if i.type_id == 8]
     # pair each video message with the audio messages up to the next video timestamp
@@ -191,7 +195,7 @@ def interleaved(run: Run) -> None:
     peer.send_raw(bytes(out[600:]), "", log=False)
     peer.send_log = True
     run.data["sent"] = order
-    end_stream(run, peer, s)
+    end_stream(run, peer, s, wait=GRACE)
 
 
 def _chunks(it: Served, msid: int, csid: int, size: int = 128) -> list[bytes]:
@@ -204,11 +208,11 @@ def _chunks(it: Served, msid: int, csid: int, size: int = 128) -> list[bytes]:
 
 
 def csids(run: Run, video_csid: int, audio_csid: int) -> None:
-    serve(run, sorted(inputs.av_stream(), key=lambda i: i.timestamp), csids=(video_csid, audio_csid))
+    serve(run, inputs.av_stream(), csids=(video_csid, audio_csid))
 
 
 def midstream_metadata(run: Run) -> None:
-    items = sorted(inputs.av_stream(), key=lambda i: i.timestamp)
+    items = inputs.av_stream()
     serve(run, items, midstream_metadata_at=len(items) // 2)
 
 

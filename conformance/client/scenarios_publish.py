@@ -41,8 +41,16 @@ def start_publish(run: Run, behaviour: Behaviour, *, peer: Peer | None = None) -
 
 
 def collect(peer: Peer, quiet: float = MEDIA_QUIET, limit: float = MEDIA_LIMIT) -> None:
-    """Read media until the client closes or sends nothing for ``quiet`` seconds."""
-    peer.drain(quiet, limit)
+    """Read media until the client closes, says goodbye (deleteStream) or sends nothing for ``quiet`` seconds."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and not peer.closed:
+        before = peer.bytes_in
+        peer.pump(min(quiet, max(0.0, deadline - time.monotonic())))
+        if peer.bytes_in == before:
+            return
+        if any(m.name == "deleteStream" for m in peer.inbox[-4:]):
+            peer.drain(0.1, 0.5)
+            return
 
 
 def basic(run: Run, **behaviour) -> None:
@@ -52,8 +60,9 @@ def basic(run: Run, **behaviour) -> None:
 
 
 def ack_window(run: Run, window: int = 128) -> None:
-    """Window Acknowledgement Size ``window`` (tiny): the server's own answers cross it several times over."""
-    peer, s = start_publish(run, Behaviour(window=window))
+    """Window Acknowledgement Size ``window`` (tiny) and Set Peer Bandwidth of the same size (servers send the
+    two alike, nginx-rtmp 5000000 each): the server's own answers cross the window several times over."""
+    peer, s = start_publish(run, Behaviour(window=window, peer_bandwidth=window))
     run.data["window"] = window
     run.data["checkpoint_sent"] = peer.bytes_out
     collect(peer)

@@ -1,7 +1,7 @@
 """Scripted server behaviour: what the battery answers to a client, with the knobs the scenarios turn.
 
-The default behaviour is that of a plain live server (as nginx-rtmp answers, see /work/shared notes): after
-``connect``, Window Acknowledgement Size, Set Peer Bandwidth (dynamic), Set Chunk Size, then ``_result``
+The default behaviour is that of a plain live server (as nginx-rtmp answers, but at the default chunk size 128):
+after ``connect``, Window Acknowledgement Size, Set Peer Bandwidth (dynamic), then ``_result``
 (NetConnection.Connect.Success); ``releaseStream`` / ``FCPublish`` / ``FCUnpublish`` / other calls with a
 transaction id get a ``_result``; ``createStream`` gets stream id 1; ``publish`` gets Stream Begin and
 ``NetStream.Publish.Start``; ``play`` gets Stream Begin, ``NetStream.Play.Reset`` and ``NetStream.Play.Start``.
@@ -27,7 +27,9 @@ COMMAND_CSID = 3
 class Behaviour:
     window: int = 5_000_000  # Window Acknowledgement Size sent after connect (RTMP 5.4.4)
     peer_bandwidth: int = 5_000_000  # Set Peer Bandwidth, limit type dynamic (RTMP 5.4.5)
-    chunk_size: int | None = 4096  # Set Chunk Size sent before the connect _result (None: stay at 128)
+    # Set Chunk Size sent before the connect _result. None (the default): stay at 128, so that a client that
+    # mishandles Set Chunk Size fails the cases about it (client-5.4.1-set-chunk-size), not every case
+    chunk_size: int | None = None
     reply_csid: int = COMMAND_CSID  # chunk stream of our answers (2- and 3-byte basic header ids: 64+, 320+)
     reply_timestamp: int = 0  # timestamp of our answers (>= 0xFFFFFF: extended timestamps)
     stream_id: int = 1  # what createStream returns
