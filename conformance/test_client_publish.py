@@ -196,6 +196,22 @@ def check_publish(ctx):
     return observed("ok", f"publish {args!r} on stream {m.msid}")
 
 
+def check_delete_stream(ctx, scenario: str = "pub-basic"):
+    """deleteStream (if sent): on message stream 0, with the stream id createStream returned (1) as a number."""
+    run = J.get_run(ctx, scenario)
+    peer = J.need_peer(run, "deleteStream with the stream id")
+    m = J.first_command(peer, "deleteStream")
+    if m is None:
+        informational("the client closes without deleteStream", behaviour="not sent")
+    args = m.command.args
+    sid = args[0] if args else None
+    if not isinstance(sid, (int, float)) or isinstance(sid, bool) or sid != 1:
+        fail("deleteStream with stream id 1 (a number) as its fourth field", f"fourth field {sid!r}", offending=m)
+    if m.msid != 0:
+        fail("deleteStream on message stream 0 (errata 7.3)", f"on message stream {m.msid}", offending=m)
+    return observed("ok", f"deleteStream {sid:g} on stream 0")
+
+
 def check_fcpublish(ctx):
     """releaseStream and FCPublish with the stream name before createStream."""
     run = J.get_run(ctx, "pub-basic")
@@ -456,6 +472,7 @@ CASES = [
     Case("client-7.2.2-netstream-transaction-id-publish", "client-7.2.2-netstream-transaction-id",
          check_netstream_tid),
     Case("client-7.2.2.6-publish", "client-7.2.2.6-publish", check_publish, accept=PASS),
+    Case("client-7.2.2.3-delete-stream-publish", "client-7.2.2.3-delete-stream", check_delete_stream, accept=PASS),
     Case("client-fcpublish", "client-fcpublish", check_fcpublish, accept={"sent": V.PASS}),
     Case("client-media-complete-publish", "client-media-complete", check_media_complete,
          accept={"complete": V.PASS}),

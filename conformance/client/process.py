@@ -77,7 +77,7 @@ class ClientProcess:
         try:
             with open(self.log_path, "wb") as log:
                 self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                             cwd=self.workdir, env=env, start_new_session=True)
+                                             env=env, start_new_session=True)  # cwd: the battery's own
         except OSError as exc:
             self.start_error = f"cannot start {self.argv[0]!r}: {exc}"
             return False
