@@ -191,7 +191,8 @@ def _wire_text(wire: dict | None) -> str:
 
 
 def _case_html(c: dict) -> str:
-    parts = [f'<div class="case"><span class="id">{html.escape(c["case"])}</span> {_badge(c["verdict"])}'
+    parts = [f'<div class="case" id="case-{html.escape(c["case"])}"><span class="id">{html.escape(c["case"])}</span> '
+             f'{_badge(c["verdict"])}'
              f' <span class="meta">{c["duration"]:.3f} s</span>']
     if c.get("known_failure"):
         parts.append(' <span class="meta">(known failure, baseline)</span>')
@@ -230,7 +231,7 @@ def write_html(summary: dict, path: Path) -> None:
                 else "<span class='meta'>no case checks this requirement</span>" if v == "not checked"
                 else "<span class='meta'>not selected in this run</span>")
         rows_by_chapter.setdefault(r["chapter"], []).append(
-            f"<tr style='background:{bg}'><td class='id'>{html.escape(r['id'])}</td>"
+            f"<tr id='req-{html.escape(r['id'])}' style='background:{bg}'><td class='id'>{html.escape(r['id'])}</td>"
             f"<td class='id'>{html.escape(r['spec'] + ' ' + r['section'])}</td><td>{html.escape(r['level'])}</td>"
             f"<td>{html.escape(r['text'])}{refs}</td><td>{_badge(v)}</td><td>{r['duration']:.2f}s</td>"
             f"<td>{body}</td></tr>")

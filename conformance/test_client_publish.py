@@ -158,6 +158,18 @@ def check_create_stream(ctx, scenario: str = "pub-basic"):
              offending=start)
 
 
+def check_wait_publish_start(ctx):
+    """publish is answered 0.3 s late: no media before NetStream.Publish.Start."""
+    run = J.get_run(ctx, "pub-basic")
+    peer = J.session_completed(run, "media only after NetStream.Publish.Start")
+    answered = run.data.get("publish_answered")
+    early = [m for m in peer.inbox if m.type_id in (8, 9, 22) and answered is not None and m.t < answered]
+    if early:
+        fail("no audio/video before NetStream.Publish.Start", f"{len(early)} media messages arrived before the "
+             f"answer (sent 0.3 s after publish)", offending=early[0])
+    return observed("ok", "the first media message came after NetStream.Publish.Start")
+
+
 def check_tids_distinct(ctx, scenario: str = "pub-basic"):
     """Non-zero transaction ids are distinct on the connection."""
     run = J.get_run(ctx, scenario)
@@ -472,6 +484,8 @@ CASES = [
     Case("client-7.2.2-netstream-transaction-id-publish", "client-7.2.2-netstream-transaction-id",
          check_netstream_tid),
     Case("client-7.2.2.6-publish", "client-7.2.2.6-publish", check_publish, accept=PASS),
+    Case("client-7.2.2.6-publish-start-first", "client-7.2.2.6-publish-start-first", check_wait_publish_start,
+         accept=PASS),
     Case("client-7.2.2.3-delete-stream-publish", "client-7.2.2.3-delete-stream", check_delete_stream, accept=PASS),
     Case("client-fcpublish", "client-fcpublish", check_fcpublish, accept={"sent": V.PASS}),
     Case("client-media-complete-publish", "client-media-complete", check_media_complete,

@@ -215,7 +215,8 @@ def output_tags(run: Run, what: str) -> list[FLVTag]:
         fail(what, f"the client never connected: {run.error or run.client_state()}")
     path = run.output
     if path is None or not path.exists() or path.stat().st_size == 0:
-        fail(what, f"the client wrote no output file ({run.error or run.client_state()})")
+        fail(what, "the client wrote no output file (" + "; ".join(
+            x for x in (run.error, f"the client {run.client_state()}") if x) + ")")
     try:
         _, tags = read_flv(path, lenient=True)
     except Exception as exc:  # noqa: BLE001 - any broken file is the finding

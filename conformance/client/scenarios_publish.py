@@ -37,6 +37,7 @@ def start_publish(run: Run, behaviour: Behaviour, *, peer: Peer | None = None) -
     if s.started.name != "publish":
         raise ScenarioError(f"the client sent {s.started.name}, not publish: is it a playing client?")
     run.data["publish_time"] = time.monotonic()
+    run.data["publish_answered"] = s.answered_at
     return peer, s
 
 
@@ -54,17 +55,26 @@ def collect(peer: Peer, quiet: float = MEDIA_QUIET, limit: float = MEDIA_LIMIT) 
 
 
 def basic(run: Run, **behaviour) -> None:
-    """A plain live server (as nginx-rtmp answers); the client publishes its input."""
+    """A plain live server (as nginx-rtmp answers); the client publishes its input. (pub-basic answers publish
+    0.3 s late: media sent before the answer shows.)"""
     peer, _ = start_publish(run, Behaviour(**behaviour))
     collect(peer)
 
 
 def ack_window(run: Run, window: int = 128) -> None:
     """Window Acknowledgement Size ``window`` (tiny) and Set Peer Bandwidth of the same size (servers send the
-    two alike, nginx-rtmp 5000000 each): the server's own answers cross the window several times over."""
-    peer, s = start_publish(run, Behaviour(window=window, peer_bandwidth=window))
+    two alike, nginx-rtmp 5000000 each), then a connect _result of 1.2 KB: the window is crossed several times
+    before the client can go on (the checkpoint: what the client must have acknowledged, less one window)."""
+    peer = run.accept()
+    s = Script(peer, Behaviour(window=window, peer_bandwidth=window, result_padding=1000))
+    try:
+        s.accept_connect(run.step_timeout * 2)
+        run.data["checkpoint_sent"] = peer.bytes_out
+        s.serve_until_start(run.step_timeout * 2, wanted=("publish",))
+    except Exception as exc:
+        raise ScenarioError(f"the publish sequence did not complete: {type(exc).__name__}: {exc}") from exc
     run.data["window"] = window
-    run.data["checkpoint_sent"] = peer.bytes_out
+    run.data["publish_time"] = time.monotonic()
     collect(peer)
 
 
@@ -198,7 +208,7 @@ def reconnect(run: Run) -> None:
     collect(second, 0.5, 4)
 
 
-register("pub-basic", "publish", basic)
+register("pub-basic", "publish", basic, publish_delay=0.3)
 register("pub-ack", "publish", ack_window)
 register("pub-ping", "publish", ping)
 register("pub-scs-1", "publish", basic, chunk_size=1)

@@ -9,6 +9,7 @@ transaction id get a ``_result``; ``createStream`` gets stream id 1; ``publish``
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ class Behaviour:
     publish_answer: str = "start"  # start | badname | error | close
     connect_extra: dict = field(default_factory=dict)  # more properties in the connect _result
     result_padding: int = 0  # bytes of padding in the connect _result info object (a message > the chunk size)
+    publish_delay: float = 0.0  # seconds between publish and its answer (media before the answer shows)
 
 
 class Script:
@@ -47,6 +49,7 @@ class Script:
         self.connect: Inbound | None = None
         self.create_stream: Inbound | None = None
         self.started: Inbound | None = None  # the publish or play command
+        self.answered_at: float | None = None  # when the publish answer went out
         self.handlers: dict[str, Callable[[Inbound], None]] = {}
 
     # -- sending ---------------------------------------------------------------------------------------------
@@ -116,6 +119,9 @@ class Script:
     def answer_publish(self, m: Inbound) -> None:
         b = self.b
         key = _first_str(m.command.args)
+        if b.publish_delay:
+            self.peer.drain(b.publish_delay, b.publish_delay)
+        self.answered_at = time.monotonic()
         if b.publish_answer == "start":
             self.user_control(control.STREAM_BEGIN, b.stream_id)
             self.status("NetStream.Publish.Start", f"{key} is now published.", extra={"details": key})

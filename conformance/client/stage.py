@@ -250,7 +250,10 @@ class Peer:
             rest = data[take:]
         else:
             rest = data
-        self._write(data)
+        try:
+            self._write(data)
+        except (Closed, StepTimeout):
+            return  # the client is gone (or stuck): what the connection said by itself does not matter then
         if rest:
             self._decode_out(rest, note="sent by the connection itself")
 
