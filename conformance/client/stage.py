@@ -95,7 +95,8 @@ class Peer:
     def __init__(self, sock: socket.socket, log: WireLog, *, label: str = "conn1", step_timeout: float = 3.0,
                  digest: str | bool = "auto", auto_ack: bool = True) -> None:
         sock.setblocking(False)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock: socket.socket | None = sock
         self.log = log
         self.label = label
