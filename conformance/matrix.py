@@ -199,17 +199,35 @@ def _wire_head(entries: list[dict], limit: int = 40) -> str:
 # -- the matrix ---------------------------------------------------------------------------------------------------
 
 
+def _checked_by_role() -> dict[str, set[str]]:
+    """Requirement ids with a case, for servers and for publishing / playing clients."""
+    from . import test_chunking, test_commands, test_control, test_handshake, test_interop, test_media  # noqa: F401
+    from . import test_client_play, test_client_publish, test_robustness  # noqa: F401
+    from .case import REGISTRY
+
+    play = {c.req for c in test_client_play.CASES}
+    publish = {c.req for c in test_client_publish.CASES}
+    server = {c.req for c in REGISTRY.values() if not c.id.startswith("client-")}
+    return {"server": server, "publish": publish, "play": play}
+
+
 def build(impls: list[Impl], started: float) -> dict:
     reqs = catalog.load()
+    checked = _checked_by_role()
     rows = []
     for req in catalog.ordered(reqs.values()):
         cells = {}
         for impl in impls:
             if impl.kind != req.who:
                 continue
+            role = "server" if impl.kind == "server" else PRESETS[impl.id].role if impl.id in PRESETS else "publish"
             cases = {k: v for k, v in impl.result.get("cases", {}).items() if v["requirement"] == req.id}
             if impl.result.get("error"):
                 verdict = "error"
+            elif not cases and req.id not in checked["server"] | checked["publish"] | checked["play"]:
+                verdict = "not checked"  # no case checks this requirement yet
+            elif not cases and req.id not in checked[role]:
+                verdict = "n/a"  # a statement about the other kind of client
             elif not cases:
                 verdict = "not run"
             else:
@@ -221,7 +239,7 @@ def build(impls: list[Impl], started: float) -> dict:
         counts: dict[str, int] = {}
         for row in rows:
             cell = row["cells"].get(impl.id)
-            if cell is not None:
+            if cell is not None and cell["verdict"] != "n/a":
                 counts[cell["verdict"]] = counts.get(cell["verdict"], 0) + 1
         case_counts: dict[str, int] = {}
         for c in impl.result.get("cases", {}).values():

@@ -23,8 +23,10 @@ VERDICT_STYLE = {  # verdict -> (background, foreground, symbol)
     "error": ("#7a0e0e", "#ffffff", "!"),
     "crash": ("#4a0072", "#ffffff", "☠"),
     "not run": ("#f2f2f4", "#8a8a8a", "·"),
+    "not checked": ("#f2f2f4", "#b0b0b0", "?"),
+    "n/a": ("#ffffff", "#c8c8c8", ""),
 }
-ORDER = ["pass", "informational", "non-strict", "unsupported", "fail", "error", "crash", "not run"]
+ORDER = ["pass", "informational", "non-strict", "unsupported", "fail", "error", "crash", "not run", "not checked"]
 
 CSS = """
 body{font:13px/1.35 -apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:18px;color:#1d1d1f}
@@ -90,7 +92,7 @@ def _table(data: dict, kind: str, impls: list[dict]) -> str:
             v = cell["verdict"]
             bg, fg, sym = _style(v)
             title = f'{i["id"]}: {v} ({len(cell["cases"])} case{"s" if len(cell["cases"]) != 1 else ""})'
-            cells.append(f'<td class="cell v-{v.replace(" ", "-")}" style="background:{bg};color:{fg}" '
+            cells.append(f'<td class="cell v-{v.replace(" ", "-").replace("/", "")}" style="background:{bg};color:{fg}" '
                          f'title="{html.escape(title)}"><a href="#{anchor(i["id"], r["id"])}">{sym}</a></td>')
         text = f'{r["id"]}: {r["spec"]} {r["section"]}: {r["text"]}'
         out.append(f'<tr><td class="req" title="{html.escape(text)}">{html.escape(r["id"])}</td>'
@@ -105,6 +107,10 @@ def _details(data: dict, impls: list[dict]) -> str:
         for i in impls:
             cell = r["cells"].get(i["id"])
             if cell is None:
+                continue
+            if cell["verdict"] == "n/a":
+                out.append(f'<section class="detail" id="{anchor(i["id"], r["id"])}"><h3>{html.escape(i["id"])} '
+                           f'&middot; {html.escape(r["id"])}: not applicable to this kind of client</h3></section>')
                 continue
             report = i.get("report") or ""
             parts = [f'<section class="detail" id="{anchor(i["id"], r["id"])}"><h3>{html.escape(i["id"])} &middot; '
