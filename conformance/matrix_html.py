@@ -44,7 +44,9 @@ td.cell{width:26px;min-width:26px;text-align:center;font-weight:700;font-size:13
 td.cell a{display:block;color:inherit;text-decoration:none}
 tr.summary td{font-size:11px;vertical-align:top;background:#f7f7f9;white-space:nowrap}
 .legend span{display:inline-block;margin:0 10px 4px 0}
-.sw{display:inline-block;width:14px;height:14px;border-radius:3px;vertical-align:-2px;margin-right:3px}
+.sw{display:inline-block;width:14px;height:14px;border-radius:3px;vertical-align:-2px;margin-right:3px;
+  box-shadow:inset 0 0 0 1px rgba(0,0,0,.12)}
+.tables{display:flex;flex-wrap:wrap;gap:10px 48px;align-items:flex-start}
 section.detail{border-top:1px solid #e2e2e8;padding:6px 0}
 section.detail h3{font-size:13px;margin:0 0 3px}
 .case{margin:2px 0 2px 12px} .case b{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:11.5px}
@@ -153,10 +155,12 @@ def write_page(data: dict, path: Path) -> None:
             f"{len(servers)} servers, {len(clients)} clients &middot; {data['seconds']:.1f} s. Each cell is the worst "
             "verdict of the requirement's cases for that implementation; click it for the cases.</p>",
             f"<p class='legend'>{legend}</p>"]
+    tables = []
     if servers:
-        body.append(f"<h2>Servers ({len(servers)})</h2>" + _table(data, "server", servers))
+        tables.append(f"<div><h2>Servers ({len(servers)})</h2>{_table(data, 'server', servers)}</div>")
     if clients:
-        body.append(f"<h2>Clients ({len(clients)})</h2>" + _table(data, "client", clients))
+        tables.append(f"<div><h2>Clients ({len(clients)})</h2>{_table(data, 'client', clients)}</div>")
+    body.append(f'<div class="tables">{"".join(tables)}</div>')
     body.append(f"<h2>Runs</h2><ul>{runs}</ul>")
     if skipped:
         body.append(f"<h2>Skipped</h2><ul>{skipped}</ul>")
