@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,7 @@ def test_battery_over_rtmps(tmp_path: Path):
     cert = tmp_path / "cert.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(cert), "-out",
                     str(cert), "-days", "2", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
-    cmd = f"python -m reference_server --tls-cert {cert} --tls-key {cert}"
+    cmd = f"{sys.executable} -m reference_server --tls-cert {cert} --tls-key {cert}"
     run = run_battery(["--reference-server-cmd", cmd, "-m", "handshake or commands", "-n", "2"],
                       tmp_path / "reports", timeout=300)
     assert run.summary is not None, run.tail()
