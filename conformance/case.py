@@ -111,6 +111,7 @@ class Settings:
         self.step_timeout = step_timeout
         self.strict = strict
         self.contract: tuple[bool, str] | None = None  # (relay works, detail)
+        self.client = None  # client mode: the conformance.client.runner.ClientMode
         self.worker = os.environ.get("PYTEST_XDIST_WORKER", "gw")
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CATALOG_FILE = Path(__file__).with_name("catalog.toml")
+CLIENT_CATALOG_FILE = Path(__file__).with_name("catalog_client.toml")  # who = "client" (client mode)
+WHO = ("server", "client")
 
 # chapter marker -> (title used as Allure epic, order in reports)
 CHAPTERS: dict[str, str] = {
@@ -49,6 +51,7 @@ class Requirement:
     text: str
     refs: tuple[str, ...] = field(default_factory=tuple)
     note: str = ""
+    who: str = "server"  # whose statement: the server's (catalog.toml) or the client's (catalog_client.toml)
 
     @property
     def section_label(self) -> str:
@@ -61,7 +64,8 @@ class Requirement:
 
     def to_json(self) -> dict:
         return {"id": self.id, "spec": self.spec, "section": self.section, "level": self.level,
-                "chapter": self.chapter, "text": self.text, "refs": list(self.refs), "note": self.note}
+                "chapter": self.chapter, "text": self.text, "refs": list(self.refs), "note": self.note,
+                "who": self.who}
 
 
 class CatalogError(ValueError):
@@ -77,12 +81,18 @@ def _section_key(section: str) -> tuple:
 
 @functools.cache
 def load(path: str | None = None) -> dict[str, Requirement]:
-    data = tomllib.loads(Path(path or CATALOG_FILE).read_text(encoding="utf-8"))
+    """The server catalog (or ``path``) and, by default, the client catalog after it."""
+    entries = tomllib.loads(Path(path or CATALOG_FILE).read_text(encoding="utf-8")).get("requirement", [])
+    if path is None and CLIENT_CATALOG_FILE.exists():
+        entries = entries + tomllib.loads(CLIENT_CATALOG_FILE.read_text(encoding="utf-8")).get("requirement", [])
     out: dict[str, Requirement] = {}
-    for entry in data.get("requirement", []):
+    for entry in entries:
         req = Requirement(id=entry["id"], spec=entry["spec"], section=str(entry["section"]),
                           level=entry["level"], chapter=entry["chapter"], text=entry["text"],
-                          refs=tuple(entry.get("refs", ())), note=entry.get("note", ""))
+                          refs=tuple(entry.get("refs", ())), note=entry.get("note", ""),
+                          who=entry.get("who", "server"))
+        if req.who not in WHO:
+            raise CatalogError(f"{req.id}: who {req.who!r} is not one of {WHO}")
         if req.id in out:
             raise CatalogError(f"duplicate requirement id {req.id!r}")
         if req.level not in LEVELS:
@@ -93,6 +103,11 @@ def load(path: str | None = None) -> dict[str, Requirement]:
             raise CatalogError(f"{req.id}: spec {req.spec!r} is not one of {list(SPEC_NAMES)}")
         out[req.id] = req
     return out
+
+
+def for_who(who: str) -> dict[str, Requirement]:
+    """The requirements of one side: "server" (the battery judges a server) or "client" (client mode)."""
+    return {k: r for k, r in load().items() if r.who == who}
 
 
 def get(req_id: str) -> Requirement:

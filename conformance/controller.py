@@ -66,6 +66,26 @@ def setup_target(config: pytest.Config, st: dict) -> None:
                   "preflight": st["preflight"]})
 
 
+def setup_client(config: pytest.Config, st: dict) -> None:
+    """Client mode, before any case: the client's first scenario must connect (the battery plays the server);
+    when it does not, the run stops here with one line, as the server-mode preflight does."""
+    from .client import mode as client_mode
+
+    t0 = time.monotonic()
+    try:
+        client = client_mode.spec(config)
+    except ValueError as exc:
+        raise pytest.UsageError(f"rtmp conformance: invalid --client: {exc}") from None
+    mode = client_mode.make_mode(config, client, config.getoption("--step-timeout"), st["reports"])
+    problem = client_mode.preflight(mode)
+    if problem:
+        _stop(config, st, problem, None, t0)
+        return
+    st["client_mode"] = mode
+    st["preflight"] = {"ok": True, "reason": f"the client ({client.label}) connected", "target": client.label,
+                       "seconds": round(time.monotonic() - t0, 3), "contract": [True, "client mode"]}
+
+
 def _stop(config: pytest.Config, st: dict, reason: str, health, t0: float, target=None) -> None:
     st["stopped"] = {"ok": False, "reason": reason, "stage": health.stage if health else "start",
                      "target": target.url if target else None, "seconds": round(time.monotonic() - t0, 3),

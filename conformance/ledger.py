@@ -11,7 +11,7 @@ Annex E, and the de facto practices some cases follow). Each ``[[statement]]`` h
 - ``requirements`` (catalog ids), ``cases`` (cases that check it) and ``partial`` (cases that check part of it).
 
 Server-side statements (who is not ``client``) are judged by the battery that talks to a server; client-side ones
-(who is not ``server``) by a battery playing server to a client (``client_cases``, none yet). :func:`coverage`
+(who is not ``server``) by the client-mode battery playing server to a client (``client_cases``). :func:`coverage`
 counts, per source and section, statements, testable ones, covered, partial and uncovered.
 
 ``python -m conformance.ledger`` prints the coverage tables and the list of uncovered statements.

@@ -22,7 +22,8 @@ import pytest
 
 from . import catalog
 from .case import REGISTRY, Case, Settings, run_case
-from .controller import cleanup, setup_target
+from .client import mode as client_mode
+from .controller import cleanup, setup_client, setup_target
 from .driver import WireLog
 from .guard import Guard, SharedState, TargetDown, target_from_json
 from .reports import (
@@ -74,6 +75,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="shell command that restarts the --target after it stopped serving (it may keep running: the "
                      "plugin stops it at the end); the case that stopped it fails, the run goes on. Without it "
                      "the cases after a crash are not run. The embedded server is always restarted")
+    client_mode.add_options(g)
 
 
 # -- activation ----------------------------------------------------------------------------------------------------
@@ -96,7 +98,7 @@ def _arg_paths(config: pytest.Config) -> list[Path]:
 def _is_active(config: pytest.Config) -> bool:
     """Conformance cases are (probably) part of this run: an argument is in or above the package dir, or an
     option that only makes sense for the battery (--target, --reports-dir, --baseline...) was given."""
-    for opt in ("--target", "--reports-dir", "--baseline", "--baseline-write"):
+    for opt in ("--target", "--reports-dir", "--baseline", "--baseline-write", "--client"):
         if config.getoption(opt):
             return True
     for p in _arg_paths(config):
@@ -115,6 +117,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{level.lower()}: conformance cases of {level}-level requirements")
     config.addinivalue_line("markers", "relay: conformance cases that go through the target contract (publish -> "
                                        "play), and the contract probe itself")
+    client_mode.configure(config)
     if not config.pluginmanager.hasplugin("allure_pytest"):
         config.addinivalue_line("markers", "allure_label: allure label marker")
     active = _is_active(config)
@@ -138,7 +141,10 @@ def pytest_configure(config: pytest.Config) -> None:
         opt.allure_report_dir = str(allure_dir)
         opt.clean_alluredir = False
     if not worker and _runs_cases(config):
-        setup_target(config, state)
+        if config.getoption("--client"):
+            setup_client(config, state)
+        else:
+            setup_target(config, state)
 
 
 def _runs_cases(config: pytest.Config) -> bool:
@@ -198,8 +204,12 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
             tgt = f"invalid --target: {exc}"
     else:
         tgt = "embedded reference server on a free loopback port (one for the run, shared by xdist workers)"
-    lines = [f"rtmp conformance target: {tgt}"]
-    if st.get("preflight"):
+    if config.getoption("--client"):
+        tgt = "none: client mode (the battery plays the server)"
+    lines = [f"rtmp conformance target: {tgt}", *client_mode.header_lines(config)]
+    if st.get("preflight") and config.getoption("--client"):
+        lines.append(f"rtmp conformance client preflight: {st['preflight']['reason']}")
+    elif st.get("preflight"):
         pf = st["preflight"]
         lines.append(f"rtmp conformance preflight: {pf['target']} speaks RTMP ({pf['reason']}); relay contract: "
                      f"{'met' if pf['contract'][0] else 'NOT met: ' + pf['contract'][1]}")
@@ -214,8 +224,10 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     return lines
 
 
-def pytest_collection_modifyitems(items: list) -> None:
-    """-k matches a case's requirement id and section too (e.g. -k 5.3.1.2, -k errata-7.1.1)."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """-k matches a case's requirement id and section too (e.g. -k 5.3.1.2, -k errata-7.1.1); server mode runs
+    the server cases, client mode (--client) the client cases of the client's role."""
+    client_mode.select(config, items)
     for item in items:
         case = getattr(getattr(item, "callspec", None), "params", {}).get("case")
         if isinstance(case, Case):
@@ -231,6 +243,15 @@ def rtmp_settings(request: pytest.FixtureRequest):
     """The target (set up once by the controller: ``--target`` or the embedded server) and the battery's settings,
     per process, with the guard that tells a failing case from a crashed server."""
     config = request.config
+    client = client_mode.spec(config)
+    if client is not None:  # client mode: no server under test; the cases start the client
+        settings = Settings(client_mode.settings_target(client), step_timeout=config.getoption("--step-timeout"),
+                            strict=strict_mode(config))
+        # the controller made the mode and ran its preflight (setup_client); an xdist worker makes its own
+        settings.client = _state(config).get("client_mode") or client_mode.make_mode(
+            config, client, settings.step_timeout, _state(config)["reports"])
+        yield settings
+        return
     st = _state(config)
     shared = st.get("shared")
     if shared is None:
@@ -491,7 +512,7 @@ def _finish_stopped(session: pytest.Session, st: dict) -> None:
     summary = build_summary([], target=target, strict=strict, started=st["started"],
                             duration=time.time() - st["started"], checked_requirements=_checked_requirements(),
                             baseline=None, options=_options(config, strict),
-                            run={"preflight": stopped, "stopped": stopped["reason"]})
+                            run={"preflight": stopped, "stopped": stopped["reason"]}, who=client_mode.who(config))
     reports: Path = st["reports"]
     write_json(summary, reports / "conformance.json")
     write_html(summary, reports / "conformance.html")
@@ -516,6 +537,8 @@ def _finish(session: pytest.Session, st: dict) -> None:
     spec = config.getoption("--target")
     target = spec if spec else ("embedded reference server: " + ", ".join(targets) if targets else
                                 "embedded reference server")
+    if config.getoption("--client"):
+        target = targets[0] if targets else f"client {config.getoption('--client')}"
     st["target_label"] = target
     run = {"preflight": st.get("preflight"), "crashes": data.get("crashes", []), "down": data.get("down"),
            "restarts": data.get("restarts", [])}
@@ -530,7 +553,8 @@ def _finish(session: pytest.Session, st: dict) -> None:
                 r["log"] = str(logs / Path(r["log"]).name)
     summary = build_summary(results, target=target, strict=strict, started=st["started"],
                             duration=time.time() - st["started"], checked_requirements=_checked_requirements(),
-                            baseline=bl, options=_options(config, strict), run=run)
+                            baseline=bl, options=_options(config, strict), run=run,
+                            who=client_mode.who(config))
     write_json(summary, reports / "conformance.json")
     write_html(summary, reports / "conformance.html")
     st["summary"] = summary

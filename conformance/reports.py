@@ -111,10 +111,12 @@ def baseline_skeleton(results: list[dict], previous: Baseline, target: str) -> d
 
 def build_summary(results: list[dict], *, target: str, strict: bool, started: float, duration: float,
                   checked_requirements: set[str], baseline: dict | None, options: dict,
-                  run: dict | None = None) -> dict:
-    """``run``: what the plugin saw of the target (preflight, crashes, down, restarts, stopped)."""
+                  run: dict | None = None, who: str = "server") -> dict:
+    """``run``: what the plugin saw of the target (preflight, crashes, down, restarts, stopped); ``who``: the
+    server's statements, or the client's in client mode."""
     run = run or {}
-    reqs = catalog.load()
+    reqs = catalog.for_who(who)
+    checked_requirements = {r for r in checked_requirements if r in reqs}
     by_req: dict[str, list[dict]] = {}
     for r in results:
         by_req.setdefault(r["requirement"], []).append(r)
@@ -149,6 +151,7 @@ def build_summary(results: list[dict], *, target: str, strict: bool, started: fl
     return {
         "tool": "rtmp-conformance",
         "target": target,
+        "who": who,
         # what matters first: the run stopped before any case, or the target crashed
         "stopped": run.get("stopped"),
         "crashes": crashes,
@@ -226,7 +229,8 @@ def _wire_text(wire: dict | None) -> str:
 
 
 def _case_html(c: dict) -> str:
-    parts = [f'<div class="case"><span class="id">{html.escape(c["case"])}</span> {_badge(c["verdict"])}'
+    parts = [f'<div class="case" id="case-{html.escape(c["case"])}"><span class="id">{html.escape(c["case"])}</span> '
+             f'{_badge(c["verdict"])}'
              f' <span class="meta">{c["duration"]:.3f} s</span>']
     if c.get("known_failure"):
         parts.append(' <span class="meta">(known failure, baseline)</span>')
@@ -265,7 +269,7 @@ def write_html(summary: dict, path: Path) -> None:
                 else "<span class='meta'>no case checks this requirement</span>" if v == "not checked"
                 else "<span class='meta'>not selected in this run</span>")
         rows_by_chapter.setdefault(r["chapter"], []).append(
-            f"<tr style='background:{bg}'><td class='id'>{html.escape(r['id'])}</td>"
+            f"<tr id='req-{html.escape(r['id'])}' style='background:{bg}'><td class='id'>{html.escape(r['id'])}</td>"
             f"<td class='id'>{html.escape(r['spec'] + ' ' + r['section'])}</td><td>{html.escape(r['level'])}</td>"
             f"<td>{html.escape(r['text'])}{refs}</td><td>{_badge(v)}</td><td>{r['duration']:.2f}s</td>"
             f"<td>{body}</td></tr>")

@@ -166,6 +166,7 @@ class RTMPClient(_Receiver):
         self.playing: str | None = None  # the key being played
         self.end_reason: str | None = None  # why a play ended (status code, "StreamEOF", "closed")
         self.error: BaseException | None = None  # what broke the connection, if anything
+        self.reconnect_request: str | None = None  # E-RTMP v2: the tcUrl a ReconnectRequest asked for
 
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None

@@ -81,6 +81,26 @@ class RTMPURL:
         return f"{self.tc_url}/{self.playpath}" if self.playpath else self.tc_url
 
 
+RECONNECT_REQUEST = "NetConnection.Connect.ReconnectRequest"  # E-RTMP v2 "Reconnect Request"
+
+
+def resolve_tc_url(current: str, ref: str | None) -> str:
+    """The tcUrl of an E-RTMP Reconnect Request resolved against the current one: absent -> the current one;
+    absolute (``rtmp://h/app``), network-path (``//h/app``) or path (``/app``) references as RFC 3986 says."""
+    if not ref:
+        return current
+    scheme, sep, rest = current.partition("://")
+    if "://" in ref:
+        return ref.rstrip("/")
+    if ref.startswith("//"):
+        return f"{scheme}:{ref}".rstrip("/")
+    authority = rest.split("/", 1)[0]
+    if ref.startswith("/"):
+        return f"{scheme}://{authority}{ref}".rstrip("/")
+    base = current.rsplit("/", 1)[0] if "/" in rest else current
+    return f"{base}/{ref}".rstrip("/")
+
+
 def split_app_playpath(path: str) -> tuple[str, str]:
     """ffmpeg's split of a URL path (query string included) into (app, playpath); see the module docstring."""
     qmark = path.find("?")

@@ -25,7 +25,7 @@ import sys
 import time
 from typing import Any, BinaryIO
 
-from rtmpspec import amf0
+from rtmpspec import amf0, media
 from rtmpspec import events as E
 from rtmpspec.errors import ProtocolError
 from rtmpspec.flv import AUDIO, SCRIPT, VIDEO, FLVReader, FLVTag, FLVWriter
@@ -156,6 +156,8 @@ async def publish(args: argparse.Namespace) -> int:
         sid = await client.publish(args.key, args.kind)
         log.info("publishing %s (stream %d)", client.publishing, sid)
         loop = asyncio.get_running_loop()
+        replay: dict = {}  # metadata and sequence headers, sent again after an E-RTMP reconnect
+        seen_video = False
         offset = 0  # added to the file's timestamps on later passes
         start_wall: float | None = None
         first_ts: int | None = None
@@ -179,6 +181,11 @@ async def publish(args: argparse.Namespace) -> int:
                             break
                         except TimeoutError:
                             pass
+                if client.reconnect_request and _media_boundary(tag, seen_video):
+                    client = await _reconnect(args, client, replay)
+                if tag.tag_type == VIDEO:
+                    seen_video = True
+                _remember(replay, tag, ts)
                 if tag.tag_type == AUDIO:
                     await client.send_audio(ts, tag.data)
                     sent["audio"] += 1
@@ -212,6 +219,49 @@ async def publish(args: argparse.Namespace) -> int:
         await client.close()
 
 
+def _media_boundary(tag: FLVTag, seen_video: bool) -> bool:
+    """Where an E-RTMP reconnect may happen: before a video keyframe (any tag of an audio-only file)."""
+    if tag.tag_type == VIDEO:
+        return media.is_keyframe(tag.data)
+    return tag.tag_type == AUDIO and not seen_video
+
+
+def _remember(replay: dict, tag: FLVTag, ts: int) -> None:
+    if tag.tag_type == SCRIPT:
+        replay["script"] = (tag, ts)
+    elif tag.tag_type in (AUDIO, VIDEO) and media.is_sequence_header(tag.tag_type, tag.data):
+        replay[tag.tag_type] = (tag, ts)
+
+
+async def _reconnect(args: argparse.Namespace, old: RTMPClient, replay: dict) -> RTMPClient:
+    """E-RTMP v2 Reconnect Request: publish the same key on the tcUrl the server gave, replay the metadata and
+    sequence headers there, then leave the old connection."""
+    target = f"{old.reconnect_request}/{old.publishing}"
+    log.info("reconnecting to %s (E-RTMP reconnect request)", target)
+    new = _client(args)
+    try:
+        await new.connect(target, purpose="publish")
+        await new.publish(old.publishing, args.kind)
+    except BaseException:
+        await new.close()
+        old.reconnect_request = None  # stay on the old connection
+        raise
+    for key in ("script", VIDEO, AUDIO):
+        if key in replay:
+            tag, ts = replay[key]
+            if key == "script":
+                values = amf0.decode_all(tag.data)
+                if values and values[0] == "onMetaData":
+                    values = ["@setDataFrame", *values]
+                await new.send_data(values, timestamp=ts)
+            elif key == VIDEO:
+                await new.send_video(ts, tag.data)
+            else:
+                await new.send_audio(ts, tag.data)
+    await old.close()
+    return new
+
+
 # -- play -----------------------------------------------------------------------------------------------------
 
 class FLVOutput:
@@ -242,7 +292,10 @@ class FLVOutput:
             if not media:
                 return 0
             self.base = ts
-        return max(0, ts - self.base)
+        # serial number arithmetic (RTMP 4): a stream may cross the 32-bit wrap; a message slightly older than
+        # the first media message (audio before the first video frame) is written at 0
+        delta = (ts - self.base) & 0xFFFFFFFF
+        return 0 if delta >= 1 << 31 else delta
 
     def write(self, ev: Any) -> None:
         if isinstance(ev, DataMessage):

@@ -16,7 +16,7 @@ from rtmpspec.control import STREAM_EOF
 from rtmpspec.errors import ProtocolError
 from rtmpspec.messages import Command, DataMessage, MessageType
 
-from .client_base import _END, _PLAY_END_CODES, ConnectionLost
+from .client_base import _END, _PLAY_END_CODES, RECONNECT_REQUEST, ConnectionLost, resolve_tc_url
 
 log = logging.getLogger("reference_server.client")
 
@@ -112,6 +112,12 @@ class _Receiver:
             if isinstance(cmd.status, dict):
                 self.statuses.append(cmd.status)
             log.debug("onStatus %s", cmd.status)
+            if cmd.code == RECONNECT_REQUEST and self.url is not None:
+                # E-RTMP v2 Reconnect Request: the application reconnects at the next media boundary
+                ref = (cmd.status or {}).get("tcUrl")
+                self.reconnect_request = resolve_tc_url(self.url.tc_url, ref if isinstance(ref, str) else None)
+                log.info("the server asks to reconnect to %s", self.reconnect_request)
+                return
             self._status(cmd)
             if self.playing is not None and cmd.code in _PLAY_END_CODES:
                 self._end_play(cmd.code)
