@@ -186,9 +186,10 @@ class Ctx:
             s.close()
 
     # relay helpers ---------------------------------------------------------------------------------------------
-    def publisher(self, key: str | None = None, label: str = "pub", *, fc: bool = False) -> Publisher:
+    def publisher(self, key: str | None = None, label: str = "pub", *, fc: bool = False, **connect: Any) -> Publisher:
+        """Connect (``connect``: keyword arguments of :meth:`Session.connect`), createStream, publish ``key``."""
         key = key or self.key()
-        s = self.connected(label)
+        s = self.connected(label, **connect)
         with self.setup("publish"):
             if fc:
                 s.send_cmd(messages.release_stream(key, s.next_tid()))
@@ -199,8 +200,8 @@ class Ctx:
                 raise DriverError(f"publish {key!r} answered {st.name} {st.code}")
         return Publisher(s, key, s.stream_ids[-1])
 
-    def player(self, key: str, label: str = "play", *, wait: bool = True) -> Player:
-        s = self.connected(label)
+    def player(self, key: str, label: str = "play", *, wait: bool = True, **connect: Any) -> Player:
+        s = self.connected(label, **connect)
         with self.setup("play"):
             s.create_stream()
             st = s.play(key, wait=wait)

@@ -21,7 +21,7 @@ CHAPTERS: dict[str, str] = {
     "handshake": "Handshake (RTMP 5.2)",
     "chunking": "Chunk stream (RTMP 5.3)",
     "control": "Protocol control (RTMP 5.4, 6.2, 7.1.7)",
-    "commands": "Commands (RTMP 7.2, errata 7)",
+    "commands": "Commands (RTMP 7.2, errata 8)",
     "media": "Media relay (RTMP 7.1, FLV, E-RTMP)",
     "robustness": "Robustness",
     "interop": "Real-world interop bugs",

@@ -1,4 +1,4 @@
-"""Crafted chunk layouts, built from the rtmpspec chunk header schemas (RTMP 5.3.1, errata 3-4).
+"""Crafted chunk layouts, built from the rtmpspec chunk header schemas (RTMP 5.3.1, errata 4-5).
 
 :func:`rtmpspec.chunkstream.build_header` always picks the shortest basic header; here the basic header form can
 be forced (``form=2`` or ``3``: csid 64..319 may be written in either, RTMP 5.3.1.1), and a message can be cut into
@@ -80,7 +80,7 @@ def message(csid: int, type_id: int, payload: bytes, *, chunk_size: int, fmt: in
             msid: int = 0, form: int | None = None, cont_form: int | None = None, ext_on_type3: bool = True,
             prev_ext: int | None = None, limit: int | None = None) -> bytes:
     """One message as chunks: a fmt ``fmt`` first header, Type 3 continuations. With an extended timestamp in use
-    the continuation headers repeat it (errata 4.1) unless ``ext_on_type3`` is False (the pre-errata mistake).
+    the continuation headers repeat it (errata 5.1) unless ``ext_on_type3`` is False (the pre-errata mistake).
     For ``fmt == 3`` ``prev_ext`` is the extended value in force on the chunk stream (None: not in use)."""
     if fmt == 3:
         first = basic_header(3, csid, form) + message_header(3, type3_extended=prev_ext)

@@ -102,6 +102,9 @@ class Session:
         self.bytes_out = 0
         self._tid = 1.0
         self.stream_ids: list[int] = []
+        self.connect_result: Inbound | None = None  # the server's answer to our connect
+        self.object_encoding = 0  # negotiated: 3 only when we offered 3 and the _result said 3 (errata 8.1.1)
+        self.extended_at_oe0: list[Inbound] = []  # type 15/17 messages received while objectEncoding 0 was in force
 
     # -- connection ----------------------------------------------------------------------------------------------
     def open(self) -> Session:
@@ -330,6 +333,8 @@ class Session:
         self.inbox.append(m)
         self.log.add(self.label, "in", "message", describe_message(msg), raw)
         t = msg.type_id
+        if t in (MessageType.DATA_AMF3, MessageType.COMMAND_AMF3) and self.object_encoding == 0:
+            self.extended_at_oe0.append(m)  # errata 8.1.1: never at objectEncoding 0
         if t == control.WINDOW_ACK_SIZE and msg.msid == 0 and len(msg.payload) == 4:
             self.server_window = int.from_bytes(msg.payload, "big")
         elif t == control.USER_CONTROL and self.auto_pong:
@@ -498,7 +503,11 @@ class Session:
         self.send_cmd(cmd)
         if not expect:
             return None
-        return self.expect(is_command(("_result", "_error"), tid=tid), f"_result/_error for connect (tid {tid:g})")
+        res = self.expect(is_command(("_result", "_error"), tid=tid), f"_result/_error for connect (tid {tid:g})")
+        self.connect_result = res
+        if object_encoding == 3 and res.name == "_result" and result_object_encoding(res) == 3:
+            self.object_encoding = 3
+        return res
 
     def connected(self, app: str | None = None, **kw: Any) -> Inbound:
         """Handshake (if needed) + connect; raise DriverError unless the answer is _result."""
@@ -552,6 +561,15 @@ class Session:
 
     def media_received(self, msid: int | None = None) -> list[Inbound]:
         return [m for m in self.inbox if m.type_id in (8, 9, 22) and (msid is None or m.msid == msid)]
+
+
+def result_object_encoding(res: Inbound) -> Any:
+    """objectEncoding of a connect _result: in the information object or, as some servers put it, in the
+    properties."""
+    c = res.command
+    info = next((v for v in c.args if isinstance(v, dict)), {})
+    props = c.command_object if isinstance(c.command_object, dict) else {}
+    return info.get("objectEncoding", props.get("objectEncoding"))
 
 
 def _status_or_error(*prefixes: str) -> Callable[[Inbound], bool]:

@@ -225,7 +225,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
-    """-k matches a case's requirement id and section too (e.g. -k 5.3.1.2, -k errata-7.1.1); server mode runs
+    """-k matches a case's requirement id and section too (e.g. -k 5.3.1.2, -k errata-8.1.1); server mode runs
     the server cases, client mode (--client) the client cases of the client's role."""
     client_mode.select(config, items)
     for item in items:

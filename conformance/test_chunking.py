@@ -1,4 +1,4 @@
-"""Chunk stream cases (RTMP 1.0 section 5.3 with errata 3-4): basic header forms, header types, timestamps.
+"""Chunk stream cases (RTMP 1.0 section 5.3 with errata 4-5): basic header forms, header types, timestamps.
 
 Header-level cases need no relay: a createStream sent with a crafted layout must get its _result (same transaction
 id). Timestamp cases go through the target contract (publish -> play) and compare what the player receives.
@@ -191,7 +191,7 @@ def check_extended(ctx, mode: str):
 
 
 def check_fmt3_extended(ctx, mode: str):
-    """Extended timestamp repeated in Type 3 chunks (errata 4.1): multi-chunk video, or a Type 3 new message."""
+    """Extended timestamp repeated in Type 3 chunks (errata 5.1): multi-chunk video, or a Type 3 new message."""
     pub, play = ctx.relay_pair()
     import random
 
@@ -245,7 +245,7 @@ def check_fmt3_extended_sent(ctx):
             checked += 1
             if info.header_fields.get("message", {}).get("extendedTimestamp") is None:
                 fail("every Type 3 chunk repeats the extended timestamp of the last Type 0/1/2 header of its chunk "
-                     "stream (RTMP 5.3.1.3, errata 4.1)",
+                     "stream (RTMP 5.3.1.3, errata 5.1)",
                      f"a Type 3 chunk at stream offset {info.offset} (csid {info.csid}) has no extended timestamp",
                      offending=m)
     if not checked:

@@ -1,4 +1,4 @@
-"""Command cases (RTMP 1.0 7.2, errata 6.2 and 7): connect, createStream, publish, play, deleteStream, ...
+"""Command cases (RTMP 1.0 7.2, errata 7.2 and 7): connect, createStream, publish, play, deleteStream, ...
 
 Where RTMP 1.0 is silent the expected behaviour is what ffmpeg / nginx-rtmp / FMS do, and the case says so.
 """
@@ -14,7 +14,7 @@ from .case import Case, contract, parametrize
 from .driver import Closed, DriverError, StepTimeout, is_command
 from .payloads import AUDIO, VIDEO, Item, av_sequence
 from .test_control import barrier
-from .verdicts import Verdict, fail, informational, observed
+from .verdicts import Verdict, fail, informational, non_strict, observed
 
 V = Verdict
 
@@ -147,14 +147,20 @@ def observe_amf3(ctx, what: str):
             if res.name == "_result":
                 return observed("understood", "Type 17 connect answered with _result")
             return observed("refused", f"{res.name} {res.code}")
-        res = s.connect(object_encoding=3)
+        with ctx.setup("connect offering objectEncoding 3"):
+            res = s.connect(object_encoding=3)
+            if res.name != "_result":
+                raise DriverError(f"connect answered {res.name} {res.code or ''}")
         if _oe(res) != 3:
-            return observed("refused", f"objectEncoding {_oe(res)!r} negotiated: Type 17 not allowed")
+            return observed("not-negotiated", f"objectEncoding {_oe(res)!r} negotiated: Type 17 not allowed")
         ctx.ready(s)
         tid = s.next_tid()
         s.send_cmd(Command("createStream", tid, None, amf3=True))
         r = s.expect(is_command(("_result", "_error"), tid=tid), "_result for a Type 17 createStream")
-        return observed("understood" if r.name == "_result" else "refused", r.name)
+        if r.name == "_result":
+            return observed("understood")
+        return observed("refused", f"{r.name} {r.code or ''} to a Type 17 createStream after objectEncoding 3 was "
+                                   "agreed", offending=r)
     except Closed:
         return observed("closed", "closed the connection" + (" after objectEncoding 3 was agreed" if what != "connect"
                                                              else ""))
@@ -183,8 +189,11 @@ def check_create_stream(ctx):
     if not nums:
         fail("a stream id number after the null command object", f"arguments {res.command.args!r}", offending=res)
     sid = nums[0]
-    if sid != int(sid) or not 1 <= sid <= 0xFFFFFF:
-        fail("an integer stream id 1..16777215 (errata 6)", f"{sid!r}", offending=res)
+    if sid != int(sid) or sid < 1:
+        fail("a positive integer stream id (0 is the NetConnection)", f"{sid!r}", offending=res)
+    if sid > 0xFFFFFF:
+        non_strict("a stream id of at most 16777215 (errata 4.2 and 7: SHOULD NOT exceed)", f"{sid!r}",
+                   offending=res)
 
 
 def observe_distinct(ctx):
@@ -209,7 +218,8 @@ def check_publish_start(ctx):
 
 
 def check_onstatus_format(ctx):
-    """Every onStatus of a publish and a play: tid 0, null command object, level/code/description strings."""
+    """Every onStatus of a publish and a play: tid 0, null command object, level/code strings; a NetStream status
+    (message stream id other than 0) also a description string (E-RTMP v2: optional on the NetConnection)."""
     pub = ctx.publisher()
     play = ctx.player(pub.key)
     statuses = [m for m in pub.s.inbox + play.s.inbox if m.name == "onStatus"]
@@ -224,7 +234,7 @@ def check_onstatus_format(ctx):
             fail("a null command object", f"{c.command_object!r}", offending=m)
         if not isinstance(info, dict):
             fail("an info object", f"{info!r}", offending=m)
-        for k in ("level", "code", "description"):
+        for k in ("level", "code", "description") if m.msid != 0 else ("level", "code"):
             if not isinstance(info.get(k), str):
                 fail(f"a string {k!r} in the info object", f"{info.get(k)!r}", offending=m)
         if info["level"] not in ("status", "warning", "error"):
@@ -292,6 +302,27 @@ def check_play_start(ctx):
         fail(f"onStatus on message stream {sid}", f"message stream {st.msid}", offending=st)
 
 
+def observe_play_reset(ctx, reset: bool):
+    """play of a published key with the reset flag set to ``reset`` explicitly: Play.Reset before Play.Start exactly
+    when reset is true (RTMP 1.0 7.2.2.1)."""
+    pub = ctx.publisher()
+    s = ctx.connected("play")
+    sid = ctx.create_stream(s)
+    s.send_cmd(messages.play(pub.key, -2, -1, reset, msid=sid), csid=8)
+    st = _status(s, ("NetStream.Play.Start", "NetStream.Play.StreamNotFound", "NetStream.Play.Failed"),
+                 f"onStatus NetStream.Play.Start for play with reset {str(reset).lower()}")
+    if st.code != "NetStream.Play.Start":
+        with ctx.setup("play of a published key"):
+            raise DriverError(f"play answered {st.name} {st.code}")
+    resets = [m for m in s.inbox if m.name == "onStatus" and m.code == "NetStream.Play.Reset"]
+    if reset and not resets:
+        return observed("no-reset", "Play.Start without a Play.Reset before it although reset was true", offending=st)
+    if not reset and resets:
+        return observed("reset", "NetStream.Play.Reset although the play command set reset false",
+                        offending=resets[0])
+    return observed("as-asked", "Play.Reset then Play.Start" if reset else "Play.Start without Play.Reset")
+
+
 def observe_play_before_publish(ctx):
     """play (start -2) of a key nobody publishes, then a publisher starts: does the player get the media?"""
     key = ctx.key()
@@ -318,7 +349,7 @@ def observe_play_before_publish(ctx):
 
 
 def observe_play_missing_live(ctx):
-    """play (start -1, live only) of a key that does not exist: the status the server sends is recorded."""
+    """play (start -1, live only) of a key nobody publishes: onStatus NetStream.Play.StreamNotFound expected."""
     s = ctx.connected()
     ctx.create_stream(s)
     s.send_cmd(messages.play(ctx.key(), -1, msid=s.stream_ids[-1]), csid=8)
@@ -329,14 +360,18 @@ def observe_play_missing_live(ctx):
         return observed("closed")
     except StepTimeout:
         return observed("silent", "no onStatus within 1 s")
-    return observed("status", f"{st.name} {st.code}")
+    if st.code == "NetStream.Play.StreamNotFound":
+        return observed("not-found", f"{st.name} {st.code}")
+    if st.code in ("NetStream.Play.Start", "NetStream.Play.Reset"):
+        return observed("start-and-wait", f"{st.name} {st.code}: the server waits for a live stream", offending=st)
+    return observed("other", f"{st.name} {st.code}", offending=st)
 
 
 def check_delete_stream(ctx):
-    """A publisher sends deleteStream on message stream 0 (errata 7.3): no response, the session goes on, the name can be published again."""
+    """A publisher sends deleteStream on message stream 0 (errata 8.3): no response, the session goes on, the name can be published again."""
     pub = ctx.publisher()
     s = pub.s
-    s.send_cmd(messages.delete_stream(pub.msid))  # errata 7.3: on message stream 0
+    s.send_cmd(messages.delete_stream(pub.msid))  # errata 8.3: on message stream 0
     if barrier(s, "after deleteStream") != "ok":
         fail("the connection stays usable after deleteStream", "no answer to createStream")
     if any(m.command and m.command.transaction_id == 0 and m.name in ("_result", "_error") for m in s.inbox):
@@ -559,27 +594,32 @@ CASES = [
          accept={"error": V.PASS, "closed": (V.FAIL, "closed without telling the client why"),
                  "result": (V.INFORMATIONAL, "the server accepts any application name"), "silent": V.FAIL},
          healthy_after=True),
-    Case("errata-7.1.3-connect-missing-app", "errata-7.1.3-connect-missing-app", observe_connect_app,
-         {"variant": "missing"}, accept={"error": V.PASS, "closed": V.PASS, "result": V.FAIL, "silent": V.FAIL},
-         healthy_after=True),
-    Case("errata-7.1.2-connect-missing-tcurl", "errata-7.1.2-connect-missing-tcurl", observe_connect_app,
+    Case("errata-8.1.3-connect-missing-app", "errata-8.1.3-connect-missing-app", observe_connect_app,
+         {"variant": "missing"}, accept={"error": V.PASS, "closed": V.PASS,
+                                         "result": (V.INFORMATIONAL, "the server does not need app"),
+                                         "silent": V.FAIL},
+         healthy_after=True, doc="connect with tcUrl but without the app the client MUST send: refused or accepted, "
+                                 "never unanswered"),
+    Case("errata-8.1.2-connect-missing-tcurl", "errata-8.1.2-connect-missing-tcurl", observe_connect_app,
          {"variant": "no-tcurl"}, accept={"error": V.PASS, "closed": V.PASS,
                                           "result": (V.INFORMATIONAL, "the server does not need tcUrl"),
                                           "silent": V.FAIL},
          healthy_after=True, doc="connect with app but without the REQUIRED tcUrl: refused or accepted, never a crash"),
-    Case("errata-7.1.1-object-encoding-0", "errata-7.1.1-object-encoding", check_object_encoding, {"offered": 0}),
-    Case("errata-7.1.1-object-encoding-absent", "errata-7.1.1-object-encoding", check_object_encoding,
+    Case("errata-8.1.1-object-encoding-0", "errata-8.1.1-object-encoding", check_object_encoding, {"offered": 0}),
+    Case("errata-8.1.1-object-encoding-absent", "errata-8.1.1-object-encoding", check_object_encoding,
          {"offered": None}),
-    Case("errata-7.1.1-object-encoding-3", "errata-7.1.1-object-encoding-3", check_object_encoding, {"offered": 3}),
-    Case("errata-7.1.1-object-encoding-in-result", "errata-7.1.1-object-encoding-present", observe_oe_present,
+    Case("errata-8.1.1-object-encoding-3", "errata-8.1.1-object-encoding-3", check_object_encoding, {"offered": 3}),
+    Case("errata-8.1.1-object-encoding-in-result", "errata-8.1.1-object-encoding-present", observe_oe_present,
          accept={"present": V.PASS, "absent": V.FAIL}),
-    Case("errata-6.2-amf3-connect", "errata-6.2-amf3-command", observe_amf3, {"what": "connect"},
+    Case("errata-7.2-amf3-connect", "errata-7.2-amf3-command", observe_amf3, {"what": "connect"},
          accept={"understood": V.PASS, "refused": (V.UNSUPPORTED, "no Type 17 commands"),
                  "closed": (V.UNSUPPORTED, "no Type 17 commands (closed)"),
                  "silent": (V.UNSUPPORTED, "no Type 17 commands (no answer)")},
          healthy_after=True, doc="connect sent as a Type 17 message: format selector 0, AMF0 values"),
-    Case("errata-6.2-amf3-create-stream", "errata-6.2-amf3-command", observe_amf3, {"what": "command"},
-         accept={"understood": V.PASS, "refused": (V.UNSUPPORTED, "no Type 17 commands"),
+    Case("errata-7.2-amf3-create-stream", "errata-8.1.1-extended-after-3", observe_amf3, {"what": "command"},
+         accept={"understood": V.PASS,
+                 "not-negotiated": (V.UNSUPPORTED, "the server answered objectEncoding 0: no Type 17 commands"),
+                 "refused": (V.FAIL, "objectEncoding 3 agreed, then a Type 17 command refused"),
                  "closed": (V.FAIL, "objectEncoding 3 agreed, then a Type 17 command closed the connection"),
                  "silent": (V.FAIL, "objectEncoding 3 agreed, then a Type 17 command got no answer")},
          healthy_after=True, doc="objectEncoding 3 negotiated, then createStream as a Type 17 message"),
@@ -602,10 +642,16 @@ CASES = [
          accept={"refused": V.PASS, "took-over": (V.INFORMATIONAL, "the second publisher replaces the first"),
                  "accepted-both": V.FAIL, "first-broken": V.FAIL, "silent": V.FAIL}),
     Case("7.2.2.1-play-start", "7.2.2.1-play-start", check_play_start),
+    Case("7.2.2.1-play-reset-false", "7.2.2.1-play-reset", observe_play_reset, {"reset": False},
+         accept={"as-asked": V.PASS, "reset": (V.FAIL, "Play.Reset for a play that did not set the reset flag")}),
+    Case("7.2.2.1-play-reset-true", "7.2.2.1-play-reset", observe_play_reset, {"reset": True},
+         accept={"as-asked": V.PASS, "no-reset": (V.FAIL, "no Play.Reset for a play that set the reset flag")}),
     Case("7.2.2.1-play-before-publish", "7.2.2.1-play-before-publish", observe_play_before_publish, relay=True,
          accept={"waited": V.PASS, "not-found": V.FAIL, "no-media": V.FAIL, "altered": V.FAIL}),
     Case("7.2.2.1-play-missing-live-only", "7.2.2.1-play-missing-live", observe_play_missing_live,
-         accept={"status": V.INFORMATIONAL, "silent": V.INFORMATIONAL, "closed": V.INFORMATIONAL}),
+         accept={"not-found": V.PASS, "start-and-wait": (V.FAIL, "Play.Start for a live stream that does not exist"),
+                 "other": (V.FAIL, "a status other than NetStream.Play.StreamNotFound"),
+                 "silent": V.FAIL, "closed": V.FAIL}),
     Case("7.2.2.3-delete-stream-republish", "7.2.2.3-delete-stream", check_delete_stream),
     Case("7.2.2-close-stream-republish", "7.2.2-close-stream", observe_close_stream,
          accept={"ended": V.PASS, "still-published": V.FAIL, "closed": V.FAIL}),

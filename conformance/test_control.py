@@ -1,4 +1,4 @@
-"""Protocol control cases (RTMP 1.0 5.4, 6.2, 7.1.7; errata 5): Set Chunk Size, Abort, Acknowledgement, Window
+"""Protocol control cases (RTMP 1.0 5.4, 6.2, 7.1.7; errata 6): Set Chunk Size, Abort, Acknowledgement, Window
 Acknowledgement Size, Set Peer Bandwidth, user control events.
 
 A *barrier* is a createStream round trip: servers process a connection's messages in order, so once its _result
@@ -107,21 +107,37 @@ def check_scs(ctx, size: int, length: int, timestamp: int = 0):
         fail("the session goes on", "no answer to a following createStream")
 
 
-def observe_scs_invalid(ctx, which: str):
-    """An invalid Set Chunk Size (0, or bit 31 set): the server closes the connection or ignores it."""
+def observe_scs_invalid(ctx):
+    """Set Chunk Size 0 (invalid): the server closes the connection or ignores it."""
     s = ctx.connected()
     ctx.ready(s)
-    if which == "zero":
-        payload = control.build_set_chunk_size(0)
-        note = "Set Chunk Size 0"
-    else:
-        payload = control.SetChunkSize.build({"reserved": 1, "chunkSize": 4096})
-        note = "Set Chunk Size with bit 31 set (0x80001000)"
-    s.send(Message(control.SET_CHUNK_SIZE, payload, 0, 0, 2), note=note)
+    note = "Set Chunk Size 0"
+    s.send(Message(control.SET_CHUNK_SIZE, control.build_set_chunk_size(0), 0, 0, 2), note=note)
     if s.wait_closed(0.2):
         return observed("closed", "closed the connection")
     b = barrier(s, f"after {note}")
     return observed({"ok": "ignored", "closed": "closed", "stalled": "stalled"}[b], f"after {note}: {b}")
+
+
+def observe_scs_reserved_bit(ctx):
+    """Set Chunk Size 0x80001000 (reserved bit 31 set) and, in the same write, a 3000-byte createStream in ONE
+    4096-byte chunk: a receiver that ignores the reserved bit (errata 2) reads it at 4096 and answers."""
+    s = ctx.connected()
+    ctx.ready(s)
+    tid = s.next_tid()
+    payload = _padded_create_stream(tid, 3000)
+    scs = control.SetChunkSize.build({"reserved": 1, "chunkSize": 4096})
+    s.send_many([Message(control.SET_CHUNK_SIZE, scs, 0, 0, 2), Message(CMD, payload, 0, 0, 3)],
+                note="Set Chunk Size 0x80001000, then a 3000-byte createStream in one 4096-byte chunk")
+    try:
+        res = s.expect(is_command(("_result", "_error"), tid=tid), "_result for the createStream chunked at 4096")
+    except Closed:
+        return observed("closed", "closed the connection after the Set Chunk Size with bit 31 set")
+    except StepTimeout:
+        return observed("stalled", "no answer to the createStream sent in one 4096-byte chunk")
+    if barrier(s, "after the 4096-byte chunk") != "ok":
+        return observed("stalled", "the session no longer answers after the 4096-byte chunk")
+    return observed("applied", f"{res.name} for the createStream read at chunk size 4096")
 
 
 def check_server_chunk_size(ctx):
@@ -153,7 +169,7 @@ def check_abort(ctx, keep_timestamp: bool):
     pub.s.send_crafted(partial, "3 of 12 chunks of a 1500-byte video message (ts 1000) on csid 6", csids=(6,))
     pub.s.control(control.ABORT, control.build_abort(6))
     if keep_timestamp:
-        # same length as the aborted message: a Type 2 header with delta 40 -> ts 1040 (errata 5)
+        # same length as the aborted message: a Type 2 header with delta 40 -> ts 1040 (errata 6)
         second = legacy_video(1, 7, avc_nalu(True, 1500, 8), avc_packet_type=1)
         data = craft.chunked(second, 128, craft.header(2, 6, timestamp=40), craft.basic_header(3, 6))
         pub.s.send_crafted(data, "a complete 1500-byte video message, Type 2 delta 40 (expected ts 1040)",
@@ -316,10 +332,15 @@ def observe_connect_spb(ctx):
     return observed("before" if m in before else "after", f"window {m.u32}, limit type {m.payload[4]}")
 
 
-def observe_spb_reply(ctx, limit: int, size: int):
-    """The client sends Set Peer Bandwidth (window ``size``, limit type ``limit``); does a Window Acknowledgement Size come back?"""
+def observe_spb_reply(ctx, limit: int, size: int, hard_first: int | None = None):
+    """The client sends Set Peer Bandwidth (window ``size``, limit type ``limit``; after a Hard limit of
+    ``hard_first`` when given): does a Window Acknowledgement Size of ``size`` come back?"""
     s = ctx.connected()
     ctx.ready(s)
+    if hard_first is not None:
+        s.control(control.SET_PEER_BANDWIDTH, control.build_set_peer_bandwidth(hard_first, 0))
+        if barrier(s, "after a Hard Set Peer Bandwidth") != "ok":
+            return observed("closed")
     s.control(control.SET_PEER_BANDWIDTH, control.build_set_peer_bandwidth(size, limit))
     b = barrier(s, "after Set Peer Bandwidth")
     if b != "ok":
@@ -388,17 +409,21 @@ CASES = [
     Case("5.4.1-set-chunk-size-2147483647", "5.4.1-set-chunk-size-huge", check_scs,
          {"size": 0x7FFFFFFF, "length": 70000}, refs=("nginx-rtmp 1042",), healthy_after=True,
          doc="the largest valid value: equivalent to 16777215 (a server must not allocate 2 GB for it)"),
-    Case("5.4.1-set-chunk-size-zero", "5.4.1-set-chunk-size-invalid", observe_scs_invalid, {"which": "zero"},
+    Case("5.4.1-set-chunk-size-zero", "5.4.1-set-chunk-size-invalid", observe_scs_invalid,
          accept={"closed": V.PASS, "ignored": (V.PASS, "ignored the invalid value"), "stalled": V.FAIL},
          healthy_after=True),
-    Case("5.4.1-set-chunk-size-bit31", "5.4.1-set-chunk-size-invalid", observe_scs_invalid, {"which": "bit31"},
-         accept={"closed": V.PASS, "ignored": (V.PASS, "ignored the invalid value or the reserved bit"),
-                 "stalled": V.FAIL}, healthy_after=True),
+    Case("errata-2-set-chunk-size-bit31-ignored", "errata-2-set-chunk-size-reserved-bit", observe_scs_reserved_bit,
+         accept={"applied": V.PASS,
+                 "closed": (V.NON_STRICT, "closed on the reserved bit: RTMP 1.0 5.4.1 says it MUST be zero, but "
+                                          "errata 2 says a receiver ignores reserved fields"),
+                 "stalled": (V.FAIL, "neither the low 31 bits applied nor the connection closed")},
+         healthy_after=True, doc="Set Chunk Size 0x80001000 then a 3000-byte createStream in one 4096-byte chunk "
+                                 "(the same write): the low 31 bits are the size"),
     Case("5.4.1-server-chunk-size-at-least-128", "5.4.1-server-chunk-size", check_server_chunk_size),
     Case("5.4.2-abort-partial-message", "5.4.2-abort", check_abort, {"keep_timestamp": False}, relay=True,
          refs=("MediaMTX 4673",)),
     Case("5.4.2-abort-then-type2-delta", "5.4.2-abort-keeps-timestamp", check_abort, {"keep_timestamp": True},
-         relay=True, doc="aborted message at ts 1000, then a Type 2 header with delta 40: ts 1040 (errata 5)"),
+         relay=True, doc="aborted message at ts 1000, then a Type 2 header with delta 40: ts 1040 (errata 6)"),
     Case("5.4.2-abort-idle-chunk-streams", "5.4.2-abort-idle-chunk-stream", observe_abort_idle,
          accept={"ignored": V.PASS, "closed": V.FAIL, "stalled": V.FAIL}),
     Case("5.4.3-acknowledgement-window-5000", "5.4.3-acknowledgement", check_ack, {"window": 5000, "volume": 40000}),
@@ -419,8 +444,13 @@ CASES = [
                                                 "stalled": V.FAIL}),
     Case("5.4.5-peer-bandwidth-dynamic-first", "5.4.5-peer-bandwidth-dynamic", observe_spb_reply,
          {"limit": 2, "size": 3456789},
-         accept={"none": V.PASS, "winack": (V.INFORMATIONAL, "treated a first Dynamic limit as Hard"),
+         accept={"none": V.PASS, "winack": (V.FAIL, "a first Dynamic limit (no Hard limit before it) is ignored"),
                  "closed": V.FAIL, "stalled": V.FAIL}),
+    Case("5.4.5-peer-bandwidth-dynamic-after-hard", "5.4.5-peer-bandwidth-dynamic", observe_spb_reply,
+         {"limit": 2, "size": 4567890, "hard_first": 1234567},
+         accept={"winack": V.PASS, "none": (V.FAIL, "a Dynamic limit after a Hard one is treated as Hard"),
+                 "closed": V.FAIL, "stalled": V.FAIL},
+         doc="Hard 1234567, then Dynamic 4567890: treated as Hard, so a Window Acknowledgement Size 4567890"),
     Case("7.1.7-ping-request-answered", "7.1.7-ping", observe_ping,
          accept={"pong": V.PASS, "none": (V.UNSUPPORTED, "does not answer client pings"),
                  "wrong-timestamp": V.FAIL, "closed": V.FAIL, "stalled": V.FAIL}),

@@ -378,7 +378,7 @@ CASES = [
     Case("7.1.6-aggregate-message", "7.1.6-aggregate", observe_aggregate, relay=True,
          accept={"relayed": V.PASS, "dropped": (V.UNSUPPORTED, "aggregate messages are dropped"),
                  "wrong": V.FAIL}),
-    Case("errata-4.2-timestamp-backwards", "errata-4.2-timestamp-backwards", observe_backwards, relay=True,
+    Case("errata-5.2-timestamp-backwards", "errata-5.2-timestamp-backwards", observe_backwards, relay=True,
          accept={"recorded": V.INFORMATIONAL, "altered": V.FAIL}),
     Case("ertmp-hvc1-relay", "ertmp-video-fourcc", observe_ertmp, {"which": "hvc1"}, relay=True,
          refs=("MediaMTX 1621", "MediaMTX 5105"),

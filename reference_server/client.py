@@ -45,7 +45,7 @@ URL rules (those of ffmpeg's rtmpproto.c, ``rtmp_open``), see :func:`parse_url`:
 Leniency (``strict=False``, the default): rtmpspec's chunk reader and connection accept what deployed servers send
 that a strict reading of the spec rejects:
 
-- Type 3 continuation chunks without the extended timestamp that the message's first chunk carried (errata 4.1;
+- Type 3 continuation chunks without the extended timestamp that the message's first chunk carried (errata 5.1;
   older nginx-rtmp builds and librtmp-based servers);
 - a chunk stream whose first chunk has a Type 1 header instead of Type 0 (RTMP 5.3.1.2.1);
 - a new Type 0/1/2 header on a chunk stream whose previous message is incomplete: the partial message is dropped

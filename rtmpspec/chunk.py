@@ -1,10 +1,10 @@
 """RTMP 1.0 section 5.3: chunk format (basic header, message header, extended timestamp).
 
 Field names follow the RTMP errata and addenda (zenomt), which corrects the 1.0 text:
-- the 3-byte basic header carries ``chunkStreamIDMinus64`` little-endian (errata 3.1);
-- the Type 0 message stream id is little-endian (errata 3.2);
+- the 3-byte basic header carries ``chunkStreamIDMinus64`` little-endian (errata 4.1);
+- the Type 0 message stream id is little-endian (errata 4.2);
 - the extended timestamp is part of the chunk header, present on every Type 3 chunk while the last Type 0/1/2
-  header on that chunk stream signalled it (errata 4.1).
+  header on that chunk stream signalled it (errata 5.1).
 
 The schemas here describe one chunk header. Framing (how many bytes make a header) and per chunk stream state
 live in :mod:`rtmpspec.chunkstream`.
@@ -33,7 +33,7 @@ MIN_CSID = 2
 MAX_CSID = 65599  # 63 + 65536 (RTMP 5.3.1.1)
 PROTOCOL_CONTROL_CSID = 2  # RTMP 5.4
 
-# RTMP 5.3.1.1 Chunk Basic Header (errata 3.1)
+# RTMP 5.3.1.1 Chunk Basic Header (errata 4.1)
 ChunkBasicHeader = Struct(
     "head" / BitStruct(
         "fmt" / BitsInteger(2),
@@ -50,7 +50,7 @@ ChunkMessageHeaderType0 = Struct(
     "timestamp" / Int24ub,
     "messageLength" / Int24ub,
     "messageTypeID" / Int8ub,
-    "messageStreamID" / Int32ul,  # little-endian (RTMP 5.3.1.2.1, errata 3.2)
+    "messageStreamID" / Int32ul,  # little-endian (RTMP 5.3.1.2.1, errata 4.2)
     "extendedTimestamp" / If(this.timestamp == EXTENDED_TIMESTAMP_MARK, Int32ub),  # 5.3.1.3
 )
 
@@ -69,7 +69,7 @@ ChunkMessageHeaderType2 = Struct(
 )
 
 # RTMP 5.3.1.2.4 Type 3: no message header; the extended timestamp is present while the chunk stream's last
-# Type 0/1/2 header had one (errata 4.1). That state is outside the bytes: pass it as the parse/build parameter
+# Type 0/1/2 header had one (errata 5.1). That state is outside the bytes: pass it as the parse/build parameter
 # ``type3_extended``.
 ChunkMessageHeaderType3 = Struct(
     "extendedTimestamp" / If(this._params.type3_extended, Int32ub),

@@ -1,6 +1,6 @@
 """RTMP 1.0 sections 6 and 7: message types and typed views of commands and data messages.
 
-Message payloads of types 15/17/18/20 are sequences of AMF values (errata 6.2: types 15 and 17 start with a
+Message payloads of types 15/17/18/20 are sequences of AMF values (errata 7.2: types 15 and 17 start with a
 format selector byte 0, then AMF0 values where 0x11 switches one value to AMF3). The typed views here are plain
 frozen dataclasses with ``to_message`` / ``from_message``; the bytes always come from the AMF schemas.
 """
@@ -70,10 +70,10 @@ def decode_values(type_id: int, payload: bytes) -> list:
     if type_id in (MessageType.COMMAND_AMF3, MessageType.DATA_AMF3):
         if not payload:
             raise DecodeError("empty AMF3-format message: no format selector", offset=0,
-                              field="formatSelector", section="RTMP errata 6.2")
+                              field="formatSelector", section="RTMP errata 7.2")
         if payload[0] != 0:
             raise DecodeError(f"format selector {payload[0]} is not 0", offset=0, field="formatSelector",
-                              section="RTMP errata 6.2")
+                              section="RTMP errata 7.2")
         data = payload[1:]
         values = amf0.decode_all(data)
         return values
@@ -135,7 +135,7 @@ class Command:
 
 
 def plain(value: Any) -> Any:
-    """An AMF3 value behind an avmplus marker (errata 6.2) as the plain str/dict/list it stands for, so AMF0 and
+    """An AMF3 value behind an avmplus marker (errata 7.2) as the plain str/dict/list it stands for, so AMF0 and
     AMF3 commands and data messages read alike."""
     if isinstance(value, AVMPlus):
         value = value.value
@@ -218,7 +218,7 @@ def create_stream(transaction_id: float) -> Command:
 
 
 def delete_stream(stream_id: int, transaction_id: float = 0) -> Command:
-    return Command("deleteStream", transaction_id, None, (float(stream_id),))  # errata 7.3: on msid 0
+    return Command("deleteStream", transaction_id, None, (float(stream_id),))  # errata 8.3: on msid 0
 
 
 def close_stream(msid: int) -> Command:
@@ -258,7 +258,7 @@ def receive_video(flag: bool, *, msid: int = 1) -> Command:
 
 
 def call(name: str, transaction_id: float, command_object: Any = None, *args: Any) -> Command:
-    """A remote procedure call (RTMP 7.2.1.2; errata 7.2: the name is the procedure's, not "call")."""
+    """A remote procedure call (RTMP 7.2.1.2; errata 8.2: the name is the procedure's, not "call")."""
     return Command(name, transaction_id, command_object, args)
 
 

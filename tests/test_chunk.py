@@ -1,4 +1,4 @@
-"""Chunk stream schemas and the sans-I/O chunk reader/writer (RTMP 5.3, errata 3-5)."""
+"""Chunk stream schemas and the sans-I/O chunk reader/writer (RTMP 5.3, errata 4-6)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def read_bytewise(data: bytes, **kw) -> list[Message]:
     return out
 
 
-# -- basic header forms (RTMP 5.3.1.1, errata 3.1) -------------------------------------------------------
+# -- basic header forms (RTMP 5.3.1.1, errata 4.1) -------------------------------------------------------
 
 @pytest.mark.parametrize("csid,expected", [
     (2, "02"), (63, "3f"), (64, "0000"), (319, "00ff"), (320, "010001"), (65599, "01ffff"), (1000, "01a803"),
@@ -41,7 +41,7 @@ def test_basic_header_forms(csid, expected):
 
 
 def test_three_byte_csid_is_little_endian():
-    # errata 3.1: 0x01, then (csid - 64) little-endian: 64 + 0x0201 = 577
+    # errata 4.1: 0x01, then (csid - 64) little-endian: 64 + 0x0201 = 577
     from rtmpspec.chunk import ChunkBasicHeader
 
     assert csid_of(ChunkBasicHeader.parse(bytes([0x01, 0x01, 0x02]))) == 64 + 0x0201
@@ -129,7 +129,7 @@ def test_type3_new_message_adds_previous_delta():
 def test_extended_timestamp_repeated_on_type3_chunks():
     m = Message(9, bytes(300), 0x01000000, 1, 6)
     data = chunk_message(m, 128)
-    # fmt0 header 1+11+4, then two type 3 headers each 1 + 4 bytes of extended timestamp (errata 4.1)
+    # fmt0 header 1+11+4, then two type 3 headers each 1 + 4 bytes of extended timestamp (errata 5.1)
     assert len(data) == 16 + 300 + 2 * 5
     assert data[16 + 128:16 + 128 + 5] == b"\xc6\x01\x00\x00\x00"
     assert read_all(data) == [m]

@@ -132,7 +132,7 @@ def type3_chain(run: Run) -> None:
 
 def extended(run: Run) -> None:
     """Every message with a Type 0 header, timestamps 2**24 + t: extended timestamps on every header and on
-    every Type 3 continuation chunk (errata 4.1), chunk size 128 so that most messages have several chunks."""
+    every Type 3 continuation chunk (errata 5.1), chunk size 128 so that most messages have several chunks."""
     items = inputs.av_stream(shift=1 << 24)
     serve(run, items, behaviour=Behaviour(chunk_size=None), fmt="type0")
 
