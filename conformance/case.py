@@ -112,6 +112,7 @@ class Settings:
         self.strict = strict
         self.contract: tuple[bool, str] | None = None  # (relay works, detail)
         self.client = None  # client mode: the conformance.client.runner.ClientMode
+        self.reconnect_trigger: str | None = None  # --reconnect-trigger (the embedded server has its own)
         self.worker = os.environ.get("PYTEST_XDIST_WORKER", "gw")
 
 

@@ -150,7 +150,7 @@ def restart(state: SharedState, data: dict, why: str) -> tuple[bool, str]:
     target = target_from_json(data["target"])
     t0 = time.monotonic()
     if r.get("kind") == "embedded":
-        server = EmbeddedServer(r.get("command"), log=log)
+        server = EmbeddedServer(r.get("command"), log=log, control=r.get("control"))
         try:
             host, port = server.start()
         except TargetError as exc:

@@ -75,6 +75,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="shell command that restarts the --target after it stopped serving (it may keep running: the "
                      "plugin stops it at the end); the case that stopped it fails, the run goes on. Without it "
                      "the cases after a crash are not run. The embedded server is always restarted")
+    g.addoption("--reconnect-trigger", default=None, metavar="CMD",
+                help="command that makes the target send an E-RTMP v2 reconnect request to the clients of a stream; "
+                     "{app}, {key}, {redirect} (a tcUrl to send them to, or empty), {python}, {host}, {port} are "
+                     "substituted per argument (the embedded reference server has one built in)")
     client_mode.add_options(g)
 
 
@@ -268,6 +272,7 @@ def rtmp_settings(request: pytest.FixtureRequest):
     contract = data.get("contract")
     settings.contract = (bool(contract[0]), str(contract[1])) if contract else None
     settings.guard = Guard(shared, os.environ.get("PYTEST_XDIST_WORKER", "main"))
+    settings.reconnect_trigger = data.get("reconnect_trigger")
     yield settings
     shared.unlock()
 

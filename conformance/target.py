@@ -68,8 +68,10 @@ class EmbeddedServer:
     Its output goes to ``log`` (a file, not a pipe: a server restarted by one xdist worker keeps running, and
     logging, after that worker is done; the controller stops every server the run started by its process id)."""
 
-    def __init__(self, command: str | None = None, *, start_timeout: float = 20.0, log: Path | None = None) -> None:
+    def __init__(self, command: str | None = None, *, start_timeout: float = 20.0, log: Path | None = None,
+                 control: str | None = None) -> None:
         self.command = server_command(command)
+        self.control = control  # --control-socket: the built-in --reconnect-trigger
         self.start_timeout = start_timeout
         self.log = Path(log) if log else Path(tempfile.mkstemp(prefix="rtmp-reference-server-", suffix=".log")[1])
         self.proc: subprocess.Popen | None = None
@@ -82,6 +84,8 @@ class EmbeddedServer:
 
     def start(self) -> tuple[str, int]:
         cmd = [*self.command, "--listen", "127.0.0.1:0"]
+        if self.control:
+            cmd += ["--control-socket", self.control]
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
         self.log.parent.mkdir(parents=True, exist_ok=True)
@@ -127,6 +131,12 @@ class EmbeddedServer:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+
+def embedded_reconnect_trigger(control: str) -> str:
+    """The --reconnect-trigger of the embedded reference server: a request on its control socket."""
+    return shlex.join(["{python}", "-m", "reference_server.control", "--socket", control, "reconnect", "--app",
+                       "{app}", "--key", "{key}", "--redirect", "{redirect}"])
 
 
 class RestartCommand:

@@ -10,7 +10,7 @@ import asyncio
 import signal
 import sys
 
-from . import config, logs
+from . import config, control, logs
 from .server import Server
 
 
@@ -21,6 +21,15 @@ async def serve(cfg: config.Config) -> int:
     except OSError as exc:
         logs.get().event("error", "listen_failed", address=f"{cfg.host}:{cfg.port}", error=str(exc))
         return 1
+    ctl = None
+    if cfg.control_socket:
+        ctl = control.ControlSocket(server, cfg.control_socket)
+        try:
+            await ctl.start()
+        except OSError as exc:
+            logs.get().event("error", "control_socket_failed", path=cfg.control_socket, error=str(exc))
+            await server.shutdown()
+            return 1
     print(f"listening {server.url}", flush=True)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -30,6 +39,13 @@ async def serve(cfg: config.Config) -> int:
         except (NotImplementedError, RuntimeError):
             signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
     await stop.wait()
+    if cfg.drain_timeout > 0:  # E-RTMP v2: ask the clients to reconnect, serve them while they leave
+        server.stopping = True  # no new connections
+        asked = await control.drain(server, cfg.drain_timeout)
+        if asked:
+            logs.get().event("info", "drained", asked=asked, left=len(server.sessions))
+    if ctl is not None:
+        await ctl.close()
     await server.shutdown()
     return 0
 
