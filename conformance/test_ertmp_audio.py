@@ -24,7 +24,16 @@ from .ertmp import (
     multichannel,
     video_sequence,
 )
-from .ertmp_relay import CONTROLLED, accept, controlled, declares_caps, declares_fourcc, pair, relay, server_caps
+from .ertmp_relay import (
+    CONTROLLED,
+    accept,
+    controlled,
+    declares_caps,
+    declares_fourcc,
+    pair,
+    relay,
+    server_caps,
+)
 from .ertmp_relay import judge as judge_relay
 from .payloads import AUDIO, Item
 from .verdicts import Verdict, observed

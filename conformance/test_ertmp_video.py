@@ -30,9 +30,18 @@ from .ertmp import (
     video_sequence,
     video_tracks,
 )
-from .ertmp_relay import CONTROLLED, E_CONNECT, accept, controlled, declares_caps, declares_fourcc, pair, relay
+from .ertmp_relay import (
+    CONTROLLED,
+    E_CONNECT,
+    accept,
+    controlled,
+    declares_caps,
+    declares_fourcc,
+    pair,
+    relay,
+    server_caps,
+)
 from .ertmp_relay import judge as judge_relay
-from .ertmp_relay import server_caps
 from .payloads import AUDIO, VIDEO, Item
 from .verdicts import Verdict, fail, observed
 
