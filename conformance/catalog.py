@@ -32,8 +32,9 @@ SEVERITY = {"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}  # Allure se
 
 SPEC_NAMES = {
     "RTMP 1.0": "Adobe RTMP 1.0 (2012)",
-    "RTMP errata": "RTMP Errata and Addenda (zenomt, 2023)",
+    "RTMP errata": "RTMP Errata and Addenda (zenomt, 2 July 2024)",
     "AMF0": "Action Message Format AMF0",
+    "AMF3": "Action Message Format AMF3 (over RTMP: errata 7.2, E-RTMP v2)",
     "FLV 10.1": "Adobe Flash Video File Format 10.1, Annex E",
     "E-RTMP v1": "Enhanced RTMP v1 (veovera)",
     "E-RTMP v2": "Enhanced RTMP v2 (veovera)",

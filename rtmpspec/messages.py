@@ -109,10 +109,12 @@ class Command:
     @classmethod
     def from_message(cls, msg: Message) -> Command:
         values = decode_values(msg.type_id, msg.payload)
+        if values and isinstance(values[0], AVMPlus):  # errata 7.2: any value may be AMF3 behind 0x11
+            values[0] = plain(values[0])
         if not values or not isinstance(values[0], str):
             raise DecodeError("command message does not start with a command name string", offset=0,
                               field="commandName", section="RTMP 7.1.1")
-        tid = values[1] if len(values) > 1 else None
+        tid = plain(values[1]) if len(values) > 1 else None
         if len(values) > 1 and not isinstance(tid, (int, float)):
             raise DecodeError(f"transaction id of {values[0]!r} is not a number", field="transactionID",
                               section="RTMP 7.1.1")
