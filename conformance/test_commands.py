@@ -185,6 +185,9 @@ def check_create_stream(ctx):
     res = s.expect(is_command(("_result", "_error"), tid=tid), "_result for createStream")
     if res.name != "_result":
         fail("_result", f"{res.name} {res.code}", offending=res)
+    if res.msid != 0:
+        fail("the createStream _result on the NetConnection (message stream 0)", f"on message stream {res.msid}",
+             offending=res)
     nums = [a for a in res.command.args if isinstance(a, (int, float)) and not isinstance(a, bool)]
     if not nums:
         fail("a stream id number after the null command object", f"arguments {res.command.args!r}", offending=res)
@@ -200,6 +203,9 @@ def observe_distinct(ctx):
     """Three createStream calls on one connection: are the stream ids distinct?"""
     s = ctx.connected()
     ids = [ctx.create_stream(s)] + [s.create_stream() for _ in range(2)]
+    bad = [i for i in ids if i < 1 or i > 0xFFFFFF]
+    if bad:
+        return observed("out-of-range", f"stream ids {ids}: a message stream id is 1..16777215")
     return observed("distinct" if len(set(ids)) == 3 else "repeated", f"stream ids {ids}")
 
 
@@ -498,9 +504,14 @@ def observe_receive(ctx, kind: str):
     pub, play = ctx.relay_pair()
     s = play.s
     builder = messages.receive_video if kind == "video" else messages.receive_audio
+    before = len(s.inbox)
     s.send_cmd(builder(False, msid=play.msid), csid=8)
     if barrier(s, f"after receive{kind.title()} false") != "ok":
         return observed("closed")
+    answers = [m for m in s.inbox[before:] if m.msid == play.msid and m.name in ("_result", "_error", "onStatus")]
+    if answers:
+        return observed("responded", f"receive{kind.title()} false was answered with {answers[0].name} "
+                                     f"{answers[0].code or ''} (it draws no response)", offending=answers[0])
     mark = len(s.inbox)
     items = av_sequence(6, seed=47)
     pub.send_all(items)
@@ -629,7 +640,7 @@ CASES = [
          doc="2^40: beyond 32-bit integers"),
     Case("7.2.1.3-create-stream-result", "7.2.1.3-create-stream", check_create_stream),
     Case("7.2.1.3-create-stream-distinct-ids", "7.2.1.3-create-stream-distinct", observe_distinct,
-         accept={"distinct": V.PASS, "repeated": V.FAIL}),
+         accept={"distinct": V.PASS, "repeated": V.FAIL, "out-of-range": V.FAIL}),
     Case("7.2.2.6-publish-live-start", "7.2.2.6-publish-start", check_publish_start),
     Case("7.2.2-onstatus-format", "7.2.2-onstatus-format", check_onstatus_format),
     Case("7.2.2.6-publish-record", "7.2.2.6-publish-record", observe_publish_kind, {"kind": "record"},
@@ -673,10 +684,10 @@ CASES = [
          accept={"notify": V.PASS, "error": V.PASS, "ignored": V.FAIL, "closed": V.FAIL, "stalled": V.FAIL}),
     Case("7.2.2.5-receive-video-false", "7.2.2.5-receive-video", observe_receive, {"kind": "video"}, relay=True,
          accept={"stopped": V.PASS, "ignored": (V.UNSUPPORTED, "receiveVideo is ignored"),
-                 "both-stopped": V.FAIL, "closed": V.FAIL, "lost": V.FAIL, "altered": V.FAIL}),
+                 "both-stopped": V.FAIL, "closed": V.FAIL, "lost": V.FAIL, "altered": V.FAIL, "responded": V.FAIL}),
     Case("7.2.2.4-receive-audio-false", "7.2.2.4-receive-audio", observe_receive, {"kind": "audio"}, relay=True,
          accept={"stopped": V.PASS, "ignored": (V.UNSUPPORTED, "receiveAudio is ignored"),
-                 "both-stopped": V.FAIL, "closed": V.FAIL, "lost": V.FAIL, "altered": V.FAIL}),
+                 "both-stopped": V.FAIL, "closed": V.FAIL, "lost": V.FAIL, "altered": V.FAIL, "responded": V.FAIL}),
     Case("7.2-create-stream-before-connect", "7.2-command-before-connect", observe_before_connect,
          accept={"error": V.PASS, "closed": V.PASS, "ignored": (V.PASS, "ignored until connect"),
                  "result": V.FAIL, "connect-refused": V.INFORMATIONAL}, healthy_after=True),

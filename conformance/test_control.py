@@ -16,7 +16,7 @@ from rtmpspec.messages import Command
 
 from . import craft
 from .case import Case, compare_relay, parametrize
-from .driver import Closed, StepTimeout, is_command, is_type, is_user_control
+from .driver import Closed, DriverError, StepTimeout, is_command, is_type, is_user_control
 from .payloads import AUDIO, VIDEO, Item, aac, aac_config, avc_nalu, avcc, legacy_video
 from .verdicts import Verdict, fail, informational, observed, unsupported
 
@@ -353,15 +353,85 @@ def observe_spb_reply(ctx, limit: int, size: int, hard_first: int | None = None)
     return observed("none", f"no Window Acknowledgement Size {size} (windows seen: {[m.u32 for m in replies]})")
 
 
+def observe_connect_stream_begin(ctx):
+    """connect: User Control Stream Begin for stream 0 before the _result (RTMP 1.0 7.1.7, 7.2.1.1 step 5)."""
+    s, before, after = _connect_burst(ctx)
+    _settle(s)
+    if any(m.user_control and m.user_control[0] == control.STREAM_BEGIN and m.user_control[1] == 0 for m in before):
+        return observed("before")
+    if any(m.user_control and m.user_control[0] == control.STREAM_BEGIN and m.user_control[1] == 0 for m in after):
+        return observed("after", "Stream Begin 0 came after the _result")
+    return observed("absent", "no User Control Stream Begin for stream 0 during connect")
+
+
+# -- flow control: the server's output within the window -----------------------------------------------------------
+
+
+def _unacked_output(ctx, *, limits: list[tuple[int, int]], volume: int | None = None):
+    """A player that never acknowledges (after sending Set Peer Bandwidth ``limits``, [(window, limit type)]) and a
+    publisher that sends ``volume`` bytes of video: (bytes the server sent the player, the window in force, the
+    player, the publisher, the last timestamp sent)."""
+    pub = ctx.publisher()
+    play_s = ctx.session("play", auto_ack=False)
+    with ctx.setup("connect, createStream, play"):
+        play_s.connected()
+        play_s.create_stream()
+        for size, limit in limits:
+            play_s.control(control.SET_PEER_BANDWIDTH, control.build_set_peer_bandwidth(size, limit))
+        st = play_s.play(pub.key)
+        if st.code not in ("NetStream.Play.Start", "NetStream.Play.Reset"):
+            raise DriverError(f"play answered {st.name} {st.code}")
+    window = min(s for s, lt in limits if lt == 0) if limits else play_s.server_window
+    if window is None:
+        informational("the server announced no Window Acknowledgement Size: no window to keep within")
+    volume = volume or (4 * window if limits else int(window * 1.5) + 60000)
+    pub.send_all([Item(VIDEO, 0, legacy_video(1, 7, avcc(), avc_packet_type=0), "avc-seq")])
+    rnd = random.Random(window)
+    t, sent = 0, 0
+    while sent < volume:
+        body = legacy_video(1 if t == 0 else 2, 7, avc_nalu(t == 0, 8000, rnd.randrange(1 << 30)), avc_packet_type=1)
+        pub.s.send(Message(VIDEO, body, t, pub.msid, 6))
+        sent += len(body)
+        t += 40
+        play_s.pump(0)
+    play_s.drain(0.3, limit=3.0)
+    return play_s.bytes_in - 3073, window, play_s, pub, t
+
+
+def observe_within_window(ctx, kind: str):
+    """A player that never acknowledges; Set Peer Bandwidth ``kind`` (hard 60000; hard 60000 then soft 240000: the
+    smaller stays; or none: the server's own announced window); a publisher sends four windows of video: the
+    server's unacknowledged output stays within the window (plus one message), and resumes once acknowledged."""
+    limits = {"hard": [(60000, 0)], "soft-larger": [(60000, 0), (240000, 1)], "own": []}[kind]
+    got, window, s, pub, t = _unacked_output(ctx, limits=limits)
+    if window > 8_000_000:
+        informational(f"the server's window ({window} bytes) is too large to fill here")
+    slack = 9000 + 2000  # one video message of this case, and the session's own messages
+    if got > window + slack:
+        return observed("unlimited", f"{got} bytes sent without an acknowledgement, window {window}")
+    s.send(Message(control.ACKNOWLEDGEMENT, control.build_ack(s.bytes_in), 0, 0, 2), note="Acknowledgement")
+    before = s.bytes_in
+    more = legacy_video(1, 7, avc_nalu(True, 3000, 77), avc_packet_type=1)
+    pub.s.send(Message(VIDEO, more, t, pub.msid, 6))
+    try:
+        s.wait_until(lambda: s.bytes_in > before, "output after the Acknowledgement")
+    except StepTimeout:
+        return observed("stuck", f"nothing more after acknowledging {before - 3073} bytes")
+    return observed("within", f"{got} bytes before the acknowledgement, window {window}")
+
+
 # -- user control --------------------------------------------------------------------------------------------------
 
 
-def observe_ping(ctx):
-    """The client sends PingRequest 0x12345678; a PingResponse with the same timestamp is expected."""
+def observe_ping(ctx, message_timestamp: int = 0):
+    """The client sends PingRequest 0x12345678 (in a message with timestamp ``message_timestamp``: user control
+    messages take effect as received, their timestamps ignored); a PingResponse with the same timestamp is
+    expected."""
     s = ctx.connected()
     ctx.ready(s)
     stamp = 0x12345678
-    s.send(Message(control.USER_CONTROL, control.build_user_control("PingRequest", timestamp=stamp), 0, 0, 2))
+    s.send(Message(control.USER_CONTROL, control.build_user_control("PingRequest", timestamp=stamp),
+                   message_timestamp, 0, 2))
     b = barrier(s, "after PingRequest")
     if b != "ok":
         return observed(b)
@@ -454,6 +524,24 @@ CASES = [
     Case("7.1.7-ping-request-answered", "7.1.7-ping", observe_ping,
          accept={"pong": V.PASS, "none": (V.UNSUPPORTED, "does not answer client pings"),
                  "wrong-timestamp": V.FAIL, "closed": V.FAIL, "stalled": V.FAIL}),
+    Case("6.2-user-control-timestamp-ignored", "5.4-control-timestamp-ignored", observe_ping,
+         {"message_timestamp": 0x7FFFFFF0},
+         accept={"pong": V.PASS, "none": (V.UNSUPPORTED, "does not answer client pings"),
+                 "wrong-timestamp": V.FAIL, "closed": V.FAIL, "stalled": V.FAIL},
+         doc="a PingRequest in a message with timestamp 0x7FFFFFF0 is answered at once (RTMP 1.0 6.2)"),
+    Case("7.2.1.1-connect-stream-begin-0", "7.2.1.1-connect-stream-begin", observe_connect_stream_begin,
+         accept={"before": V.PASS, "after": V.FAIL, "absent": V.FAIL}),
+    Case("5.4.5-output-within-peer-bandwidth-hard", "5.4.5-output-within-peer-bandwidth", observe_within_window,
+         {"kind": "hard"}, relay=True, accept={"within": V.PASS, "unlimited": V.FAIL, "stuck": V.FAIL,
+                                               "closed": V.FAIL},
+         doc="Set Peer Bandwidth 60000 Hard from a player that never acknowledges; 240 KB of video published"),
+    Case("5.4.5-output-within-peer-bandwidth-soft", "5.4.5-output-within-peer-bandwidth", observe_within_window,
+         {"kind": "soft-larger"}, relay=True, accept={"within": V.PASS, "unlimited": V.FAIL, "stuck": V.FAIL,
+                                                      "closed": V.FAIL},
+         doc="Hard 60000 then Soft 240000: the smaller limit stays in force"),
+    Case("5.4.4-output-within-own-window", "5.4.4-output-within-window", observe_within_window, {"kind": "own"},
+         relay=True, accept={"within": V.PASS, "unlimited": V.FAIL, "stuck": V.FAIL, "closed": V.FAIL},
+         doc="no Set Peer Bandwidth: the window the server announced bounds its unacknowledged output"),
     Case("7.1.7-set-buffer-length", "7.1.7-set-buffer-length", observe_uc, {"event": "set-buffer-length"},
          accept={"ignored": V.PASS, "closed": V.FAIL, "stalled": V.FAIL}),
     Case("7.1.7-unknown-event-type", "7.1.7-unknown-event", observe_uc, {"event": "unknown"},

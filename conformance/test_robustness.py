@@ -268,12 +268,27 @@ def observe_media_unpublished(ctx, where: str):
 
 
 def observe_unknown_type(ctx, type_id: int):
-    """A message of type ``type_id`` (no such type): ignored, the session goes on."""
+    """A message of type ``type_id`` (no such type) whose payload reads like a Set Chunk Size of 16: the chunk layer
+    treats the type as opaque (it is not a control message), so a 3000-byte createStream that follows in 128-byte
+    chunks is still answered."""
+    from .test_control import _padded_create_stream
+
     s = ctx.connected()
     ctx.ready(s)
-    s.send(Message(type_id, random.Random(type_id).randbytes(16), 0, 0, 3), note=f"message type {type_id}")
-    b = barrier(s, f"after a type {type_id} message")
-    return observed({"ok": "ignored", "closed": "closed", "stalled": "stalled"}[b])
+    s.send(Message(type_id, control.build_set_chunk_size(16), 0, 0, 3),
+           note=f"message type {type_id} carrying what a Set Chunk Size 16 would")
+    if s.wait_closed(0.1):
+        return observed("closed")
+    tid = s.next_tid()
+    s.send(Message(CMD, _padded_create_stream(tid, 3000), 0, 0, 3), note="a 3000-byte createStream in 128-byte chunks")
+    try:
+        s.expect(lambda m: m.command is not None and m.command.transaction_id == tid,
+                 f"the answer to the 3000-byte createStream (tid {tid:g})")
+    except Closed:
+        return observed("closed")
+    except StepTimeout:
+        return observed("stalled", "no answer: the unknown message was taken for a Set Chunk Size?")
+    return observed("ignored")
 
 
 def observe_shared_object(ctx):
