@@ -118,10 +118,23 @@ SharedObjectMessage = Struct(
 )
 
 
+# RTMP 1.0 7.1.3 event data: a name-value pair (RequestChange, Change) is a UTF-8 name then one AMF value; Success,
+# Clear, Remove and RequestRemove carry a name; SendMessage a sequence of AMF values
+SharedObjectProperty = Struct("name" / PascalString(Int16ub, "utf8"), "value" / GreedyBytes)
+SharedObjectName = PascalString(Int16ub, "utf8")
+SO_USE, SO_RELEASE, SO_REQUEST_CHANGE, SO_CHANGE, SO_SUCCESS, SO_SEND_MESSAGE, SO_STATUS, SO_CLEAR, SO_REMOVE, \
+    SO_REQUEST_REMOVE, SO_USE_SUCCESS = range(1, 12)
+
+
+def shared_object(name: str, events: list[tuple[int, bytes]], version: int = 0) -> bytes:
+    """A shared object message body (RTMP 1.0 7.1.3): name, current version, flags, events [(type, data)]."""
+    return SharedObjectMessage.build({"sharedObjectName": name, "currentVersion": version, "flags": bytes(8),
+                                      "events": [{"eventType": t, "eventData": d} for t, d in events]})
+
+
 def shared_object_use(name: str) -> bytes:
     """A 'Use' event (type 1): the client announces a named shared object."""
-    return SharedObjectMessage.build({"sharedObjectName": name, "currentVersion": 0, "flags": bytes(8),
-                                      "events": [{"eventType": 1, "eventData": b""}]})
+    return shared_object(name, [(SO_USE, b"")])
 
 
 class BitWriter:

@@ -107,7 +107,19 @@ def observe_connect_app(ctx, variant: str):
         if s.wait_closed(0.1):
             return observed("closed", "closed the connection without an answer")
         return observed("silent", "no answer")
+    level = (res.command.status or {}).get("level")
+    want = _NC_LEVELS.get(res.code or "")
+    if want and level != want:
+        return observed("wrong-level", f"{res.code} with level {level!r} (E-RTMP v2 NetConnection status table: "
+                                       f"{want})", offending=res)
     return observed(res.name.lstrip("_"), f"{res.name} {res.code or ''}", offending=res)
+
+
+# E-RTMP v2 "onStatus for NetConnection": the level of each NetConnection status code
+_NC_LEVELS = {"NetConnection.Connect.Success": "status", "NetConnection.Connect.Closed": "status",
+              "NetConnection.Connect.ReconnectRequest": "status", "NetConnection.Call.Failed": "error",
+              "NetConnection.Connect.AppShutdown": "error", "NetConnection.Connect.Failed": "error",
+              "NetConnection.Connect.Rejected": "error", "NetConnection.Proxy.NotResponding": "error"}
 
 
 def _oe(res):
@@ -417,6 +429,10 @@ def observe_unknown_command(ctx):
     r = [m for m in s.inbox if m.command and m.command.transaction_id == tid and m.name in ("_result", "_error")]
     if not r:
         return observed("ignored", "no _error for the unknown command")
+    want = _NC_LEVELS.get(r[0].code or "")
+    if want and (r[0].command.status or {}).get("level") != want:
+        return observed("wrong-level", f"{r[0].code} with level {(r[0].command.status or {}).get('level')!r}",
+                        offending=r[0])
     return observed(r[0].name.lstrip("_"), f"{r[0].name} {r[0].code or ''}")
 
 
@@ -603,7 +619,8 @@ CASES = [
          {"variant": "user-args"}, doc="optional user arguments after the command object"),
     Case("7.2.1.1-connect-unknown-app", "7.2.1.1-connect-unknown-app", observe_connect_app, {"variant": "unknown"},
          accept={"error": V.PASS, "closed": (V.FAIL, "closed without telling the client why"),
-                 "result": (V.INFORMATIONAL, "the server accepts any application name"), "silent": V.FAIL},
+                 "result": (V.INFORMATIONAL, "the server accepts any application name"), "silent": V.FAIL,
+                 "wrong-level": V.FAIL},
          healthy_after=True),
     Case("errata-8.1.3-connect-missing-app", "errata-8.1.3-connect-missing-app", observe_connect_app,
          {"variant": "missing"}, accept={"error": V.PASS, "closed": V.PASS,
@@ -668,7 +685,7 @@ CASES = [
          accept={"ended": V.PASS, "still-published": V.FAIL, "closed": V.FAIL}),
     Case("7.2-unknown-command-error", "7.2-unknown-command", observe_unknown_command,
          accept={"error": V.PASS, "result": (V.INFORMATIONAL, "answered _result"), "ignored": V.FAIL,
-                 "closed": V.FAIL, "stalled": V.FAIL}),
+                 "closed": V.FAIL, "stalled": V.FAIL, "wrong-level": V.FAIL}),
     Case("7.2.1.2-call-tid0-no-response", "7.2.1.2-call-no-response", observe_call_tid0,
          accept={"silent": V.PASS, "responded": (V.INFORMATIONAL, "answered a call that expects no response"),
                  "closed": V.FAIL, "stalled": V.FAIL}),

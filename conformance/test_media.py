@@ -324,6 +324,33 @@ def check_audio_ahead(ctx):
     _relay(ctx, order)
 
 
+def observe_legacy_cts_and_commands(ctx):
+    """Legacy AVC (FLV E.4.3.1) with composition times 0, 80, -40, 40 and video info/command frames (frame type 5:
+    StartSeek, EndSeek, after the AVC packet type and composition time): relayed byte-exact, or the command frames
+    dropped; never a broken stream."""
+    def command(c: int) -> bytes:
+        return media.VIDEODATA.build({"header": {"isExVideoHeader": 0, "FrameType": 5, "CodecID": 7,
+                                                 "videoPacketType": None}, "AVCPacketType": 1, "CompositionTime": 0,
+                                      "VideoCommand": c, "ex": None, "data": b""})
+
+    items = [Item(VIDEO, 0, legacy_video(1, 7, avcc(), avc_packet_type=0), "avc-seq")]
+    for i, cts in enumerate((0, 80, -40, 40)):
+        items.append(Item(VIDEO, 40 * i, legacy_video(1 if i == 0 else 2, 7, avc_nalu(i == 0, 900, 82 + i),
+                                                       avc_packet_type=1, cts=cts), f"cts {cts}"))
+    cmds = [Item(VIDEO, 160, command(0), "start-seek"), Item(VIDEO, 160, command(1), "end-seek")]
+    tail = [Item(VIDEO, 160, legacy_video(1, 7, avc_nalu(True, 900, 90), avc_packet_type=1), "key")]
+    sent = items + cmds + tail
+    pub, play = ctx.relay_pair()
+    pub.send_all(sent)
+    got = play.wait_media(len(sent), timeout=min(1.5, ctx.step_timeout))
+    if compare_relay(sent, got) is None:
+        return observed("relayed")
+    if compare_relay(items + tail, got) is None:
+        return observed("commands-dropped")
+    problem = compare_relay(sent, got)
+    return observed("altered", problem[0], offending=problem[1])
+
+
 def observe_backwards(ctx):
     """Audio timestamps 0, 1000, 500, 1040 (Type 0 headers): what the player gets is recorded."""
     pub = ctx.publisher()
@@ -443,6 +470,10 @@ CASES = [
          doc="sub-message timestamps past 2^24 in the FLV layout (24 bits + the extended byte), stream id 77"),
     Case("7.1-audio-ahead-of-video", "7.1-av-relay", check_audio_ahead, relay=True,
          doc="audio sent 300 ms ahead of video: every message of each type, in order"),
+    Case("flv-E.4.3.1-avc-composition-times-and-command-frames", "7.1.5-video-relay",
+         observe_legacy_cts_and_commands, relay=True,
+         accept={"relayed": V.PASS, "altered": V.FAIL,
+                 "commands-dropped": (V.INFORMATIONAL, "video command frames are dropped, the video goes on")}),
     Case("errata-5.2-timestamp-backwards", "errata-5.2-timestamp-backwards", observe_backwards, relay=True,
          accept={"recorded": V.INFORMATIONAL, "altered": V.FAIL}),
     Case("ertmp-hvc1-relay", "ertmp-video-fourcc", observe_ertmp, {"which": "hvc1"}, relay=True,
