@@ -329,15 +329,19 @@ def counts_markdown(ledger: Ledger | None = None, side: str = "server") -> str:
     unchecked_must = [st for st in must if st.status(side) != "covered"]
     by_src = {k: sum(st.source == k for st in unchecked_must) for k in SOURCE_ORDER}
     worst = max(by_src, key=by_src.get)
+    if unchecked_must:
+        tail = (f"The {len(unchecked_must)} not fully checked ({by_src[worst]} of them in "
+                f"{led.sources[worst].title}): " + ", ".join(f"`{st.id}`" for st in sorted(unchecked_must, key=_order))
+                + ".")
+    else:
+        tail = "Every one of them is checked by a case."
     return (f"Fully wire-testable (`yes`) statements binding the {side}: {len(yes)}, of which {n(yes, 'covered')} "
             f"covered, {n(yes, 'partial')} partly, {n(yes, 'uncovered')} not at all. From the specs alone (without "
             f"the de facto entries, covered by construction): {len(spec_yes)}, {n(spec_yes, 'covered')} covered "
             f"({100 * n(spec_yes, 'covered') / max(1, len(spec_yes)):.0f}%), {n(spec_yes, 'partial')} partly, "
             f"{n(spec_yes, 'uncovered')} not at all.\n\n"
             f"MUST-level (MUST, MUST NOT, REQUIRED, SHALL, SHALL NOT) and fully testable: {len(must)}; "
-            f"{n(must, 'covered')} covered, {n(must, 'partial')} partly, {n(must, 'uncovered')} unchecked. The "
-            f"{len(unchecked_must)} not fully checked ({by_src[worst]} of them in {led.sources[worst].title}): "
-            + ", ".join(f"`{st.id}`" for st in sorted(unchecked_must, key=_order)) + ".")
+            f"{n(must, 'covered')} covered, {n(must, 'partial')} partly, {n(must, 'uncovered')} unchecked. " + tail)
 
 
 def sections_markdown(ledger: Ledger | None = None, side: str = "server") -> str:
