@@ -276,6 +276,49 @@ def statements_for_case(case_id: str, ledger: Ledger | None = None) -> list[Stat
     return [s for s in led.statements.values() if case_id in s.all_cases()]
 
 
+@functools.cache
+def case_statements() -> dict[str, dict[str, tuple[str, ...]]]:
+    """The inverse map: case id -> {"checks": statement ids it checks, "part_of": ids it checks in part}."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for s in sorted(load().statements.values(), key=_order):
+        for c in s.cases + s.client_cases:
+            out.setdefault(c, {"checks": [], "part_of": []})["checks"].append(s.id)
+        for c in s.partial + s.client_partial:
+            out.setdefault(c, {"checks": [], "part_of": []})["part_of"].append(s.id)
+    return {c: {k: tuple(v) for k, v in d.items()} for c, d in out.items()}
+
+
+def report_summary(side: str = "server", ran: Iterable[str] | None = None, ledger: Ledger | None = None) -> dict:
+    """What the reports show of the ledger: coverage per source and per section for ``side``, the uncovered and partly
+    covered testable statements by id, and, when ``ran`` (case ids of this run) is given, how many statements the
+    cases of this run checked."""
+    led = ledger or load()
+    ran_set = set(ran) if ran is not None else None
+
+    def row(r: Row) -> dict:
+        title = led.sources[r.source].title if r.source in led.sources else r.source
+        return {"source": r.source, "title": title, "section": r.section, "statements": r.statements,
+                "testable": r.testable, "covered": r.covered, "partial": r.partial, "uncovered": r.uncovered,
+                "percent": round(r.percent, 1)}
+
+    rows = coverage(led, side)
+    yes = [s for s in led.statements.values() if s.applies_to(side) and s.testable == "yes"]
+    out = {"side": side, "sources": [row(r) for r in rows], "total": row(total(rows)),
+           "sections": [row(r) for r in coverage(led, side, by_section=True)],
+           "yes": {"statements": len(yes), "covered": sum(s.status(side) == "covered" for s in yes)},
+           "uncovered": [{"id": s.id, "source": s.source, "section": s.section, "keyword": s.keyword,
+                          "testable": s.testable, "status": s.status(side), "text": s.text, "why": s.why}
+                         for s in work_list(led, side)]}
+    out["yes"]["percent"] = round(100.0 * out["yes"]["covered"] / max(1, out["yes"]["statements"]), 1)
+    if ran_set is not None:
+        full, part = ("cases", "partial") if side == "server" else ("client_cases", "client_partial")
+        checked = [s for s in led.statements.values() if s.applies_to(side) and s.testable != "no"
+                   and set(getattr(s, full) + getattr(s, part)) & ran_set]
+        out["this_run"] = {"statements_checked": len(checked),
+                           "statements_fully_checked": sum(bool(set(getattr(s, full)) & ran_set) for s in checked)}
+    return out
+
+
 # -- markdown (docs/ledger.md and the CLI) ---------------------------------------------------------------------
 
 
