@@ -7,7 +7,7 @@ import random
 
 from rtmpspec import control, media, messages
 from rtmpspec.chunkstream import Message
-from rtmpspec.messages import DataMessage, MessageType, SubMessage, build_aggregate
+from rtmpspec.messages import DataMessage, MessageType, SubMessage, build_aggregate, split_aggregate
 
 from .case import Case, compare_relay, contract, parametrize
 from .driver import DriverError, StepTimeout
