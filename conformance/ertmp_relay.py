@@ -66,6 +66,15 @@ def judge(items: list[Item], got: list, caps: media.ErtmpCaps, declared: bool, w
     problem = compare_relay(items, got)
     if problem:
         sent = {i.payload for i in items}
+        types = {i.type_id for i in items}
+        missing = {t for t in types if not any(m.type_id == t for m in got)}
+        if missing and missing != types and compare_relay([i for i in items if i.type_id not in missing], got) is None:
+            kinds = " and ".join("video" if t == VIDEO else "audio" for t in sorted(missing))
+            if declared:
+                return observed("dropped-declared", f"the {kinds} of the {what} was dropped although declared "
+                                                    f"({caps.__json__()}); the rest arrived intact")
+            return observed("dropped", f"the {kinds} of the {what} was dropped (not declared); the rest arrived "
+                                       "intact")
         if len(got) < len(items) and all(m.payload in sent for m in got):
             return observed("partial", problem[0], offending=problem[1])
         return observed("altered", problem[0], offending=problem[1])

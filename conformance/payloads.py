@@ -18,20 +18,18 @@ from construct import (
     Bytes,
     Const,
     GreedyBytes,
-    GreedyRange,
     Int8ub,
     Int16ub,
     Int16ul,
     Int32ub,
     Int32ul,
-    PascalString,
     Prefixed,
     PrefixedArray,
     Struct,
     this,
 )
 
-from rtmpspec import media, messages
+from rtmpspec import media, messages, sharedobject
 from rtmpspec.amf0 import ECMAArray
 from rtmpspec.messages import DataMessage
 
@@ -109,32 +107,9 @@ OpusHead = Struct(
 )
 
 
-# RTMP 1.0 7.1.3 Shared Object Message body: name, current version, flags, then events (type, length, data)
-SharedObjectMessage = Struct(
-    "sharedObjectName" / PascalString(Int16ub, "utf8"),
-    "currentVersion" / Int32ub,
-    "flags" / Bytes(8),
-    "events" / GreedyRange(Struct("eventType" / Int8ub, "eventData" / Prefixed(Int32ub, GreedyBytes))),
-)
-
-
-# RTMP 1.0 7.1.3 event data: a name-value pair (RequestChange, Change) is a UTF-8 name then one AMF value; Success,
-# Clear, Remove and RequestRemove carry a name; SendMessage a sequence of AMF values
-SharedObjectProperty = Struct("name" / PascalString(Int16ub, "utf8"), "value" / GreedyBytes)
-SharedObjectName = PascalString(Int16ub, "utf8")
-SO_USE, SO_RELEASE, SO_REQUEST_CHANGE, SO_CHANGE, SO_SUCCESS, SO_SEND_MESSAGE, SO_STATUS, SO_CLEAR, SO_REMOVE, \
-    SO_REQUEST_REMOVE, SO_USE_SUCCESS = range(1, 12)
-
-
-def shared_object(name: str, events: list[tuple[int, bytes]], version: int = 0) -> bytes:
-    """A shared object message body (RTMP 1.0 7.1.3): name, current version, flags, events [(type, data)]."""
-    return SharedObjectMessage.build({"sharedObjectName": name, "currentVersion": version, "flags": bytes(8),
-                                      "events": [{"eventType": t, "eventData": d} for t, d in events]})
-
-
 def shared_object_use(name: str) -> bytes:
-    """A 'Use' event (type 1): the client announces a named shared object."""
-    return shared_object(name, [(SO_USE, b"")])
+    """A shared object message (RTMP 1.0 7.1.3) with one 'Use' event: the client announces a named shared object."""
+    return sharedobject.build(name, [(sharedobject.EventType.Use, b"")])
 
 
 class BitWriter:

@@ -10,7 +10,7 @@ AMF3 string is the one a player then plays."""
 from __future__ import annotations
 
 from rtmpspec import amf0
-from rtmpspec.amf0_values import UNDEFINED, AVMPlus, Reference, TypedObject, XMLDocument
+from rtmpspec.amf0_values import UNDEFINED, AVMPlus, ECMAArray, Reference, TypedObject, XMLDocument
 from rtmpspec.amf3_values import (
     AMF3XML,
     AMF3Array,
@@ -70,8 +70,10 @@ def observe_ecma_count(ctx, count: int):
     """@setDataFrame onMetaData as an ECMA array whose associative count is ``count`` (0: what some encoders
     write; 99: too large): the ECMA array ends at its end marker, the player gets every property."""
     dm = metadata("ecma", extra={"x-conformance": "count"})
-    props = dm.values[-1]
-    props.associative_count = count
+    base = dict(dm.values[-1])
+    last = {k: base.pop(k) for k in ("width", "height")}  # last: a reader that trusts the count misses them
+    props = ECMAArray({**base, **last}, associative_count=count)
+    dm = DataMessage(dm.values[:-1] + (props,), dm.msid, dm.timestamp)
     pub = ctx.publisher()
     play = ctx.player(pub.key)
     pub.metadata(DataMessage(dm.values, pub.msid, 0))
@@ -85,7 +87,7 @@ def observe_ecma_count(ctx, count: int):
             return observed("closed", "the server closed the publisher on the metadata")
         return observed("missing", "no onMetaData reached the player")
     got = metas[0]
-    missing = [k for k in ("width", "height", "audiosamplerate", "encoder") if k not in got]
+    missing = [k for k in ("width", "height") if k not in got]
     if missing:
         return observed("lost", f"properties missing after an associative count of {count}: {missing}")
     return observed("complete")

@@ -142,8 +142,10 @@ def observe_unpause_timestamps(ctx):
         _status(s, ("NetStream.Unpause.Notify",), "Unpause.Notify", timeout=min(1.0, ctx.step_timeout))
     except StepTimeout:
         return observed("no-pause", "no NetStream.Unpause.Notify")
-    later = [Item(VIDEO, t_pause + 1000 + 40 * i, legacy_video(2, 7, avc_nalu(False, 600, 270 + i),
-                                                                 avc_packet_type=1), "inter") for i in range(3)]
+    # a server may wait for a keyframe after the unpause: one follows
+    later = [Item(VIDEO, t_pause + 1000 + 40 * i, legacy_video(1 if i == 1 else 2, 7, avc_nalu(i == 1, 600, 270 + i),
+                                                                 avc_packet_type=1), "key" if i == 1 else "inter")
+             for i in range(3)]
     pub.send_all(later)
     try:
         s.wait_until(lambda: any(m.payload == later[-1].payload for m in s.inbox[mark:]), "media after the unpause")

@@ -5,32 +5,23 @@ without shared objects (no answer to Use) is "unsupported"; one that answers is 
 
 from __future__ import annotations
 
-from rtmpspec import amf0
+from rtmpspec import amf0, sharedobject
 from rtmpspec.chunkstream import Message
 from rtmpspec.messages import MessageType
+from rtmpspec.sharedobject import EventType as E
+from rtmpspec.sharedobject import Name as SharedObjectName
+from rtmpspec.sharedobject import NameValue as SharedObjectProperty
 
 from .case import Case, parametrize
 from .driver import DriverError, StepTimeout
-from .payloads import (
-    SO_CHANGE,
-    SO_CLEAR,
-    SO_REMOVE,
-    SO_REQUEST_CHANGE,
-    SO_REQUEST_REMOVE,
-    SO_SEND_MESSAGE,
-    SO_SUCCESS,
-    SO_USE,
-    SO_USE_SUCCESS,
-    SharedObjectMessage,
-    SharedObjectName,
-    SharedObjectProperty,
-    shared_object,
-)
 from .test_control import barrier
 from .verdicts import Verdict, observed, unsupported
 
 V = Verdict
 SO0, SO3 = int(MessageType.SHARED_OBJECT_AMF0), int(MessageType.SHARED_OBJECT_AMF3)
+SO_USE, SO_REQUEST_CHANGE, SO_CHANGE, SO_SUCCESS = E.Use, E.RequestChange, E.Change, E.Success
+SO_SEND_MESSAGE, SO_CLEAR, SO_REMOVE, SO_REQUEST_REMOVE, SO_USE_SUCCESS = \
+    E.SendMessage, E.Clear, E.Remove, E.RequestRemove, E.UseSuccess
 
 
 def _events(s, name: str) -> list[tuple[int, bytes]]:
@@ -39,22 +30,19 @@ def _events(s, name: str) -> list[tuple[int, bytes]]:
     for m in s.inbox:
         if m.type_id not in (SO0, SO3):
             continue
-        body = m.payload[1:] if m.type_id == SO3 else m.payload
         try:
-            so = SharedObjectMessage.parse(body)
+            so = sharedobject.parse(m.payload, amf3=m.type_id == SO3)
         except Exception as exc:  # noqa: BLE001 - judged by the caller
             raise DriverError(f"a shared object message does not decode (RTMP 1.0 7.1.3): {exc}") from None
-        if so.sharedObjectName == name:
-            out += [(e.eventType, bytes(e.eventData)) for e in so.events]
+        if so.name == name:
+            out += list(so.events)
     return out
 
 
 def _send(s, name: str, events: list[tuple[int, bytes]], amf3: bool = False) -> None:
-    body = shared_object(name, events)
-    if amf3:
-        s.send(Message(SO3, bytes([0]) + body, 0, 0, 3), note=f"shared object {name!r} (AMF3 form)")
-    else:
-        s.send(Message(SO0, body, 0, 0, 3), note=f"shared object {name!r}")
+    body = sharedobject.build(name, events, amf3=amf3)
+    s.send(Message(SO3 if amf3 else SO0, body, 0, 0, 3), note=f"shared object {name!r}"
+           + (" (AMF3 form)" if amf3 else ""))
 
 
 def _use(ctx, s, name: str, amf3: bool = False):
