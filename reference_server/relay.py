@@ -45,8 +45,9 @@ if TYPE_CHECKING:
     from .recorder import Recorder
     from .session import Session
 
-# kinds of relayed messages
+# kinds of relayed messages (NESTED: a multitrack message nesting another, never relayed, E-RTMP v2)
 AUDIO, AUDIO_SEQ, VIDEO_KEY, VIDEO_SEQ, VIDEO_INTER, DATA = range(6)
+NESTED = -1
 _IS_AUDIO = (True, True, False, False, False, False)
 _IS_VIDEO = (False, False, True, True, True, False)
 _CSID = {8: CSID_AUDIO, 9: CSID_VIDEO}
@@ -75,6 +76,8 @@ def classify(type_id: int, payload: bytes) -> tuple[int, tuple | None]:
     try:
         if type_id == 9:
             tag = media.parse_video_tag(payload)
+            if tag.multitrack_type is not None and any(tr.packet_type == 6 for tr in tag.tracks):
+                return NESTED, None  # E-RTMP v2: the per-track packet type is never Multitrack again
             if tag.is_sequence_header:
                 kind = VIDEO_SEQ
                 hkey = (9, tuple((tr.track_id, tr.packet_type) for tr in tag.tracks))
@@ -85,6 +88,8 @@ def classify(type_id: int, payload: bytes) -> tuple[int, tuple | None]:
                 hkey = (9, "metadata")
         elif type_id == 8 and payload:
             tag = media.parse_audio_tag(payload)
+            if tag.multitrack_type is not None and any(tr.packet_type == 5 for tr in tag.tracks):
+                return NESTED, None
             if tag.is_sequence_header:  # AAC config, E-RTMP SequenceStart / MultichannelConfig (per track)
                 kind = AUDIO_SEQ
                 hkey = (8, tuple((tr.track_id, tr.packet_type) for tr in tag.tracks))
@@ -116,7 +121,8 @@ def _unwrapped(values: tuple) -> tuple:
 
 class Player:
     __slots__ = ("session", "conn", "transport", "write", "msid", "stream", "name", "audio", "video", "paused",
-                 "need_key", "slack", "dropped", "lagging", "group", "fast", "lag_since")
+                 "need_key", "slack", "dropped", "lagging", "group", "fast", "lag_since", "duration_ms", "stop_ts",
+                 "ended")
 
     def __init__(self, session: Session, msid: int, name: str) -> None:
         self.session = session
@@ -136,9 +142,20 @@ class Player:
         self.lag_since = 0.0
         self.group: tuple[int, int] = (0, 0)
         self.fast = True
+        self.duration_ms: int | None = None  # play's duration (RTMP 7.2.2.1): stop that long after the first media
+        self.stop_ts: int | None = None
+        self.ended = False
 
     def update(self) -> None:
-        self.fast = self.audio and self.video and not self.paused and not self.need_key
+        self.fast = (self.audio and self.video and not self.paused and not self.need_key
+                     and self.duration_ms is None)
+
+    def budget(self) -> int | None:
+        """RTMP 5.4.3-5.4.5: how many more bytes the client allows unacknowledged (its Set Peer Bandwidth, else the
+        window we asked it to acknowledge); None: no limit."""
+        conn = self.conn
+        limit = conn.output_limit or conn.our_window
+        return None if not limit else limit - conn.unacknowledged
 
     def wants(self, kind: int) -> bool:
         if self.paused:
@@ -191,6 +208,10 @@ class Stream:
     def on_media(self, msg: Message) -> None:
         payload = msg.payload
         kind, hkey = classify(msg.type_id, payload)
+        if kind == NESTED:
+            logs.get().event("warning", "nested_multitrack_dropped", stream=self.key, type=msg.type_id,
+                             section="E-RTMP v2 Multitrack")
+            return
         if hkey is not None and (hkey in self.headers or len(self.headers) < MAX_HEADERS):
             self.headers[hkey] = msg
         self.last_ts = msg.timestamp
@@ -280,7 +301,8 @@ class Stream:
                     dead.append(p)  # its connection failed or closed: never write to it again
                     continue
                 try:
-                    if p.fast:
+                    budget = p.budget()
+                    if p.fast and (budget is None or budget >= len(joined)):
                         queued = p.transport.get_write_buffer_size()
                         if queued <= soft + p.slack:
                             if p.slack and queued <= soft:
@@ -325,9 +347,22 @@ class Stream:
             p.lagging = False
         out = []
         last = {}
-        for i, (_msg, kind) in enumerate(pending):
-            if not p.wants(kind):
+        budget = p.budget()
+        for i, (msg, kind) in enumerate(pending):
+            if not p.wants(kind) or p.ended:
                 continue
+            if budget is not None:  # the client's window is full: nothing more until it acknowledges
+                budget -= len(chunks[i])
+                if budget < 0:
+                    p.need_key = True
+                    p.dropped += 1
+                    continue
+            if p.duration_ms is not None and kind != DATA:
+                if p.stop_ts is None:
+                    p.stop_ts = msg.timestamp + p.duration_ms
+                elif (msg.timestamp - p.stop_ts) & 0xFFFFFFFF < 0x80000000 and msg.timestamp != p.stop_ts:
+                    self._end_play(p)
+                    break
             if kind == VIDEO_INTER:
                 if over or p.need_key:
                     p.need_key = True
@@ -351,6 +386,14 @@ class Stream:
         for m in last.values():
             p.conn.send_shared(data if first else b"", m)
             first = False
+
+    def _end_play(self, p: Player) -> None:
+        """The play's duration is over (RTMP 7.2.2.1): Stream EOF and NetStream.Play.Stop, nothing more."""
+        p.ended = True
+        s = p.session
+        s.write(s.conn.send(UserControl(control.STREAM_EOF, stream_id=p.msid))
+                + s.conn.send(on_status("NetStream.Play.Stop", f"Stopped playing {self.name}.", msid=p.msid,
+                                        details=self.name)))
 
     # -- players --------------------------------------------------------------------------------------------
     def add_player(self, p: Player) -> None:

@@ -16,6 +16,7 @@ from .config import Config
 from .recorder import Recorder
 from .relay import Relay
 from .session import Session
+from .sharedobjects import SharedObjects
 
 
 class Server:
@@ -24,6 +25,7 @@ class Server:
         self.relay = Relay(cfg)
         self.sessions: set[Session] = set()
         self.recorders: set[Recorder] = set()
+        self.shared_objects = SharedObjects()  # RTMP 7.1.3
         self.stopping = False
         self._server: asyncio.base_events.Server | None = None
         self._tick_task: asyncio.Task | None = None

@@ -178,6 +178,7 @@ class Session(asyncio.Protocol):
             self.loop.call_later(CLOSE_GRACE, t.abort)
 
     def _cleanup(self) -> None:
+        self.server.shared_objects.leave(self)
         for msid in list(self.playing):
             self._stop_play(msid)
         for msid in list(self.publishing):
@@ -246,7 +247,10 @@ class Session(asyncio.Protocol):
             if ev.event_type == control.SET_BUFFER_LENGTH:
                 self.ev("debug", "set_buffer_length", stream_id=ev.stream_id, ms=ev.buffer_length)
         elif isinstance(ev, events.OtherMessage):
-            self.ev("debug", "ignored_message", type=ev.message.type_id, msid=ev.message.msid)
+            if ev.message.type_id in (16, 19) and self.app is not None:  # RTMP 7.1.3 shared objects
+                self.server.shared_objects.on_message(self, ev.message)
+            else:
+                self.ev("debug", "ignored_message", type=ev.message.type_id, msid=ev.message.msid)
 
     def command(self, cmd: Command) -> None:
         name = cmd.name
@@ -290,7 +294,7 @@ class Session(asyncio.Protocol):
         info = {"level": "status", "code": "NetConnection.Connect.Success",
                 "description": "Connection succeeded.", "objectEncoding": float(self.object_encoding)}
         self.send(events.WindowAckSize(cfg.window_ack_size), events.SetPeerBandwidth(cfg.peer_bandwidth, 2),
-                  events.SetChunkSize(cfg.chunk_size),
+                  events.SetChunkSize(cfg.chunk_size), events.UserControl(control.STREAM_BEGIN, stream_id=0),
                   Command("_result", cmd.transaction_id, props, (info,), amf3=cmd.amf3))
         self.ev("info", "connect", app=app, tcUrl=obj.get("tcUrl"), flashVer=obj.get("flashVer"),
                 objectEncoding=self.object_encoding)
@@ -402,8 +406,16 @@ class Session(asyncio.Protocol):
 
     # -- NetStream: play ------------------------------------------------------------------------------------
     def on_play(self, cmd: Command) -> None:
+        """RTMP 7.2.2.1: name, start (-2 live or recorded, -1 live only), duration (positive: that many seconds;
+        other negatives mean -1), reset (Play.Reset only when set; absent counts as set, ActionScript's default)."""
         name = _stream_name(cmd.args[0] if cmd.args else None)
-        self._play(cmd.msid, name)
+        args = [plain(a) for a in cmd.args[1:4]]
+        num = [a if isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a) else None
+               for a in args[:2]] + [None, None]
+        start = num[0] if num[0] is not None else -2
+        duration = num[1] if num[1] is not None else -1
+        reset = args[2] if len(args) > 2 else None
+        self._play(cmd.msid, name, start=start, duration=duration, reset=reset is None or bool(reset))
 
     def on_play2(self, cmd: Command) -> None:
         params = plain(cmd.args[0]) if cmd.args else None
@@ -419,7 +431,8 @@ class Session(asyncio.Protocol):
                    length=len(name) if isinstance(name, str) else None)
         return True
 
-    def _play(self, msid: int, name: str | None) -> None:
+    def _play(self, msid: int, name: str | None, *, start: float = -2, duration: float = -1,
+              reset: bool = True) -> None:
         if self._bad_name(msid, name, "NetStream.Play.StreamNotFound", "play"):
             return
         if msid == 0:
@@ -431,11 +444,19 @@ class Session(asyncio.Protocol):
         elif len(self.playing) + len(self.publishing) >= MAX_STREAMS:
             self.status(msid, "NetStream.Play.Failed", f"more than {MAX_STREAMS} streams", level="error")
             return
+        live = self.relay.streams.get(f"{self.app}/{name}")
+        if start == -1 and (live is None or live.publisher is None):  # live only, and nobody publishes it
+            self.status(msid, "NetStream.Play.StreamNotFound", f"{name} is not being published.", level="error",
+                        details=name)
+            return
         stream = self.relay.get(self.app, name)
         p = Player(self, msid, name)
+        if duration > 0:  # RTMP 7.2.2.1: play that many seconds of the stream
+            p.duration_ms = int(duration * 1000)
         self.playing[msid] = p
         self.send(events.UserControl(control.STREAM_BEGIN, stream_id=msid))
-        self.status(msid, "NetStream.Play.Reset", f"Playing and resetting {name}.", details=name)
+        if reset:
+            self.status(msid, "NetStream.Play.Reset", f"Playing and resetting {name}.", details=name)
         self.status(msid, "NetStream.Play.Start", f"Started playing {name}.", details=name)
         self.send(DataMessage(("|RtmpSampleAccess", True, True), msid))
         stream.add_player(p)
@@ -463,11 +484,9 @@ class Session(asyncio.Protocol):
         else:
             p.paused = False
             self.status(cmd.msid, "NetStream.Unpause.Notify", f"Unpaused live stream {p.name}.")
-            if p.stream is not None and p.stream.publisher is not None:
-                p.stream.flush()
-                p.stream.burst(p)
-            else:
-                p.need_key = True
+            # RTMP 7.2.2.8: after the unpause only messages newer than the pause: the stream goes on from its next
+            # keyframe (the cached GOP started before the pause)
+            p.need_key = True
             p.update()
 
     def on_seek(self, cmd: Command) -> None:
@@ -476,17 +495,28 @@ class Session(asyncio.Protocol):
     def on_receive_audio(self, cmd: Command) -> None:
         p = self._player(cmd)
         if p is not None:
-            p.audio = bool(plain(cmd.args[0])) if cmd.args else True
+            want = bool(plain(cmd.args[0])) if cmd.args else True
+            resumed = want and not p.audio
+            p.audio = want
             p.update()
+            if resumed:  # RTMP 7.2.2.4: true is answered with Seek.Notify and Play.Start (false: nothing)
+                self._resume_statuses(p)
 
     def on_receive_video(self, cmd: Command) -> None:
         p = self._player(cmd)
         if p is not None:
             want = bool(plain(cmd.args[0])) if cmd.args else True
-            if want and not p.video:
+            resumed = want and not p.video
+            if resumed:
                 p.need_key = True
             p.video = want
             p.update()
+            if resumed:  # RTMP 7.2.2.5
+                self._resume_statuses(p)
+
+    def _resume_statuses(self, p: Player) -> None:
+        self.status(p.msid, "NetStream.Seek.Notify", f"Resumed {p.name}.", details=p.name)
+        self.status(p.msid, "NetStream.Play.Start", f"Started playing {p.name}.", details=p.name)
 
 
 _HANDLERS = {

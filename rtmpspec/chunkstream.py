@@ -362,9 +362,8 @@ class ChunkReader:
                 raise ProtocolError(f"Set Chunk Size payload is {len(msg.payload)} bytes, expected 4",
                                     offset=offset, field="messageLength", section="RTMP 5.4.1")
             v = control._SET_CHUNK_SIZE_C.parse(msg.payload)
-            if v.reserved:
-                raise ProtocolError(f"Set Chunk Size has bit 31 set (0x{int.from_bytes(msg.payload, 'big'):08x})",
-                                    offset=offset, field="chunkSize", section="RTMP 5.4.1")
+            # bit 31 is reserved (RTMP 1.0 5.4.1: the sender keeps it 0); errata 2: a receiver ignores reserved
+            # fields, so the size is the low 31 bits
             self.set_chunk_size(v.chunkSize, at=offset)
         elif msg.type_id == control.ABORT:
             if len(msg.payload) != 4:

@@ -86,7 +86,8 @@ class Connection:
         self.our_window: int | None = None  # we asked the peer to acknowledge every N bytes
         self._last_ack_sent = 0
         self.last_ack_received: int | None = None
-        self.peer_bandwidth: tuple[int, int] | None = None
+        self.peer_bandwidth: tuple[int, int] | None = None  # the last Set Peer Bandwidth in force: size, type
+        self.output_limit: int | None = None  # RTMP 5.4.5: the most we may have sent unacknowledged
         self._connect_tid: float | None = None
         self.connect_command: Command | None = None
         self.handshake_info: events.HandshakeDone | None = None
@@ -102,9 +103,11 @@ class Connection:
 
     @property
     def unacknowledged(self) -> int:
-        """Bytes we sent that the peer has not acknowledged (modulo 2**32 sequence numbers)."""
+        """Bytes we sent that the peer has not acknowledged (modulo 2**32 sequence numbers). A peer whose count
+        includes the handshake can acknowledge more than the chunk stream carried: then nothing is outstanding."""
         acked = self.last_ack_received or 0
-        return (self.bytes_sent - acked) & 0xFFFFFFFF
+        d = (self.bytes_sent - acked) & 0xFFFFFFFF
+        return 0 if d >= 0x80000000 else d
 
     @property
     def their_chunk_size(self) -> int:
@@ -285,10 +288,20 @@ class Connection:
             if limit > 2 and self.strict:
                 raise ProtocolError(f"Set Peer Bandwidth limit type {limit} is not 0, 1 or 2",
                                     offset=self.reader.offset, field="limitType", section=section)
-            self.peer_bandwidth = (v.acknowledgementWindowSize, limit)
+            size = v.acknowledgementWindowSize
+            prev = self.peer_bandwidth
+            if limit == 2:  # RTMP 5.4.5 Dynamic: Hard if the previous limit type was Hard, otherwise ignored
+                if prev is None or prev[1] != 0:
+                    return events.SetPeerBandwidth(size, limit)
+                limit = 0
+            if limit == 0:  # Hard: the window given
+                self.output_limit = size
+            elif limit == 1:  # Soft: the smaller of the window given and the limit in force
+                self.output_limit = size if self.output_limit is None else min(size, self.output_limit)
+            self.peer_bandwidth = (size, limit)
             # RTMP 5.4.5: answer with Window Acknowledgement Size if it differs from the last one we sent
-            if self.auto_window_reply and v.acknowledgementWindowSize != self.our_window:
-                self._send_window(v.acknowledgementWindowSize)
+            if self.auto_window_reply and size != self.our_window:
+                self._send_window(size)
             return events.SetPeerBandwidth(v.acknowledgementWindowSize, limit)
         # user control
         if len(msg.payload) < 2:

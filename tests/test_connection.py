@@ -100,12 +100,23 @@ def test_ping_request_is_answered():
 
 
 def test_set_peer_bandwidth_answered_with_window_ack_size():
+    """RTMP 5.4.5: Hard and Soft limits are answered with Window Acknowledgement Size; a Dynamic one is treated as
+    Hard after a Hard one and ignored otherwise (no answer, no limit)."""
     srv, cli = connected()
-    cli.receive_data(srv.send(E.SetPeerBandwidth(2500000, 2)))
+    cli.receive_data(srv.send(E.SetPeerBandwidth(2500000, 2)))  # Dynamic first: ignored
     [ev] = drain(cli)
+    assert cli.data_to_send() == b"" and cli.output_limit is None
+    cli.receive_data(srv.send(E.SetPeerBandwidth(60000, 0)))  # Hard
+    drain(cli)
     srv.receive_data(cli.data_to_send())
     [was] = drain(srv)
-    assert isinstance(was, E.WindowAckSize) and was.size == 2500000
+    assert isinstance(was, E.WindowAckSize) and was.size == 60000 and cli.output_limit == 60000
+    cli.receive_data(srv.send(E.SetPeerBandwidth(240000, 1)))  # Soft: the smaller limit stays
+    drain(cli)
+    assert cli.output_limit == 60000
+    cli.receive_data(srv.send(E.SetPeerBandwidth(70000, 2)))  # Dynamic after Soft: ignored
+    drain(cli)
+    assert cli.output_limit == 60000 and cli.peer_bandwidth == (240000, 1)
 
 
 def test_set_chunk_size_both_ways():

@@ -273,9 +273,13 @@ def test_pause_seek_and_receive_flags(server):
         await asyncio.sleep(0.3)
         assert len(media_of(pl)) == n + 1
         pl.send(M.receive_video(True, msid=pm), M.pause(False, 0, msid=pm))
+        await pl.status("NetStream.Seek.Notify")  # receiveVideo true (RTMP 7.2.2.5)
         await pl.status("NetStream.Unpause.Notify")
-        got = await wait_media(pl, n + 4)  # headers + GOP again after unpause
-        assert any(m.payload == avc_frame(True, 10) for m in got[n + 1:])
+        # RTMP 7.2.2.8: after the unpause only newer messages: the stream goes on from its next keyframe
+        pub.send(video(avc_frame(False, 10, fill=5), 120, msid), video(avc_frame(True, 10, fill=6), 160, msid))
+        got = await wait_media(pl, n + 2)
+        assert got[n + 1].payload == avc_frame(True, 10, fill=6)
+        assert all(m.timestamp > 0 for m in got[n + 1:])
         pub.close()
         pl.close()
     run(main())

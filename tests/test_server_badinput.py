@@ -77,7 +77,8 @@ CASES = {
     "fmt1_first_chunk": (fresh_csid_fmt1, "fmt"),
     "oversized_message": (oversized, "messageLength"),
     "set_chunk_size_0": (lambda: set_chunk_size(0), "chunkSize"),
-    "set_chunk_size_bit31": (lambda: set_chunk_size(0x80001000), "chunkSize"),
+    # errata 2: the reserved bit 31 is ignored, so 0x80000000 is a chunk size of 0
+    "set_chunk_size_bit31_size_0": (lambda: set_chunk_size(0x80000000), "chunkSize"),
     "garbage_amf": (garbage_amf, None),
     "garbage_amf_nested": (garbage_amf_nested, None),
 }
