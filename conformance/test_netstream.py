@@ -74,7 +74,13 @@ def observe_duration(ctx, duration: float):
     play = Player(s, pub.key, sid)
     items = av_sequence(50, seed=253)  # 0 .. 1960 ms
     pub.send_all(items)
-    play.wait_media(len(items), timeout=min(1.5, ctx.step_timeout))
+    try:  # every message, or the end of the play (Play.Stop / Play.Complete / Stream EOF)
+        s.wait_until(lambda: len(play.media()) >= len(items) or any(
+            (m.name == "onStatus" and m.code in ("NetStream.Play.Stop", "NetStream.Play.Complete"))
+            or (m.user_control and m.user_control[0] == control.STREAM_EOF) for m in s.inbox),
+            "the stream or the end of the play", timeout=min(1.5, ctx.step_timeout))
+    except StepTimeout:
+        pass
     s.drain(0.1, limit=0.4)
     got = [m for m in play.media() if m.type_id in (AUDIO, VIDEO)]
     if not got:
