@@ -145,8 +145,9 @@ def check_s1_random(ctx):
     fields = []
     for i in range(2):
         s = ctx.session(f"hs{i + 1}", handshake=False)
-        c1 = s.send_c0c1()
-        _, s1, _ = s.read_s0s1s2()
+        with ctx.setup("C0+C1, S0+S1+S2"):
+            c1 = s.send_c0c1()
+            _, s1, _ = s.read_s0s1s2()
         if s1[8:] == c1[8:]:
             fail("S1 random bytes of the server's own", "S1's random field is our C1's", offending=s1[:32])
         fields.append(s1[8:])

@@ -160,6 +160,7 @@ class RTMPClient(_Receiver):
         self.conn: Connection | None = None
         self.handshake_info: E.HandshakeDone | None = None
         self.connect_result: Command | None = None  # the _result of connect
+        self.server_caps = media.ErtmpCaps()  # E-RTMP v2: what the server declared in it
         self.statuses: list[dict] = []  # every onStatus info object received, in order
         self.stream_id: int | None = None  # of the publish / play stream
         self.publishing: str | None = None  # the key being published
@@ -293,6 +294,13 @@ class RTMPClient(_Receiver):
         if result.name == "_error":
             raise StatusError.from_command(result, "connect")
         self.connect_result = result
+        # E-RTMP v2: what the server declares in its _result (FourCC info maps, capsEx); both directions
+        props = M.plain(result.command_object)
+        info = next((M.plain(a) for a in result.args if isinstance(M.plain(a), dict)), {})
+        self.server_caps = media.parse_connect_caps({**(info if isinstance(info, dict) else {}),
+                                                     **(props if isinstance(props, dict) else {})})
+        if self.server_caps.enhanced:
+            log.debug("the server declares E-RTMP capabilities: %s", self.server_caps.__json__())
         if self.chunk_size:
             self._send(E.SetChunkSize(self.chunk_size))
         await self._drain()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from rtmpspec import control, media
@@ -122,7 +123,7 @@ def _unwrapped(values: tuple) -> tuple:
 class Player:
     __slots__ = ("session", "conn", "transport", "write", "msid", "stream", "name", "audio", "video", "paused",
                  "need_key", "slack", "dropped", "lagging", "group", "fast", "lag_since", "duration_ms", "stop_ts",
-                 "ended")
+                 "ended", "held", "held_bytes")
 
     def __init__(self, session: Session, msid: int, name: str) -> None:
         self.session = session
@@ -145,6 +146,8 @@ class Player:
         self.duration_ms: int | None = None  # play's duration (RTMP 7.2.2.1): stop that long after the first media
         self.stop_ts: int | None = None
         self.ended = False
+        self.held: deque = deque()  # (chunk bytes, message, kind) waiting for the client's Acknowledgement
+        self.held_bytes = 0
 
     def update(self) -> None:
         self.fast = (self.audio and self.video and not self.paused and not self.need_key
@@ -302,7 +305,10 @@ class Stream:
                     continue
                 try:
                     budget = p.budget()
-                    if p.fast and (budget is None or budget >= len(joined)):
+                    if p.held or (budget is not None and budget < len(joined)):
+                        self._hold(p, pending, msgs, chunks)  # the client's window is full (RTMP 5.4.3-5.4.5)
+                        continue
+                    if p.fast:
                         queued = p.transport.get_write_buffer_size()
                         if queued <= soft + p.slack:
                             if p.slack and queued <= soft:
@@ -347,16 +353,9 @@ class Stream:
             p.lagging = False
         out = []
         last = {}
-        budget = p.budget()
         for i, (msg, kind) in enumerate(pending):
             if not p.wants(kind) or p.ended:
                 continue
-            if budget is not None:  # the client's window is full: nothing more until it acknowledges
-                budget -= len(chunks[i])
-                if budget < 0:
-                    p.need_key = True
-                    p.dropped += 1
-                    continue
             if p.duration_ms is not None and kind != DATA:
                 if p.stop_ts is None:
                     p.stop_ts = msg.timestamp + p.duration_ms
@@ -386,6 +385,47 @@ class Stream:
         for m in last.values():
             p.conn.send_shared(data if first else b"", m)
             first = False
+
+    def _hold(self, p: Player, pending, msgs, chunks) -> None:
+        """Flow control (RTMP 5.4.3-5.4.5): the client has not acknowledged enough to take this batch; queue it for
+        the player and send what its window allows, the rest when an Acknowledgement comes (:meth:`release`)."""
+        for i, (_msg, kind) in enumerate(pending):
+            if p.wants(kind) and not p.ended:
+                p.held.append((chunks[i], msgs[i], kind))
+                p.held_bytes += len(chunks[i])
+        if p.held_bytes > self.cfg.player_hard_limit:  # a player that does not acknowledge is a slow player
+            p.session.close("slow_player", f"{p.held_bytes} bytes queued for a player that does not acknowledge "
+                            f"(window {p.conn.output_limit or p.conn.our_window})", level="warning",
+                            dropped=p.dropped)
+            p.held.clear()
+            p.held_bytes = 0
+            return
+        self.release(p)
+
+    def release(self, p: Player) -> None:
+        """Send held messages while the client's window allows (called on its Acknowledgements)."""
+        budget = p.budget()
+        out, last = [], {}
+        while p.held and (budget is None or budget > 0):
+            chunk, m, kind = p.held.popleft()
+            p.held_bytes -= len(chunk)
+            if kind == VIDEO_INTER and p.need_key:
+                p.dropped += 1
+                continue
+            if kind == VIDEO_KEY:
+                p.need_key = False
+            out.append(chunk)
+            last[m.csid] = m
+            if budget is not None:
+                budget -= len(chunk)
+        p.update()
+        if out and not (p.transport.is_closing() or p.conn.state in _GONE):
+            data = b"".join(out)
+            p.write(data)
+            first = True
+            for m in last.values():
+                p.conn.send_shared(data if first else b"", m)
+                first = False
 
     def _end_play(self, p: Player) -> None:
         """The play's duration is over (RTMP 7.2.2.1): Stream EOF and NetStream.Play.Stop, nothing more."""

@@ -238,6 +238,9 @@ class Session(asyncio.Protocol):
                         s.on_media(m)
         elif isinstance(ev, events.Acknowledgement):
             self.acked = ev.sequence
+            for p in self.playing.values():  # flow control: what waited for this acknowledgement
+                if p.held and p.stream is not None:
+                    p.stream.release(p)
         elif isinstance(ev, events.HandshakeDone):
             self.ev("debug", "handshake_done", digest=ev.digest, peer_version=ev.peer_version, echo_ok=ev.echo_ok)
         elif isinstance(ev, events.ConnectionClosed):

@@ -187,3 +187,22 @@ def test_shared_objects_sync_between_clients(tmp_path: Path):
 
 if __name__ == "__main__":  # pragma: no cover
     pytest.main([__file__])
+
+
+def test_client_and_server_negotiate_ertmp_both_ways(tmp_path: Path):
+    """E-RTMP v2 connect, both directions: the reference client declares its FourCCs and capsEx, the reference
+    server answers with its own in the _result, and the client reads them."""
+    from reference_server.client import RTMPClient
+    from rtmpspec import media
+
+    async def main(srv):
+        c = RTMPClient(enhanced=True, handshake="plain")
+        await c.connect(f"{srv.url}/live")
+        caps = c.server_caps
+        await c.close()
+        return caps
+
+    with ServerProcess(log_path=str(tmp_path / "s.log")) as srv:
+        caps = run(main(srv))
+    assert caps.caps_ex & media.CapsExMask.Multitrack and caps.caps_ex & media.CapsExMask.ModEx
+    assert caps.supports("av01") and caps.supports("Opus") and caps.supports("hvc1")
