@@ -33,6 +33,7 @@ from .ertmp_relay import (
     pair,
     relay,
     server_caps,
+    settle,
 )
 from .ertmp_relay import judge as judge_relay
 from .payloads import AUDIO, Item
@@ -70,7 +71,7 @@ def check_silence(ctx):
     sent = items[:4] + [silence] + [Item(AUDIO, i.timestamp + 40, i.payload, i.label) for i in items[4:]]
     pub, play = pair(ctx)
     pub.send_all(sent)
-    got = play.wait_media(len(sent), timeout=min(1.5, ctx.step_timeout))
+    got = settle(ctx, pub, play, sent)
     caps = server_caps(play.s, pub.s)
     res = judge_relay(sent, got, caps, declares_fourcc(b"Opus")(caps), "Opus audio with a silence message")
     if res.behaviour in ("partial", "altered") and not any(m.payload == b"" for m in got):
@@ -135,8 +136,7 @@ def _metadata_roundtrip(ctx, props: dict):
     pub.s.send_data(DataMessage(("@setDataFrame", "onMetaData", ECMAArray(props)), pub.msid, 0))
     items = video_sequence(b"av01", 2, seed=200, end=False) + audio_sequence(b"Opus", 2, seed=201, end=False)
     pub.send_all(items)
-    play.wait_media(len(items), timeout=min(1.5, ctx.step_timeout))
-    play.s.drain(0.05, limit=0.3)
+    settle(ctx, pub, play, items)
     metas = [d for d in (m.data for m in play.data()) if d and "onMetaData" in d.values]
     return metas
 
@@ -193,8 +193,7 @@ def observe_track_data(ctx):
     pub.s.send_data(DataMessage(("onTrackInfo", {"trackId": 1.0, "language": "fr"}), pub.msid, 40))
     more = audio_sequence(b"Opus", 2, seed=211, end=False, start=60)[1:]
     pub.send_all(more)
-    play.wait_media(len(items) + len(more), timeout=min(1.5, ctx.step_timeout))
-    play.s.drain(0.05, limit=0.3)
+    settle(ctx, pub, play, items + more)
     hits = [d for d in (m.data for m in play.data()) if d and d.values[:1] == ("onTrackInfo",)]
     if not hits:
         return observed("dropped", "onTrackInfo did not reach the player")

@@ -18,7 +18,7 @@ from rtmpspec.messages import plain
 from .case import Case, parametrize
 from .driver import Closed, DriverError, StepTimeout, is_command
 from .ertmp import video_sequence
-from .ertmp_relay import CAPS_EX_ALL, E_CONNECT, declares_fourcc, judge, server_caps
+from .ertmp_relay import CAPS_EX_ALL, E_CONNECT, declares_fourcc, judge, server_caps, settle
 from .verdicts import Verdict, fail, informational, non_strict, observed, unsupported
 
 V = Verdict
@@ -66,7 +66,7 @@ def observe_wildcard_play(ctx, variant: str):
     play = ctx.player(pub.key, extra=_props(variant))
     items = video_sequence(b"hvc1", 4, seed=221)
     pub.send_all(items)
-    got = play.wait_media(len(items), timeout=min(1.5, ctx.step_timeout))
+    got = settle(ctx, pub, play, items)
     caps = server_caps(play.s, pub.s)
     return judge(items, got, caps, declares_fourcc(b"hvc1")(caps), "hvc1 video for a '*' player")
 
@@ -112,7 +112,7 @@ def check_result_caps(ctx):
     play = ctx.player(pub.key, **E_CONNECT)
     items = video_sequence(b"hvc1", 2, seed=223)
     pub.send_all(items)
-    if play.wait_media(len(items), timeout=min(1.0, ctx.step_timeout)):
+    if settle(ctx, pub, play, items):
         return observed("silent-but-relays", "the server relays hvc1 video but its _result states no E-RTMP "
                                              "capability")
     return observed("no-ertmp", "no E-RTMP capability stated, and hvc1 video is not relayed")

@@ -40,6 +40,7 @@ from .ertmp_relay import (
     pair,
     relay,
     server_caps,
+    settle,
 )
 from .ertmp_relay import judge as judge_relay
 from .payloads import AUDIO, VIDEO, Item
@@ -70,7 +71,7 @@ def check_mpeg2ts_sequence_start(ctx):
     pub.send_all(items[:5])
     late = ctx.player(pub.key, label="late", **E_CONNECT)
     pub.send_all(items[5:])
-    got = play.wait_media(len(items), timeout=min(1.5, ctx.step_timeout))
+    got = settle(ctx, pub, play, items)
     caps = server_caps(play.s, pub.s)
     res = judge_relay(items, got, caps, declares_fourcc(b"av01")(caps), "av01 video")
     if res.behaviour != "relayed":
@@ -103,7 +104,7 @@ def check_metadata_order(ctx):
     late = ctx.player(pub.key, label="late", **E_CONNECT)
     pub.send_all(after)
     items = before + after
-    got = play.wait_media(len(items), timeout=min(1.5, ctx.step_timeout))
+    got = settle(ctx, pub, play, items)
     caps = server_caps(play.s, pub.s)
     res = judge_relay(items, got, caps, declares_fourcc(f)(caps), "hvc1 video with Metadata frames")
     if res.behaviour != "relayed":
@@ -133,7 +134,7 @@ def check_metadata_frame_type(ctx):
     late = ctx.player(pub.key, label="late", **E_CONNECT)
     pub.send_all(after)
     sent = before + after
-    got = play.wait_media(len(sent), timeout=min(1.5, ctx.step_timeout))
+    got = settle(ctx, pub, play, sent)
     caps = server_caps(play.s, pub.s)
     res = judge_relay(sent, got, caps, declares_fourcc(f)(caps), "av01 video with a Metadata frame")
     if res.behaviour != "relayed":
@@ -158,7 +159,7 @@ def check_command_frames(ctx):
     sent = items + cmds + rest
     pub, play = pair(ctx)
     pub.send_all(sent)
-    got = play.wait_media(len(sent), timeout=min(1.5, ctx.step_timeout))
+    got = settle(ctx, pub, play, sent)
     caps = server_caps(play.s, pub.s)
     res = judge_relay(sent, got, caps, declares_fourcc(f)(caps), "hvc1 video with command frames")
     commands = {c.payload for c in cmds}
@@ -246,7 +247,7 @@ def check_metadata_amf3(ctx):
     pub = ctx.publisher(**kw)
     play = ctx.player(pub.key, **kw)
     pub.send_all(items)
-    got = play.wait_media(len(items), timeout=min(1.5, ctx.step_timeout))
+    got = settle(ctx, pub, play, items)
     caps = server_caps(play.s, pub.s)
     return judge_relay(items, got, caps, declares_fourcc(f)(caps), "av01 video with an AMF3 Metadata frame")
 
@@ -267,7 +268,7 @@ def check_real_media(ctx):
     if meta is not None:
         pub.s.send_data(DataMessage(("@setDataFrame",) + tuple(meta.values), pub.msid, 0))
     pub.send_all(items)
-    got = play.wait_media(len(items), timeout=min(2.0, ctx.step_timeout))
+    got = settle(ctx, pub, play, items)
     caps = server_caps(play.s, pub.s)
     return judge_relay(items, got, caps, declares_fourcc(b"av01")(caps) and declares_fourcc(b"Opus")(caps),
                        "AV1 + Opus E-RTMP media")

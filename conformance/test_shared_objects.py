@@ -49,7 +49,7 @@ def _use(ctx, s, name: str, amf3: bool = False):
     _send(s, name, [(SO_USE, b"")], amf3)
     try:
         s.wait_until(lambda: any(t == SO_USE_SUCCESS for t, _ in _events(s, name)), "Use Success",
-                     timeout=min(1.0, ctx.step_timeout))
+                     timeout=min(0.5, ctx.step_timeout))
     except StepTimeout:
         unsupported("no Use Success for a shared object Use: the server has no shared objects")
 

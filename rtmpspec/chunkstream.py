@@ -1,4 +1,4 @@
-"""Sans-I/O RTMP chunk stream codec (RTMP 1.0 section 5.3, errata 3-5).
+"""Sans-I/O RTMP chunk stream codec (RTMP 1.0 section 5.3, errata 4-6).
 
 ``ChunkReader``: bytes in, complete messages out. Framing first: the length of a chunk header is known from its
 first byte (basic header form and fmt), from the 24-bit timestamp field (extended timestamp present?) and, for
@@ -89,7 +89,7 @@ class _InState:
         self.length = 0
         self.type_id = 0
         self.msid = 0
-        self.extended = False  # last Type 0/1/2 header had an extended timestamp (errata 4.1)
+        self.extended = False  # last Type 0/1/2 header had an extended timestamp (errata 5.1)
         self.ext_value = 0
         self.parts: list[bytes] = []
         self.received = 0
@@ -172,7 +172,7 @@ class ChunkReader:
         self.chunk_size = min(size, MAX_CHUNK_SIZE)
 
     def abort(self, csid: int) -> None:
-        """Discard the partial message on ``csid`` (RTMP 5.4.2, errata 5)."""
+        """Discard the partial message on ``csid`` (RTMP 5.4.2, errata 6)."""
         st = self._streams.get(csid)
         if st is not None and st.received:
             self._held -= st.received
@@ -272,7 +272,7 @@ class ChunkReader:
                             raise ProtocolError(
                                 f"extended timestamp {parsed[6]} on a Type 3 continuation chunk differs from "
                                 f"the message's {st.ext_value}", offset=self.offset + hl - 4,
-                                field="extendedTimestamp", section="RTMP 5.3.1.3, errata 4.1")
+                                field="extendedTimestamp", section="RTMP 5.3.1.3, errata 5.1")
                         # lenient: a peer that omits the field on continuation chunks (nginx-rtmp): the 4 bytes
                         # are payload
                         hl -= 4
@@ -502,7 +502,7 @@ def _chunks(first_header: bytes, cont_header: bytes, payload: bytes, chunk_size:
 
 def chunk_message(msg: Message, chunk_size: int) -> bytes:
     """Stateless chunking: a Type 0 header, then Type 3 headers (with the extended timestamp repeated on every
-    one of them while it is in use, errata 4.1). The result is valid whatever the receiver's state, so a relay
+    one of them while it is in use, errata 5.1). The result is valid whatever the receiver's state, so a relay
     can chunk a message once and write the same bytes to every subscriber with the same chunk size and
     message stream id."""
     _check(msg)
