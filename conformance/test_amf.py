@@ -110,6 +110,8 @@ def observe_boolean_byte(ctx):
     head = amf0.encode_all(["receiveVideo", 0.0, None])
     true2 = amf0.value_schema().build({"marker": "boolean", "value": 2})
     s.send(Message(CMD0, head + true2, 0, play.msid, 8), note="receiveVideo with Boolean byte 2 (true)")
+    if barrier(s, "after receiveVideo with Boolean byte 2") != "ok":  # processed before more media comes
+        return observed("closed")
     mark = len(play.media())
     more = av_sequence(4, seed=234, headers=False, start=200)
     pub.send_all(more)
