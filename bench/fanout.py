@@ -13,7 +13,8 @@ same machine load.
 
 Per cell, over ``--seconds`` after ``--warmup``:
 
-- **CPU-ms per player-second**: utime + stime of the server's processes (/proc) over the window / (N x seconds);
+- **CPU-ms per player-second**: CPU time of the server's processes and threads over the window (the scheduler's
+  account in /proc/PID/task/TID/schedstat, ns; utime/stime are tick-sampled) / (N x seconds);
 - **RSS** (sum over the server's processes) at the end of the window;
 - **real time**: players whose newest received media timestamp never lags the wall clock by more than
   ``--tolerance`` ms (1 s) during the window;
@@ -69,16 +70,39 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
-def cpu_seconds(pid: int) -> float:
-    total = 0
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of ``pid`` and its descendants."""
+    user = system = 0
     for p in _tree(pid):
         try:
             with open(f"/proc/{p}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14, 15)
+            user += int(fields[11])  # utime, stime (stat fields 14, 15)
+            system += int(fields[12])
         except (OSError, IndexError):
             pass
-    return total / CLK_TCK
+    return user / CLK_TCK, system / CLK_TCK
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds of ``pid`` and its descendants, all threads, from the scheduler's own run-time account
+    (/proc/PID/task/TID/schedstat, nanoseconds). utime/stime are sampled at the kernel tick (4 ms at HZ=250),
+    too coarse for a server that is idle 98 % of the time."""
+    total = 0
+    for p in _tree(pid):
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for t in tids:
+            try:
+                with open(f"/proc/{p}/task/{t}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass
+    if total == 0:  # no schedstat (CONFIG_SCHED_INFO off): the tick-sampled times
+        return sum(cpu_times(pid))
+    return total / 1e9
 
 
 def rss_mib(pid: int) -> float:
@@ -184,14 +208,17 @@ def run_cell(kind, n: int, args, workdir: Path) -> dict:
         lg = subprocess.Popen(pinned(cmd, args.loadgen_cpu), stdout=subprocess.PIPE, text=True,
                               stderr=open(workdir / "loadgen.log", "ab"))
         res: dict = {}
-        cpu0 = t0 = lg0 = 0.0
+        cpu0 = (0.0, 0.0)
+        t0 = lg0 = srv0 = 0.0
         for line in lg.stdout:
             ev = json.loads(line)
             if ev["event"] == "measure_start":
-                cpu0, t0, lg0 = cpu_seconds(server.pid), time.monotonic(), cpu_seconds(lg.pid)
+                cpu0, t0, lg0 = cpu_times(server.pid), time.monotonic(), cpu_seconds(lg.pid)
+                srv0 = cpu_seconds(server.pid)
             elif ev["event"] == "measure_end":
-                cpu1, t1 = cpu_seconds(server.pid), time.monotonic()
-                res.update(server_cpu_s=cpu1 - cpu0, wall=t1 - t0, rss_mib=rss_mib(server.pid),
+                srv1, cpu1, t1 = cpu_seconds(server.pid), cpu_times(server.pid), time.monotonic()
+                res.update(server_cpu_s=srv1 - srv0, server_user_s=cpu1[0] - cpu0[0],
+                           server_sys_s=cpu1[1] - cpu0[1], wall=t1 - t0, rss_mib=rss_mib(server.pid),
                            loadgen_cpu_s=cpu_seconds(lg.pid) - lg0)
             elif ev["event"] == "result":
                 res.update(ev)
@@ -215,6 +242,7 @@ def run_cell(kind, n: int, args, workdir: Path) -> dict:
 
 def show(r: dict) -> None:
     print(f"{r['server']:>10} N={r['players']:<4} cpu={r['cpu_ms_per_player_s']:6.3f} ms/player-s "
+          f"(user {r['server_user_s'] / (r['server_user_s'] + r['server_sys_s'] or 1):.0%}) "
           f"realtime={r['realtime']}/{r['players']} max_lag={r['max_lag_ms']:.0f}ms rss={r['rss_mib']:.1f}MiB "
           f"pub_late={r['publisher_late_s']:.2f}s loadgen={r['loadgen_cpu_share']:.0%}"
           f"{' SATURATED' if r['loadgen_saturated'] else ''}", file=sys.stderr, flush=True)

@@ -12,10 +12,11 @@ them, and keeps only the newest media timestamp and the bytes received. Only the
 players (``asyncio.BufferedProtocol``), so a read allocates nothing. Players use the plain handshake (RTMP 5.2)
 and acknowledge the server's window (RTMP 5.4.3) as ffmpeg does.
 
-The publisher chunks the FLV's tags with rtmpspec's ChunkWriter and sends each one when it is due (looping the
-file, timestamps continuing), so media time = wall time since the start; a player keeps real time when its newest
-media timestamp is never more than ``--tolerance`` ms behind the wall clock during the window. The publisher is
-stalled when a send is late by more than 0.5 s or its socket queue ever exceeds 1 MiB.
+The publisher (4096-byte chunks, as ffmpeg and OBS publish) chunks the FLV's tags with rtmpspec's ChunkWriter
+and sends each one when it is due (looping the file, timestamps continuing), so media time = wall time since the
+start; a player keeps real time when its newest media timestamp is never more than ``--tolerance`` ms behind the
+wall clock during the window. The publisher is stalled when a send is late by more than 0.5 s or its socket queue
+ever exceeds 1 MiB.
 """
 
 from __future__ import annotations
@@ -261,6 +262,9 @@ async def main(args) -> None:
     host, port, n = "127.0.0.1", args.port, args.players
     pub = await open_client(host, port, "live", 10)
     msid = await pub.open_stream(10)
+    # like ffmpeg and OBS, publish with 4096-byte chunks (Set Chunk Size, RTMP 5.4.1)
+    pub.send(Message(control.SET_CHUNK_SIZE, (4096).to_bytes(4, "big"), 0, 0, 2))
+    pub.writer.set_chunk_size(4096)
     pub.send(publish("bench", msid=msid))
     code = await asyncio.wait_for(asyncio.shield(pub.status), 10)
     if code != "NetStream.Publish.Start":

@@ -43,6 +43,7 @@ class Config:
     player_soft_limit: int = 2 * MiB  # queued bytes at which non-keyframe video is dropped
     player_hard_limit: int = 16 * MiB  # queued bytes at which a player is disconnected
     player_lag_timeout: float = 10.0  # seconds above the soft limit before a player is disconnected
+    player_check_interval: float = 0.1  # seconds between looks at the queues of players served in groups
     flush_interval: float = 0.0  # seconds to batch relayed messages per player (0: per input read)
     # recording
     record_flush_interval: float = 0.5
@@ -109,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--player-soft-limit", type=int, help="queued bytes per player before dropping non-key video")
     a("--player-hard-limit", type=int, help="queued bytes per player before disconnecting it")
     a("--player-lag-timeout", type=float, help="seconds above the soft limit before disconnecting a player")
+    a("--player-check-interval", type=float,
+      help="seconds between looks at the write queues of players that take every message (default 0.1)")
     a("--flush-interval", type=float, help="seconds to batch relayed media per player (default 0)")
     a("--record-flush-interval", type=float)
     a("--no-uvloop", action="store_true", default=None, help="use the default asyncio event loop")

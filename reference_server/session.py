@@ -14,6 +14,11 @@ other than 0 gets ``_error`` (NetConnection.Call.Failed) with the same transacti
 Play of a key nobody publishes: like nginx-rtmp, ``NetStream.Play.Start`` and wait; when a publisher arrives
 the player gets StreamBegin + ``NetStream.Play.PublishNotify`` and the stream; when it leaves, StreamEOF +
 ``NetStream.Play.UnpublishNotify`` and the player stays.
+
+A session is given what it needs, not the server: its :class:`~reference_server.config.Config`, the
+:class:`~reference_server.relay.Relay`, the :class:`SessionRegistry` (live sessions, open recordings, whether the
+server is stopping) and a clock (seconds; the server passes its event loop's ``time``). The relay sees it as a
+:class:`~reference_server.relay.Subscriber`.
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
-import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from rtmpspec import control, events, media
 from rtmpspec.connection import NEED_DATA, Connection, Role, State
@@ -30,12 +35,9 @@ from rtmpspec.errors import DecodeError, ProtocolError
 from rtmpspec.messages import Command, DataMessage, on_status, plain, split_aggregate
 
 from . import logs
-from .config import valid_name
+from .config import Config, valid_name
 from .recorder import Recorder, latest_recording, record_path
-from .relay import Player, Stream
-
-if TYPE_CHECKING:
-    from .server import Server
+from .relay import Player, Relay, Stream
 
 _ids = itertools.count(1)
 FMS_VERSION = "FMS/3,0,1,123"
@@ -50,16 +52,26 @@ def _stream_name(v: Any) -> str | None:
     return v.split("?", 1)[0]
 
 
+class SessionRegistry:
+    """What sessions share with the server: the live sessions, the open recordings, whether it is stopping."""
+
+    def __init__(self) -> None:
+        self.sessions: set[Session] = set()
+        self.recorders: set[Recorder] = set()
+        self.stopping = False
+
+
 class Session(asyncio.Protocol):
-    def __init__(self, server: Server) -> None:
-        self.server = server
-        self.cfg = server.cfg
-        self.relay = server.relay
+    def __init__(self, cfg: Config, relay: Relay, registry: SessionRegistry, clock: Callable[[], float]) -> None:
+        self.cfg = cfg
+        self.relay = relay
+        self.registry = registry
+        self.clock = clock
         self.id = next(_ids)
         self.peer = "-"
         self.transport: asyncio.Transport | None = None
         self.loop = asyncio.get_running_loop()
-        now = self.loop.time()
+        now = clock()
         # RTMP 5.4.1: Set Chunk Size up to 2147483647 is valid (sizes above 16777215 are all equivalent); a chunk
         # never exceeds its message, which max_message_size bounds, so accepting them allocates nothing extra
         self.conn = Connection(Role.SERVER, now=now, max_message_size=self.cfg.max_message_size,
@@ -73,7 +85,6 @@ class Session(asyncio.Protocol):
         self.publishing: dict[int, Stream] = {}
         self.playing: dict[int, Player] = {}
         self.last_ping = 0.0
-        self.acked = 0
         self.last_state = State.HANDSHAKE
         self.log = logs.get()
 
@@ -82,14 +93,14 @@ class Session(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         pn = transport.get_extra_info("peername")
         self.peer = f"{pn[0]}:{pn[1]}" if isinstance(pn, tuple) else str(pn)
-        srv = self.server
-        if len(srv.sessions) >= self.cfg.max_connections or srv.stopping:
-            self.ev("warning", "connection_refused", reason="max_connections" if not srv.stopping else "shutdown",
+        reg = self.registry
+        if len(reg.sessions) >= self.cfg.max_connections or reg.stopping:
+            self.ev("warning", "connection_refused", reason="max_connections" if not reg.stopping else "shutdown",
                     limit=self.cfg.max_connections)
             self.closing = True
             transport.abort()
             return
-        srv.sessions.add(self)
+        reg.sessions.add(self)
         try:
             transport.set_write_buffer_limits(high=4 * 1024 * 1024)
         except (AttributeError, NotImplementedError):
@@ -102,8 +113,8 @@ class Session(asyncio.Protocol):
             self._cleanup()
         except Exception as cleanup_exc:  # a bug in cleanup must not escape into the event loop
             self.ev("error", "internal_error", what=f"cleanup failed: {cleanup_exc!r}")
-        if self in self.server.sessions:
-            self.server.sessions.discard(self)
+        if self in self.registry.sessions:
+            self.registry.sessions.discard(self)
             self.ev("info", "connection_closed", bytes_in=self.conn.bytes_received, bytes_out=self.conn.bytes_sent,
                     acked=self.conn.last_ack_received, error=str(exc) if exc else None)
         self.closing = True
@@ -117,7 +128,7 @@ class Session(asyncio.Protocol):
             return
         conn = self.conn
         try:
-            conn.receive_data(data, self.loop.time())
+            conn.receive_data(data, self.clock())
             while not self.closing:
                 self.last_state = conn.state
                 ev = conn.next_event()
@@ -180,6 +191,10 @@ class Session(asyncio.Protocol):
     def _cleanup(self) -> None:
         for msid in list(self.playing):
             self._stop_play(msid)
+        self.stop_publishing()
+
+    def stop_publishing(self) -> None:
+        """Unpublish every stream this session publishes (players get StreamEOF + UnpublishNotify)."""
         for msid in list(self.publishing):
             self._stop_publish(msid)
 
@@ -198,7 +213,7 @@ class Session(asyncio.Protocol):
                 queued = self.transport.get_write_buffer_size()
                 if queued <= self.cfg.player_soft_limit:
                     p.lagging = False
-                elif time.monotonic() - p.lag_since > self.cfg.player_lag_timeout:
+                elif now - p.lag_since > self.cfg.player_lag_timeout:
                     self.close("slow_player", f"{queued} bytes queued for the player for more than "
                                f"{self.cfg.player_lag_timeout}s", level="warning", dropped=p.dropped)
                     return
@@ -235,8 +250,6 @@ class Session(asyncio.Protocol):
                 for m in subs:
                     if m.type_id in (8, 9):
                         s.on_media(m)
-        elif isinstance(ev, events.Acknowledgement):
-            self.acked = ev.sequence
         elif isinstance(ev, events.HandshakeDone):
             self.ev("debug", "handshake_done", digest=ev.digest, peer_version=ev.peer_version, echo_ok=ev.echo_ok)
         elif isinstance(ev, events.ConnectionClosed):
@@ -387,7 +400,7 @@ class Session(asyncio.Protocol):
                                        flush_bytes=self.cfg.record_flush_bytes,
                                        queue_bytes=self.cfg.record_queue_bytes,
                                        notify=self.loop.call_soon_threadsafe)
-            self.server.recorders.add(stream.recorder)
+            self.registry.recorders.add(stream.recorder)
         except OSError as exc:
             self.ev("error", "record_error", path=path, error=f"{exc.strerror or exc} (errno {exc.errno})")
 
@@ -396,7 +409,7 @@ class Session(asyncio.Protocol):
         if stream is None:
             return
         if stream.recorder is not None:
-            self.server.recorders.discard(stream.recorder)
+            self.registry.recorders.discard(stream.recorder)
         stream.stop_publish()
         self.ev("info", "publish_stop", stream=stream.key, messages=stream.messages, bytes=stream.bytes_in)
 

@@ -32,7 +32,7 @@ from .chunk import (
 )
 from .errors import LimitExceeded, LocalProtocolError, ProtocolError
 
-__all__ = ["Message", "ChunkReader", "ChunkWriter", "ChunkInfo", "chunk_message", "NEED_DATA"]
+__all__ = ["Message", "ChunkReader", "ChunkWriter", "ChunkInfo", "chunk_message", "type0_header", "NEED_DATA"]
 
 DEFAULT_CHUNK_SIZE = 128  # RTMP 5.4.1
 MAX_CHUNK_SIZE = 0xFFFFFF  # RTMP 5.4.1: "the maximum chunk size is 16777215"
@@ -501,16 +501,38 @@ def _chunks(first_header: bytes, cont_header: bytes, payload: bytes, chunk_size:
     return b"".join(parts)
 
 
-def chunk_message(msg: Message, chunk_size: int) -> bytes:
+def type0_header(csid: int, timestamp: int, length: int, type_id: int, msid: int) -> bytes:
+    """A Type 0 chunk header (RTMP 5.3.1.2.1, extended timestamp 5.3.1.3) by integer arithmetic: the fan-out's
+    fast path, as its timestamp and length change with every message (a memo would never hit).
+    tests/test_server_fanout.py proves it equal to :func:`build_header` (the schema) over every field range."""
+    if timestamp >= EXTENDED_TIMESTAMP_MARK:
+        return (build_basic_header(0, csid) + ((EXTENDED_TIMESTAMP_MARK << 32) | (length << 8) | type_id).to_bytes(
+            7, "big") + msid.to_bytes(4, "little") + timestamp.to_bytes(4, "big"))
+    return (build_basic_header(0, csid) + ((timestamp << 32) | (length << 8) | type_id).to_bytes(7, "big")
+            + msid.to_bytes(4, "little"))
+
+
+def chunk_message(msg: Message, chunk_size: int, *, msid: int | None = None, csid: int | None = None) -> bytes:
     """Stateless chunking: a Type 0 header, then Type 3 headers (with the extended timestamp repeated on every
     one of them while it is in use, errata 4.1). The result is valid whatever the receiver's state, so a relay
     can chunk a message once and write the same bytes to every subscriber with the same chunk size and
-    message stream id."""
-    _check(msg)
+    message stream id (``msid`` / ``csid`` replace the message's own, so a relayed message needs no copy);
+    :meth:`rtmpspec.connection.Connection.send_shared` accounts for such bytes."""
+    csid = msg.csid if csid is None else csid
+    msid = msg.msid if msid is None else msid
+    payload = msg.payload
+    n = len(payload)
+    if not MIN_CSID <= csid <= MAX_CSID or n > MAX_MESSAGE_LENGTH or not 0 <= msid <= _U32:
+        _check(Message(msg.type_id, payload, msg.timestamp, msid, csid))
     ts = msg.timestamp & _U32
-    first = build_header(0, msg.csid, ts, len(msg.payload), msg.type_id, msg.msid)
-    cont = build_header(3, msg.csid, type3_extended_value=ts if ts >= EXTENDED_TIMESTAMP_MARK else None)
-    return _chunks(first, cont, msg.payload, chunk_size)
+    first = type0_header(csid, ts, n, msg.type_id, msid)
+    if n <= chunk_size:
+        return first + payload
+    if ts < EXTENDED_TIMESTAMP_MARK:
+        cont = build_basic_header(3, csid)
+    else:
+        cont = build_header(3, csid, type3_extended_value=ts)
+    return _chunks(first, cont, payload, chunk_size)
 
 
 class ChunkWriter:
@@ -574,13 +596,17 @@ class ChunkWriter:
             return 3
         return 2
 
-    def write_shared(self, data: bytes, msg: Message) -> bytes:
-        """Account for bytes made by :func:`chunk_message` (shared across subscribers) as if written here:
-        the chunk stream's state becomes that of a Type 0 header for ``msg``."""
-        ts = msg.timestamp & _U32
-        self._streams[msg.csid] = _OutState(ts, ts, len(msg.payload), msg.type_id, msg.msid, False)
-        self.bytes_written += len(data)
-        return data
+    def write_shared(self, nbytes: int, csids) -> None:
+        """Account for ``nbytes`` of chunks made elsewhere by :func:`chunk_message` (shared across subscribers)
+        and written to the same peer: they count as written, and the writer forgets its state for ``csids``, so
+        its next message on any of them starts with a Type 0 header (the shared chunks began with Type 0 headers
+        and changed what the receiver holds for those chunk streams: RTMP 5.3.1.2)."""
+        self.bytes_written += nbytes
+        streams = self._streams
+        if streams:
+            for csid in csids:
+                if csid in streams:
+                    del streams[csid]
 
     def forget(self, csid: int) -> None:
         self._streams.pop(csid, None)

@@ -24,7 +24,7 @@ from .messages import COMMAND_TYPES, DATA_TYPES, Command, DataMessage, MessageTy
 
 __all__ = ["Connection", "Role", "State", "NEED_DATA"]
 
-_MEDIA = (MessageType.AUDIO, MessageType.VIDEO, MessageType.AGGREGATE)
+_MEDIA = (MessageType.AUDIO, MessageType.VIDEO, MessageType.AGGREGATE)  # 8, 9, 22
 _CONTROL_TYPES = (1, 2, 3, 4, 5, 6)
 
 
@@ -207,6 +207,15 @@ class Connection:
 
     def _dispatch(self, msg: Message):
         t = msg.type_id
+        if t == 9 or t == 8 or t == 22:  # media first: most of what a publisher sends
+            if self.state is not State.CONNECTED:  # CONNECTED is the one state the table lets media in, and it
+                # keeps it there (tests/test_server_fanout.py checks the table says so)
+                self._advance(Input.RECV_MEDIA, msg, f"{MessageType(t).name.lower()} message")
+            if t == 9:
+                return events.Video(msg)
+            if t == 8:
+                return events.Audio(msg)
+            return events.Aggregate(msg)
         if t in _CONTROL_TYPES:
             ev = self._control(msg)
             self._advance(Input.RECV_CONTROL, msg, type(ev).__name__)
@@ -227,13 +236,6 @@ class Connection:
                                     field=exc.field, section=exc.section or "RTMP 7.1.2") from exc
             self._advance(Input.RECV_DATA, msg, "data message")
             return data
-        if t in _MEDIA:
-            self._advance(Input.RECV_MEDIA, msg, f"{MessageType(t).name.lower()} message")
-            if t == MessageType.AUDIO:
-                return events.Audio(msg)
-            if t == MessageType.VIDEO:
-                return events.Video(msg)
-            return events.Aggregate(msg)
         self._advance(Input.RECV_OTHER, msg, f"message type {t}")
         return events.OtherMessage(msg)
 
@@ -371,15 +373,21 @@ class Connection:
             self._local(Input.SEND_MEDIA, "media message")
         return self.writer.write(msg)
 
-    def send_shared(self, data: bytes, msg: Message) -> bytes:
-        """Account for bytes made once by :func:`chunk_message` for many subscribers."""
+    def send_shared(self, nbytes: int, csids) -> None:
+        """Account for pre-chunked bytes shared by many connections (the relay's chunk-once fan-out): the caller
+        made them once with :func:`chunk_shared` (every message starts with a Type 0 header, so the bytes are
+        right whatever this connection sent before), wrote ``nbytes`` of them to this peer itself, and names the
+        chunk streams they used. They count as sent (:attr:`bytes_sent`), and this connection's next own message
+        on any of ``csids`` starts with a Type 0 header, so its header compression never relies on a state the
+        shared bytes replaced (RTMP 5.3.1.2). Several writes may be accounted in one call."""
         if self.state is not State.CONNECTED:
             self._local(Input.SEND_MEDIA, "media message")
-        return self.writer.write_shared(data, msg)
+        self.writer.write_shared(nbytes, csids)
 
     @staticmethod
-    def chunk_shared(msg: Message, chunk_size: int) -> bytes:
-        return chunk_message(msg, chunk_size)
+    def chunk_shared(msg: Message, chunk_size: int, *, msid: int | None = None, csid: int | None = None) -> bytes:
+        """``msg`` chunked statelessly (:func:`rtmpspec.chunkstream.chunk_message`), for :meth:`send_shared`."""
+        return chunk_message(msg, chunk_size, msid=msid, csid=csid)
 
     def _send_command_input(self, cmd: Command) -> Input:
         if self.role is Role.CLIENT:
