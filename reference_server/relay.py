@@ -1,8 +1,9 @@
 """Live relay: streams keyed by ``app/name``, one publisher and many players each.
 
 Chunk once, one write per player per batch
-    Relayed messages are collected per input read of the publisher and flushed once per event loop tick
-    (``loop.call_soon``; or after ``flush_interval`` seconds). Players that take everything (not paused, audio
+    Relayed messages are collected per input read of the publisher and flushed when the publisher's session has
+    handled that read (:meth:`Stream.end_of_input`: at most once per event loop tick; or ``flush_interval``
+    seconds after the first of them when that is set). Players that take everything (not paused, audio
     and video on, not waiting for a keyframe, queue below the soft limit) are grouped by (outgoing chunk size,
     message stream id). For each group every message of the batch is chunked once (:meth:`Connection.chunk_shared`:
     a Type 0 header built by arithmetic, then Type 3 headers; valid whatever the receiver's state), the chunks are
@@ -251,8 +252,6 @@ class Stream:
             self.recorder.media(msg.type_id, msg.timestamp, payload)
         if self.players:
             self.pending.append(entry)
-            if self._flush_handle is None:
-                self._schedule()
 
     def on_data(self, dm: DataMessage) -> None:
         """``@setDataFrame onMetaData`` / ``onMetaData``: stored (unwrapped) and relayed as ``onMetaData``;
@@ -281,13 +280,16 @@ class Stream:
             out, _, _ = _data_message(_unwrapped(dm.values), dm.timestamp, original.values)
         if self.players:
             self.pending.append((out, DATA))
-            if self._flush_handle is None:
-                self._schedule()
 
-    def _schedule(self) -> None:
-        loop = asyncio.get_running_loop()
-        iv = self.cfg.flush_interval
-        self._flush_handle = loop.call_later(iv, self.flush) if iv > 0 else loop.call_soon(self.flush)
+    def end_of_input(self) -> None:
+        """The publisher's session has handled one read: flush what it brought now (so at most once per event
+        loop tick), or ``flush_interval`` seconds after the first pending message when that is set."""
+        if self.pending:
+            iv = self.cfg.flush_interval
+            if iv <= 0:
+                self.flush()
+            elif self._flush_handle is None:
+                self._flush_handle = asyncio.get_running_loop().call_later(iv, self.flush)
 
     # -- fan-out --------------------------------------------------------------------------------------------
     def flush(self) -> None:

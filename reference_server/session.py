@@ -135,6 +135,9 @@ class Session(asyncio.Protocol):
                 if ev is NEED_DATA:
                     break
                 self.handle(ev)
+            if self.publishing:
+                for stream in self.publishing.values():  # relay what this read brought
+                    stream.end_of_input()
         except ProtocolError as exc:
             self.protocol_error(exc)
             return

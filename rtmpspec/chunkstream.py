@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from construct import ConstructError
-
 from . import control
 from .chunk import (
     EXTENDED_TIMESTAMP_MARK,
@@ -28,7 +26,6 @@ from .chunk import (
     ChunkHeader,
     ChunkMessageHeaderCompiled,
     basic_header_fields,
-    basic_header_length,
 )
 from .errors import LimitExceeded, LocalProtocolError, ProtocolError
 
@@ -342,6 +339,8 @@ class ChunkReader:
                 if self._held > self.max_reassembly:
                     raise LimitExceeded(f"{self._held} bytes held in partial messages exceed the limit "
                                         f"{self.max_reassembly}", offset=offset, section="RTMP 5.3.2")
+                if st.received < length and not st.extended and not self.record_chunks:
+                    self._continuation(st, csid, length)
                 if st.received < length:
                     continue
                 self._recorded.pop(csid, None)
@@ -355,6 +354,38 @@ class ChunkReader:
             if st.msid == 0 and st.type_id <= control.ABORT and st.type_id > 0:
                 self._apply_control(msg, st.first_offset)
             return msg
+
+    def _continuation(self, st: _InState, csid: int, length: int) -> None:
+        """Take the rest of a message whose chunks follow back to back (one-byte Type 3 headers of the same
+        chunk stream, no extended timestamp: what a publisher sends for a large frame) without the general
+        per-chunk path: each such chunk is exactly what ``_next`` would accept, with the same state changes.
+        Stops at anything else (another chunk stream, a partial chunk) and leaves it to ``_next``."""
+        buf = self._buf
+        head = build_basic_header(3, csid)
+        hl = len(head)
+        size_max = self.chunk_size
+        pos = self._pos
+        end = len(buf)
+        parts = st.parts
+        received = st.received
+        while received < length:
+            size = length - received
+            if size > size_max:
+                size = size_max
+            start = pos + hl
+            if start + size > end or buf[pos:start] != head:
+                break
+            parts.append(bytes(buf[start:start + size]))
+            received += size
+            self._held += size
+            if self._held > self.max_reassembly:
+                st.received = received
+                self._pos = pos
+                raise LimitExceeded(f"{self._held} bytes held in partial messages exceed the limit "
+                                    f"{self.max_reassembly}", offset=self._base + pos, section="RTMP 5.3.2")
+            pos = start + size
+        st.received = received
+        self._pos = pos
 
     def _apply_control(self, msg: Message, offset: int) -> None:
         if msg.type_id == control.SET_CHUNK_SIZE:
@@ -388,24 +419,31 @@ class ChunkReader:
             self._pos = 0
 
     def _parse_header(self, header: bytes, ext3: bool, pos: int) -> tuple:
-        """(fmt, csid, timestamp field, length, type id, msid, extended timestamp) of one framed header: the
-        basic header through its memoised compiled schema, the message header through the compiled schema of
-        its fmt (tests/test_chunk.py proves this equals the interpreted ChunkHeader)."""
-        try:
-            bh = basic_header_length(header[0])
-            fmt, csid = parse_basic_header(header[:bh])
-            m = ChunkMessageHeaderCompiled[fmt].parse(header[bh:], type3_extended=ext3)
-        except (ConstructError, Exception) as exc:  # compiled parser may raise struct.error etc.
-            raise ProtocolError(f"chunk header does not parse: {exc}", offset=self._base + pos,
-                                section="RTMP 5.3.1") from exc
+        """(fmt, csid, timestamp field, length, type id, msid, extended timestamp) of one framed header, by
+        integer arithmetic on the fixed offsets of RTMP 5.3.1 (the memo in ``_next`` misses on every Type 0/1
+        header of a live stream: their lengths change). tests/test_chunk.py proves it equals the interpreted
+        ChunkHeader schema for every header the schema can express."""
+        n = len(header)
+        low = header[0] & 0x3F if n else 0
+        bh = 1 if low >= 2 else 2 if low == 0 else 3
+        fmt = header[0] >> 6 if n else 0
+        mh = MESSAGE_HEADER_LENGTH[fmt]
+        tsf = int.from_bytes(header[bh:bh + 3], "big") if fmt < 3 else None
+        ext = (tsf == EXTENDED_TIMESTAMP_MARK) if fmt < 3 else ext3
+        if n < bh + mh + (4 if ext else 0):
+            raise ProtocolError(f"chunk header does not parse: {n} bytes for a Type {fmt} header",
+                                offset=self._base + pos, section="RTMP 5.3.1")
+        csid = low if low >= 2 else header[1] + 64 if low == 0 else header[1] + (header[2] << 8) + 64
+        h = bh + mh
+        ets = int.from_bytes(header[h:h + 4], "big") if ext else None
         if fmt == 0:
-            return (0, csid, m.timestamp, m.messageLength, m.messageTypeID, m.messageStreamID, m.extendedTimestamp)
+            return (0, csid, tsf, int.from_bytes(header[bh + 3:bh + 6], "big"), header[bh + 6],
+                    int.from_bytes(header[bh + 7:bh + 11], "little"), ets)
         if fmt == 1:
-            return (1, csid, m.timestampDelta, m.messageLength, m.messageTypeID, None,
-                    m.extendedTimestamp)
+            return (1, csid, tsf, int.from_bytes(header[bh + 3:bh + 6], "big"), header[bh + 6], None, ets)
         if fmt == 2:
-            return (2, csid, m.timestampDelta, None, None, None, m.extendedTimestamp)
-        return (3, csid, None, None, None, None, m.extendedTimestamp)
+            return (2, csid, tsf, None, None, None, ets)
+        return (3, csid, None, None, None, None, ets)
 
     @staticmethod
     def _fields(header: bytes, ext3: bool) -> dict:
@@ -429,21 +467,7 @@ class _OutState:
 
 
 _HEADER_BUILD_CACHE: dict[tuple, bytes] = {}
-_BASIC_PARSE: dict[bytes, tuple[int, int]] = {}
 _BASIC_BUILD: dict[tuple[int, int], bytes] = {}
-
-
-def parse_basic_header(data: bytes) -> tuple[int, int]:
-    """(fmt, csid) of a framed basic header, by the compiled schema, memoised (RTMP 5.3.1.1)."""
-    r = _BASIC_PARSE.get(data)
-    if r is None:
-        b = ChunkBasicHeaderCompiled.parse(data)
-        p = b.head.provisionalChunkStreamID
-        r = (b.head.fmt, p if p >= 2 else b.chunkStreamIDMinus64 + 64)
-        if len(_BASIC_PARSE) >= 4096:
-            _BASIC_PARSE.clear()
-        _BASIC_PARSE[data] = r
-    return r
 
 
 def build_basic_header(fmt: int, csid: int) -> bytes:

@@ -323,6 +323,8 @@ class Connection:
     # -- output -------------------------------------------------------------------------------------------
     def data_to_send(self) -> bytes:
         """Bytes the connection produced by itself (handshake, acknowledgements, ping responses)."""
+        if not self._out and self.state is not State.HANDSHAKE:
+            return b""
         if self._hs is not None and self.state is State.HANDSHAKE:
             self._out += self._hs.data_to_send()
         out = bytes(self._out)
