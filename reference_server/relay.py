@@ -203,6 +203,7 @@ class Stream:
         self.pending: list[tuple[Message, int]] = []
         self._flush_handle: asyncio.Handle | None = None
         self._next_check = 0.0
+        self._last_flush = -1e9
         self.recorder: Recorder | None = None
         self.last_ts = 0
         self.messages = 0
@@ -282,16 +283,16 @@ class Stream:
             self.pending.append((out, DATA))
 
     def end_of_input(self) -> None:
-        """The publisher's session has handled one read: flush what it brought now (so at most once per event
-        loop tick), or ``flush_interval`` seconds after the first pending message when that is set."""
-        if self.pending:
-            iv = self.cfg.flush_interval
-            if iv <= 0:
+        """The publisher's session has handled one read: flush what it brought (so at most once per event loop
+        tick), but no sooner than ``flush_interval`` seconds after the previous flush: a batch goes out at once
+        when the stream was quiet that long, else when that time is up (latency at most ``flush_interval``)."""
+        if self.pending and self._flush_handle is None:
+            wait = self._last_flush + self.cfg.flush_interval - self.clock()
+            if wait <= 0:
                 self.flush()
-            elif self._flush_handle is None:
-                self._flush_handle = asyncio.get_running_loop().call_later(iv, self.flush)
+            else:
+                self._flush_handle = asyncio.get_running_loop().call_later(wait, self.flush)
 
-    # -- fan-out --------------------------------------------------------------------------------------------
     def flush(self) -> None:
         """Write the pending messages to every player: chunked once per group, one write per player."""
         h = self._flush_handle
@@ -302,7 +303,8 @@ class Stream:
         if not pending:
             return
         self.pending = []
-        if self.clock() >= self._next_check:
+        now = self._last_flush = self.clock()
+        if now >= self._next_check:
             self._check()
         csids = {_CSID.get(m.type_id, CSID_DATA) for m, _ in pending}
         chunked: dict[tuple[int, int], list[bytes]] = {}

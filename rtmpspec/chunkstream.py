@@ -329,25 +329,15 @@ class ChunkReader:
                 self.chunks.append(info)
                 self._recorded.setdefault(csid, []).append(info)
             start = pos + hl
-            self._pos = start + size
             if not in_progress and size == length:
-                payload = bytes(buf[start:start + size])
+                self._pos = start + size
+                with memoryview(buf) as view:  # one copy (a bytearray slice would copy twice)
+                    payload = bytes(view[start:start + size])
             else:
-                st.parts.append(bytes(buf[start:start + size]))
-                st.received += size
-                self._held += size
-                if self._held > self.max_reassembly:
-                    raise LimitExceeded(f"{self._held} bytes held in partial messages exceed the limit "
-                                        f"{self.max_reassembly}", offset=offset, section="RTMP 5.3.2")
-                if st.received < length and not st.extended and not self.record_chunks:
-                    self._continuation(st, csid, length)
-                if st.received < length:
+                payload = self._gather(st, csid, start, size, length)
+                if payload is None:
                     continue
                 self._recorded.pop(csid, None)
-                payload = b"".join(st.parts)
-                self._held -= st.received
-                st.parts = []
-                st.received = 0
             msg = Message(st.type_id, payload, st.timestamp, st.msid, csid)
             if self.record_chunks:
                 self._recorded.pop(csid, None)
@@ -355,37 +345,60 @@ class ChunkReader:
                 self._apply_control(msg, st.first_offset)
             return msg
 
-    def _continuation(self, st: _InState, csid: int, length: int) -> None:
-        """Take the rest of a message whose chunks follow back to back (one-byte Type 3 headers of the same
-        chunk stream, no extended timestamp: what a publisher sends for a large frame) without the general
-        per-chunk path: each such chunk is exactly what ``_next`` would accept, with the same state changes.
-        Stops at anything else (another chunk stream, a partial chunk) and leaves it to ``_next``."""
+    def _gather(self, st: _InState, csid: int, start: int, size: int, length: int) -> bytes | None:
+        """Take the chunk payload at ``start`` (``size`` bytes) of the message in progress on ``csid`` and, while
+        they follow back to back, its next chunks (one-byte Type 3 headers of the same chunk stream, no extended
+        timestamp: what a publisher sends for a large frame), each exactly as ``_next`` would take it, with the
+        same limit on bytes held. Returns the payload once the message is complete (copied once, from views of
+        the buffer), else None with the pieces kept in ``st.parts``; anything else is left to ``_next``."""
         buf = self._buf
-        head = build_basic_header(3, csid)
-        hl = len(head)
-        size_max = self.chunk_size
-        pos = self._pos
-        end = len(buf)
-        parts = st.parts
-        received = st.received
-        while received < length:
-            size = length - received
-            if size > size_max:
-                size = size_max
-            start = pos + hl
-            if start + size > end or buf[pos:start] != head:
-                break
-            parts.append(bytes(buf[start:start + size]))
-            received += size
-            self._held += size
-            if self._held > self.max_reassembly:
-                st.received = received
-                self._pos = pos
-                raise LimitExceeded(f"{self._held} bytes held in partial messages exceed the limit "
-                                    f"{self.max_reassembly}", offset=self._base + pos, section="RTMP 5.3.2")
+        with memoryview(buf) as view:
+            pieces = [view[start:start + size]]
             pos = start + size
-        st.received = received
-        self._pos = pos
+            received = st.received + size
+            held = self._held + size
+            limit = self.max_reassembly
+            chunk_offset = self._base + self._pos
+            if held <= limit and received < length and not st.extended and not self.record_chunks:
+                head = build_basic_header(3, csid)
+                hl = len(head)
+                size_max = self.chunk_size
+                end = len(buf)
+                while received < length:
+                    size = length - received
+                    if size > size_max:
+                        size = size_max
+                    at = pos + hl
+                    if at + size > end or view[pos:at] != head:
+                        break
+                    pieces.append(view[at:at + size])
+                    chunk_offset = self._base + pos
+                    pos = at + size
+                    received += size
+                    held += size
+                    if held > limit:
+                        break
+            if held > limit:
+                st.parts.extend(bytes(p) for p in pieces)
+                del pieces
+                st.received = received
+                self._held = held
+                self._pos = pos
+                raise LimitExceeded(f"{held} bytes held in partial messages exceed the limit {limit}",
+                                    offset=chunk_offset, section="RTMP 5.3.2")
+            self._pos = pos
+            if received < length:
+                st.parts.extend(bytes(p) for p in pieces)
+                del pieces
+                st.received = received
+                self._held = held
+                return None
+            payload = b"".join(st.parts + pieces) if st.parts else b"".join(pieces)
+            del pieces
+        self._held -= st.received
+        st.parts = []
+        st.received = 0
+        return payload
 
     def _apply_control(self, msg: Message, offset: int) -> None:
         if msg.type_id == control.SET_CHUNK_SIZE:
@@ -518,11 +531,14 @@ def _chunks(first_header: bytes, cont_header: bytes, payload: bytes, chunk_size:
     n = len(payload)
     if n <= chunk_size:
         return first_header + payload
-    parts = [first_header, payload[:chunk_size]]
-    for i in range(chunk_size, n, chunk_size):
-        parts.append(cont_header)
-        parts.append(payload[i:i + chunk_size])
-    return b"".join(parts)
+    with memoryview(payload) as view:  # slices of a view: the payload is copied once, by the join
+        parts = [first_header, view[:chunk_size]]
+        for i in range(chunk_size, n, chunk_size):
+            parts.append(cont_header)
+            parts.append(view[i:i + chunk_size])
+        data = b"".join(parts)
+        del parts
+    return data
 
 
 def type0_header(csid: int, timestamp: int, length: int, type_id: int, msid: int) -> bytes:
