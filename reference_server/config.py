@@ -44,7 +44,9 @@ class Config:
     player_hard_limit: int = 16 * MiB  # queued bytes at which a player is disconnected
     player_lag_timeout: float = 10.0  # seconds above the soft limit before a player is disconnected
     player_check_interval: float = 0.1  # seconds between looks at the queues of players served in groups
-    flush_interval: float = 0.0  # seconds to batch relayed messages per player (0: per input read)
+    # relayed messages leave at most once per flush_interval seconds per stream (0: after every publisher read):
+    # fewer, larger writes per player, at most this much added latency (see reference_server/relay.py)
+    flush_interval: float = 0.05
     # recording
     record_flush_interval: float = 0.5
     record_flush_bytes: int = 256 * 1024
@@ -112,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--player-lag-timeout", type=float, help="seconds above the soft limit before disconnecting a player")
     a("--player-check-interval", type=float,
       help="seconds between looks at the write queues of players that take every message (default 0.1)")
-    a("--flush-interval", type=float, help="seconds to batch relayed media per player (default 0)")
+    a("--flush-interval", type=float,
+      help="at most one relay write per player per this many seconds (default 0.05; 0: after every read)")
     a("--record-flush-interval", type=float)
     a("--no-uvloop", action="store_true", default=None, help="use the default asyncio event loop")
     return p

@@ -2,14 +2,18 @@
 
 Chunk once, one write per player per batch
     Relayed messages are collected per input read of the publisher and flushed when the publisher's session has
-    handled that read (:meth:`Stream.end_of_input`: at most once per event loop tick; or ``flush_interval``
-    seconds after the first of them when that is set). Players that take everything (not paused, audio
-    and video on, not waiting for a keyframe, queue below the soft limit) are grouped by (outgoing chunk size,
-    message stream id). For each group every message of the batch is chunked once (:meth:`Connection.chunk_shared`:
-    a Type 0 header built by arithmetic, then Type 3 headers; valid whatever the receiver's state), the chunks are
-    joined into one ``bytes``, and that same object is written to every player of the group: one
-    ``transport.write`` and one :meth:`Connection.send_shared` (bytes sent, chunk streams touched) per player
-    per batch, and no Python object made per player or per message.
+    handled that read (:meth:`Stream.end_of_input`: at most once per event loop tick), but no sooner than
+    ``flush_interval`` seconds (default 0.05) after the stream's previous flush: a batch after a quiet spell goes
+    out at once, and under a steady stream each player gets one write per interval instead of one per message.
+    That write count, not the bytes, is what fan-out costs per player (syscalls and TCP segments: the kernel's
+    share, as large as nginx-rtmp's whole cost at one write per message), for at most ``flush_interval`` of
+    added latency; ``--flush-interval 0`` gives one write per publisher read. Players that take everything (not
+    paused, audio and video on, not waiting for a keyframe, queue below the soft limit) are grouped by (outgoing
+    chunk size, message stream id). For each group every message of the batch is chunked once
+    (:meth:`Connection.chunk_shared`: a Type 0 header built by arithmetic, then Type 3 headers; valid whatever
+    the receiver's state), the chunks are joined into one ``bytes``, and that same object is written to every
+    player of the group: one ``transport.write`` and one :meth:`Connection.send_shared` (bytes sent, chunk
+    streams touched) per player per batch, and no Python object made per player or per message.
 
 Late joiners
     get the cached metadata (``onMetaData``, without the ``@setDataFrame`` wrapper), every cached sequence header
