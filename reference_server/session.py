@@ -43,6 +43,7 @@ _ids = itertools.count(1)
 FMS_VERSION = "FMS/3,0,1,123"
 CLOSE_GRACE = 1.0
 MAX_STREAMS = 256  # message streams per connection (createStream, play, publish)
+READ_BUFFER = 256 * 1024  # bytes one read may bring
 
 
 def _stream_name(v: Any) -> str | None:
@@ -53,15 +54,17 @@ def _stream_name(v: Any) -> str | None:
 
 
 class SessionRegistry:
-    """What sessions share with the server: the live sessions, the open recordings, whether it is stopping."""
+    """What sessions share with the server: the live sessions, the open recordings, whether it is stopping, and
+    the one read buffer the event loop reads every connection into (each read is handled before the next)."""
 
     def __init__(self) -> None:
         self.sessions: set[Session] = set()
         self.recorders: set[Recorder] = set()
         self.stopping = False
+        self.read_buffer = memoryview(bytearray(READ_BUFFER))
 
 
-class Session(asyncio.Protocol):
+class Session(asyncio.BufferedProtocol):
     def __init__(self, cfg: Config, relay: Relay, registry: SessionRegistry, clock: Callable[[], float]) -> None:
         self.cfg = cfg
         self.relay = relay
@@ -122,6 +125,15 @@ class Session(asyncio.Protocol):
     def eof_received(self) -> bool:
         self.data_received(b"")
         return False
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.registry.read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """A read straight into the shared buffer (no bytes object per read); the chunk reader copies what it
+        keeps, the handshake gets bytes."""
+        data = self.registry.read_buffer[:nbytes]
+        self.data_received(bytes(data) if self.conn.state is State.HANDSHAKE else data)
 
     def data_received(self, data: bytes) -> None:
         if self.closing:
