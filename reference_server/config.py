@@ -45,7 +45,7 @@ class Config:
     player_lag_timeout: float = 10.0  # seconds above the soft limit before a player is disconnected
     player_check_interval: float = 0.1  # seconds between looks at the queues of players served in groups
     # relayed messages leave at most once per flush_interval seconds per stream (0: after every publisher read):
-    # fewer, larger writes per player, at most this much added latency (see reference_server/relay.py)
+    # fewer, larger writes per player for under 1.5x this much added latency (see reference_server/relay.py)
     flush_interval: float = 0.05
     # recording
     record_flush_interval: float = 0.5

@@ -217,12 +217,20 @@ def test_flushes_are_rate_limited_by_flush_interval():
         s.end_of_input()
         assert sub.transport.writes == w and s._flush_handle is not None  # held back: 30 ms since the last flush
         clock.t += 0.02
-        await asyncio.sleep(0.08)  # the scheduled flush: both messages in one write
+        await asyncio.sleep(0.1)  # no read after it was due: the timer (due + half an interval) flushes both
         assert sub.transport.writes == w + 1 and len(sub.media()) == 3
         clock.t += 1
         s.on_media(audio(aac_frame(), 1000))
         s.end_of_input()
         assert sub.transport.writes == w + 2  # quiet again: at once
+        clock.t += 0.03
+        s.on_media(audio(aac_frame(), 1030))
+        s.end_of_input()
+        assert sub.transport.writes == w + 2
+        clock.t += 0.03
+        s.on_media(audio(aac_frame(), 1060))
+        s.end_of_input()  # the first read after it is due takes the batch along
+        assert sub.transport.writes == w + 3 and s._flush_handle is None and len(sub.media()) == 6
     asyncio.run(main())
 
 
