@@ -83,7 +83,7 @@ _CSID = {8: CSID_AUDIO, 9: CSID_VIDEO}
 MAX_HEADERS = 64  # cached sequence headers per stream (tracks x packet types)
 
 
-_LEGACY_KINDS: dict[tuple[int, bytes], tuple[int, tuple | None]] = {}
+_LEGACY_KINDS: dict[int, tuple[int, tuple | None]] = {}  # type id and the first two bytes -> kind, header key
 
 
 def classify(type_id: int, payload: bytes) -> tuple[int, tuple | None]:
@@ -96,7 +96,7 @@ def classify(type_id: int, payload: bytes) -> tuple[int, tuple | None]:
     """
     legacy = len(payload) >= 2 and ((payload[0] & 0x80) == 0 if type_id == 9 else (payload[0] >> 4) != 9)
     if legacy:
-        memo = _LEGACY_KINDS.get((type_id, payload[:2]))
+        memo = _LEGACY_KINDS.get((type_id << 16) | (payload[0] << 8) | payload[1])
         if memo is not None:
             return memo
     kind: int = AUDIO if type_id == 8 else VIDEO_INTER
@@ -122,7 +122,7 @@ def classify(type_id: int, payload: bytes) -> tuple[int, tuple | None]:
     if legacy:
         if len(_LEGACY_KINDS) > 1024:
             _LEGACY_KINDS.clear()
-        _LEGACY_KINDS[(type_id, bytes(payload[:2]))] = (kind, hkey)
+        _LEGACY_KINDS[(type_id << 16) | (payload[0] << 8) | payload[1]] = (kind, hkey)
     return kind, hkey
 
 

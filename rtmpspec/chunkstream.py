@@ -239,13 +239,16 @@ class ChunkReader:
                     hl += 4
             if avail < hl:
                 return self._need()
-            key = (bytes(buf[pos:pos + hl]), ext3)
-            parsed = cache.get(key)
-            if parsed is None:
-                parsed = self._parse_header(key[0], ext3, pos)
-                if len(cache) >= 4096:
-                    cache.clear()
-                cache[key] = parsed
+            if fmt < 2:  # a Type 0/1 header carries the message length: it rarely repeats, memoising would churn
+                parsed = self._parse_header(buf[pos:pos + hl], ext3, pos)
+            else:
+                key = (bytes(buf[pos:pos + hl]), ext3)
+                parsed = cache.get(key)
+                if parsed is None:
+                    parsed = self._parse_header(key[0], ext3, pos)
+                    if len(cache) >= 4096:
+                        cache.clear()
+                    cache[key] = parsed
             # parsed = (fmt, csid, tsfield, length, type_id, msid, ext)
             if st is None:
                 if fmt != 0 and (self.strict or fmt != 1):
