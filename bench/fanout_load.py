@@ -5,12 +5,14 @@
 Prints JSON lines on stdout: ``ready`` (every player got NetStream.Play.Start), ``measure_start``,
 ``measure_end`` and ``result``; the driver samples the server's CPU between the two ``measure_`` lines.
 
-The players must cost far less than the server they load, so they do not parse what they receive: a
-:class:`Walker` steps over chunk headers (RTMP 5.3.1) with integer arithmetic, skips payloads without copying
-them, and keeps only the newest media timestamp and the bytes received. Only the few small non-media messages
-(commands, protocol control) are collected and decoded, by rtmpspec. Reads go into one buffer shared by all
-players (``asyncio.BufferedProtocol``), so a read allocates nothing. Players use the plain handshake (RTMP 5.2)
-and acknowledge the server's window (RTMP 5.4.3) as ffmpeg does.
+The players must cost far less than the server they load, so they do not parse what they receive: a walker
+steps over chunk headers (RTMP 5.3.1), skips payloads without copying them, and keeps only the newest media
+timestamp and the bytes received. Only the few small non-media messages (commands, protocol control) are
+collected and decoded, by rtmpspec. :class:`Walker` is the Python reference; ``bench/walker.c`` does the same in
+C (compiled and loaded with ctypes when a C compiler is there), so that thousands of players fit on one core.
+Reads go into one buffer shared by all players (``asyncio.BufferedProtocol``), so a read allocates nothing, and
+once playing a player is woken only when ``--read-batch`` seconds of the stream are queued (SO_RCVLOWAT).
+Players use the plain handshake (RTMP 5.2) and acknowledge the server's window (RTMP 5.4.3) as ffmpeg does.
 
 The publisher (4096-byte chunks, as ffmpeg and OBS publish) chunks the FLV's tags with rtmpspec's ChunkWriter
 and sends each one when it is due (looping the file, timestamps continuing), so media time = wall time since the
@@ -23,9 +25,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
+import hashlib
 import json
 import os
+import shutil
+import socket
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +47,7 @@ HANDSHAKE = 1 + 1536 + 1536  # S0 S1 S2
 _C1 = bytes(8) + os.urandom(1528)  # time 0, zero (plain handshake, RTMP 5.2.3)
 _BUF = bytearray(1 << 18)  # every player reads into this one buffer
 _VIEW = memoryview(_BUF)
+_BUF_ADDR = ctypes.addressof(ctypes.c_char.from_buffer(_BUF))
 EXT = 0xFFFFFF
 
 
@@ -151,6 +160,74 @@ class Walker:
         self.on_message(st[3], payload, st[4])
 
 
+def c_walker_library():
+    """bench/walker.c compiled (cached by its hash) and loaded, or None when there is no C compiler."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    src = Path(__file__).resolve().parent / "walker.c"
+    if cc is None or not src.exists():
+        return None
+    digest = hashlib.sha1(src.read_bytes()).hexdigest()[:12]
+    so = Path(tempfile.gettempdir()) / f"rtmp-bench-walker-{digest}.so"
+    if not so.exists():
+        tmp = so.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", str(tmp), str(src)], check=True, timeout=60,
+                           capture_output=True)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        tmp.replace(so)
+    lib = ctypes.CDLL(str(so))
+    lib.walker_size.restype = ctypes.c_uint32
+    lib.walk.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint32)]
+    lib.walker_last_ts.restype = ctypes.c_int64
+    lib.walker_last_ts.argtypes = [ctypes.c_void_p]
+    lib.walker_msg.restype = ctypes.c_uint32
+    lib.walker_msg.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32), ctypes.POINTER(ctypes.c_uint32),
+                               ctypes.POINTER(ctypes.c_void_p)]
+    return lib
+
+
+class CWalker:
+    """:class:`Walker` in C (bench/walker.c): same ``feed`` / ``last_ts`` / ``on_message``; big data messages
+    (over 8 KiB) are skipped instead of handed over."""
+
+    lib = None
+    __slots__ = ("state", "on_message", "_used", "_type", "_sid", "_data")
+
+    def __init__(self, on_message) -> None:
+        lib = CWalker.lib
+        self.state = ctypes.create_string_buffer(lib.walker_size())
+        lib.walker_init(self.state)
+        self.on_message = on_message
+        self._used, self._type, self._sid, self._data = (ctypes.c_uint32(), ctypes.c_uint32(), ctypes.c_uint32(),
+                                                         ctypes.c_void_p())
+
+    @property
+    def last_ts(self) -> int:
+        return CWalker.lib.walker_last_ts(self.state)
+
+    def feed(self, data) -> None:
+        """``data``: bytes, or a view of the shared read buffer from its start (no copy)."""
+        keep = None
+        if isinstance(data, memoryview) and data.obj is _BUF:
+            addr, n = _BUF_ADDR, len(data)
+        else:
+            keep = ctypes.create_string_buffer(bytes(data), len(data))
+            addr, n = ctypes.addressof(keep), len(data)
+        lib = CWalker.lib
+        while True:
+            r = lib.walk(self.state, addr, n, ctypes.byref(self._used))
+            if r == 0:
+                return
+            if r < 0:
+                raise ValueError("chunk stream the C walker does not hold")
+            length = lib.walker_msg(self.state, ctypes.byref(self._type), ctypes.byref(self._sid),
+                                    ctypes.byref(self._data))
+            self.on_message(self._type.value, ctypes.string_at(self._data.value, length), self._sid.value)
+            used = self._used.value
+            addr, n = addr + used, n - used
+
+
 class Client(asyncio.BufferedProtocol):
     """Plain handshake, then connect / createStream and play or publish; media is only walked over."""
 
@@ -158,7 +235,7 @@ class Client(asyncio.BufferedProtocol):
         self.app, self.url = app, url
         self.transport = None
         self.hs = bytearray()
-        self.walker = Walker(self.on_message)
+        self.walker = (CWalker if CWalker.lib is not None else Walker)(self.on_message)
         self.writer = ChunkWriter()
         self.bytes_in = 0
         self.window = 0
@@ -222,6 +299,15 @@ class Client(asyncio.BufferedProtocol):
         f = self.waiters[cmd.transaction_id] = asyncio.get_running_loop().create_future()
         self.send(cmd)
         return await asyncio.wait_for(f, timeout)
+
+    def batch_reads(self, lowat: int) -> None:
+        """Ask to be woken only once ``lowat`` bytes are queued (SO_RCVLOWAT): fewer, larger reads."""
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None and lowat > 1:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, lowat)
+            except OSError:
+                pass
 
     async def open_stream(self, timeout: float) -> int:
         await asyncio.wait_for(asyncio.shield(self.ready), timeout)
@@ -300,6 +386,7 @@ async def main(args) -> None:
 
     ptask = loop.create_task(publish_loop())
     sem = asyncio.Semaphore(args.concurrency)
+    lowat = min(1 << 16, int(rate / 8 * args.read_batch))  # bytes of the stream in --read-batch seconds
 
     async def start_player() -> Client:
         async with sem:
@@ -309,6 +396,7 @@ async def main(args) -> None:
             code = await asyncio.wait_for(asyncio.shield(c.status), 30)
             if code not in ("NetStream.Play.Start", "NetStream.Play.Reset"):
                 raise SystemExit(f"play answered {code}")
+            c.batch_reads(lowat)
             return c
 
     players = await asyncio.gather(*(start_player() for _ in range(n)))
@@ -345,7 +433,7 @@ async def main(args) -> None:
         min_bytes=min(delivered), realtime=sum(1 for x in max_lag if x <= args.tolerance),
         max_lag_ms=max(max_lag), closed=sum(1 for p in players if p.closed), publisher_late_s=state["late"],
         publisher_queue=state["queue"], publisher_stalled=state["late"] > 0.5 or state["queue"] > 1 << 20,
-        loadgen_loop_lag_s=loop_lag)
+        loadgen_loop_lag_s=loop_lag, walker="c" if CWalker.lib is not None else "python", read_lowat=lowat)
     for p in players + [pub]:
         p.transport.close()
     await asyncio.sleep(0.2)
@@ -359,8 +447,13 @@ def cli(argv=None) -> int:
     ap.add_argument("--warmup", type=float, default=4)
     ap.add_argument("--tolerance", type=float, default=1000)
     ap.add_argument("--concurrency", type=int, default=50, help="players connecting at once")
+    ap.add_argument("--read-batch", type=float, default=0.04,
+                    help="a player is woken when this many seconds of the stream are queued (SO_RCVLOWAT; 0: each byte)")
+    ap.add_argument("--python-walker", action="store_true", help="walk chunk headers in Python even with a C compiler")
     ap.add_argument("--input", required=True)
     args = ap.parse_args(argv)
+    if not args.python_walker:
+        CWalker.lib = c_walker_library()
     try:
         import uvloop
     except ImportError:

@@ -44,8 +44,8 @@ class Config:
     player_hard_limit: int = 16 * MiB  # queued bytes at which a player is disconnected
     player_lag_timeout: float = 10.0  # seconds above the soft limit before a player is disconnected
     player_check_interval: float = 0.1  # seconds between looks at the queues of players served in groups
-    # relayed messages leave at most once per flush_interval seconds per stream (0: after every publisher read):
-    # fewer, larger writes per player for under 1.5x this much added latency (see reference_server/relay.py)
+    # batching window of the relay (0: none): a publisher is read and its messages written to players about once
+    # per 1/2 to 1 flush_interval (reference_server/relay.py, reference_server/ingest.py)
     flush_interval: float = 0.05
     # recording
     record_flush_interval: float = 0.5
@@ -115,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--player-check-interval", type=float,
       help="seconds between looks at the write queues of players that take every message (default 0.1)")
     a("--flush-interval", type=float,
-      help="at most one relay write per player per this many seconds (default 0.05; 0: after every read)")
+      help="batching window: publishers read and players written about once per this many seconds "
+           "(default 0.05; 0: once per message)")
     a("--record-flush-interval", type=float)
     a("--no-uvloop", action="store_true", default=None, help="use the default asyncio event loop")
     return p

@@ -2,12 +2,12 @@
 
 Chunk once, one write per player per batch
     Relayed messages are collected per input read of the publisher and flushed when the publisher's session has
-    handled that read (:meth:`Stream.end_of_input`: at most once per event loop tick), but no sooner than
-    ``flush_interval`` seconds (default 0.05) after the stream's previous flush: a batch after a quiet spell goes
-    out at once, and under a steady stream each player gets one write per interval instead of one per message.
+    handled that read (:meth:`Stream.end_of_input`: at most once per event loop tick) once half a
+    ``flush_interval`` (default 0.05 s) has passed since the stream's previous flush, else at the latest a whole
+    interval after it: under a steady stream each player gets one write per 25-50 ms instead of one per message.
     That write count, not the bytes, is what fan-out costs per player (syscalls and TCP segments: the kernel's
-    share, as large as nginx-rtmp's whole cost at one write per message), for less than 1.5 ``flush_interval``
-    of added latency; ``--flush-interval 0`` gives one write per publisher read. Players that take everything (not
+    share, as large as nginx-rtmp's whole cost at one write per message). The publisher's socket is read at the
+    same pace (:mod:`reference_server.ingest`). ``--flush-interval 0`` gives one read and one write per message. Players that take everything (not
     paused, audio and video on, not waiting for a keyframe, queue below the soft limit) are grouped by (outgoing
     chunk size, message stream id). For each group every message of the batch is chunked once
     (:meth:`Connection.chunk_shared`: a Type 0 header built by arithmetic, then Type 3 headers; valid whatever
@@ -288,17 +288,16 @@ class Stream:
 
     def end_of_input(self) -> None:
         """The publisher's session has handled one read: flush what it brought (so at most once per event loop
-        tick), but no sooner than ``flush_interval`` seconds after the previous flush. A batch that is not due
-        yet waits for the first read after it is due, or at most half an interval more (a timer): under a steady
-        stream the flush rides on a read and costs no wakeup of its own; the added latency stays below 1.5
-        ``flush_interval``."""
+        tick) if half a ``flush_interval`` has passed since the previous flush, else at the latest a whole
+        interval after it (a timer, cancelled when a later read flushes first). Under a steady stream each flush
+        rides on a read, costs no wakeup of its own, and players get one write per 1/2 to 1 interval."""
         if self.pending:
             iv = self.cfg.flush_interval
-            wait = self._last_flush + iv - self.clock()
-            if wait <= 0:
+            since = self.clock() - self._last_flush
+            if since >= iv / 2:
                 self.flush()
             elif self._flush_handle is None:
-                self._flush_handle = asyncio.get_running_loop().call_later(wait + iv / 2, self.flush)
+                self._flush_handle = asyncio.get_running_loop().call_later(iv - since, self.flush)
 
     def flush(self) -> None:
         """Write the pending messages to every player: chunked once per group, one write per player."""

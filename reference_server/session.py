@@ -36,6 +36,7 @@ from rtmpspec.messages import Command, DataMessage, on_status, plain, split_aggr
 
 from . import logs
 from .config import Config, valid_name
+from .ingest import InputBatcher
 from .recorder import Recorder, latest_recording, record_path
 from .relay import Player, Relay, Stream
 
@@ -73,6 +74,7 @@ class Session(asyncio.BufferedProtocol):
         self.id = next(_ids)
         self.peer = "-"
         self.transport: asyncio.Transport | None = None
+        self.batcher: InputBatcher | None = None
         self.loop = asyncio.get_running_loop()
         now = clock()
         # RTMP 5.4.1: Set Chunk Size up to 2147483647 is valid (sizes above 16777215 are all equivalent); a chunk
@@ -94,6 +96,7 @@ class Session(asyncio.BufferedProtocol):
     # -- asyncio callbacks ----------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.batcher = InputBatcher(transport, self.cfg.flush_interval, self.clock)
         pn = transport.get_extra_info("peername")
         self.peer = f"{pn[0]}:{pn[1]}" if isinstance(pn, tuple) else str(pn)
         reg = self.registry
@@ -150,6 +153,8 @@ class Session(asyncio.BufferedProtocol):
             if self.publishing:
                 for stream in self.publishing.values():  # relay what this read brought
                     stream.end_of_input()
+                if self.batcher.target > 1:
+                    self.batcher.after_read()
         except ProtocolError as exc:
             self.protocol_error(exc)
             return
@@ -223,6 +228,8 @@ class Session(asyncio.BufferedProtocol):
                 self.close("handshake_timeout", f"no handshake + connect within {self.cfg.handshake_timeout}s",
                            level="warning", state=st.value)
             return
+        if self.publishing or self.batcher.target > 1:
+            self.batcher.tune(self.conn.bytes_received, bool(self.publishing))
         for p in list(self.playing.values()):
             if p.lagging:
                 queued = self.transport.get_write_buffer_size()
@@ -426,6 +433,8 @@ class Session(asyncio.BufferedProtocol):
         if stream.recorder is not None:
             self.registry.recorders.discard(stream.recorder)
         stream.stop_publish()
+        if not self.publishing and self.batcher is not None:
+            self.batcher.stop()  # commands are read at once again
         self.ev("info", "publish_stop", stream=stream.key, messages=stream.messages, bytes=stream.bytes_in)
 
     # -- NetStream: play ------------------------------------------------------------------------------------

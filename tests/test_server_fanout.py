@@ -200,7 +200,7 @@ def test_one_write_per_player_per_batch_byte_exact_for_every_group():
     asyncio.run(main())
 
 
-def test_flushes_are_rate_limited_by_flush_interval():
+def test_flushes_ride_on_reads_at_most_every_half_interval():
     async def main():
         clock = Clock()
         relay, s = _stream(clock, flush_interval=0.05)
@@ -212,24 +212,22 @@ def test_flushes_are_rate_limited_by_flush_interval():
         clock.t += 0.01
         s.on_media(video(avc_frame(True, 100), 10))
         s.end_of_input()
-        clock.t += 0.02
-        s.on_media(audio(aac_frame(), 30))
+        clock.t += 0.01
+        s.on_media(audio(aac_frame(), 20))
         s.end_of_input()
-        assert sub.transport.writes == w and s._flush_handle is not None  # held back: 30 ms since the last flush
-        clock.t += 0.02
-        await asyncio.sleep(0.1)  # no read after it was due: the timer (due + half an interval) flushes both
+        assert sub.transport.writes == w and s._flush_handle is not None  # 20 ms: held back
+        await asyncio.sleep(0.06)  # no read came: the timer flushes both, an interval after the last flush
         assert sub.transport.writes == w + 1 and len(sub.media()) == 3
-        clock.t += 1
-        s.on_media(audio(aac_frame(), 1000))
-        s.end_of_input()
-        assert sub.transport.writes == w + 2  # quiet again: at once
         clock.t += 0.03
-        s.on_media(audio(aac_frame(), 1030))
+        s.on_media(audio(aac_frame(), 50))
+        s.end_of_input()  # 30 ms since the last flush: the read takes the batch along
+        assert sub.transport.writes == w + 2 and s._flush_handle is None and len(sub.media()) == 4
+        clock.t += 0.01
+        s.on_media(audio(aac_frame(), 60))
         s.end_of_input()
-        assert sub.transport.writes == w + 2
-        clock.t += 0.03
-        s.on_media(audio(aac_frame(), 1060))
-        s.end_of_input()  # the first read after it is due takes the batch along
+        clock.t += 0.02
+        s.on_media(audio(aac_frame(), 80))
+        s.end_of_input()
         assert sub.transport.writes == w + 3 and s._flush_handle is None and len(sub.media()) == 6
     asyncio.run(main())
 
@@ -362,3 +360,48 @@ def test_bench_walker_tracks_what_the_reader_reads(seed):
         walker.feed(memoryview(data)[pos:pos + k])
         pos += k
     assert got == want_ctl and walker.last_ts == want_ts and walker.skip == 0 and walker.carry == b""
+
+
+# -- input batching for publishers --------------------------------------------------------------------------
+
+def test_input_batcher_sets_the_mark_from_the_rate_and_a_backstop_lowers_it():
+    import socket
+
+    from reference_server.ingest import MIN_BATCH, InputBatcher
+
+    class T:
+        def __init__(self, sock):
+            self.sock = sock
+
+        def get_extra_info(self, name):
+            return self.sock if name == "socket" else None
+
+    async def main():
+        lsock = socket.create_server(("127.0.0.1", 0))
+        a = socket.create_connection(lsock.getsockname())
+        b, _ = lsock.accept()
+        lsock.close()
+        try:
+            clock = Clock()
+            batcher = InputBatcher(T(b), 0.05, clock)
+            lowat = lambda: b.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT)  # noqa: E731
+            clock.t += 0.5
+            batcher.tune(1000, True)  # 2 kB/s: not worth batching
+            assert batcher.target == 1 and lowat() == 1
+            clock.t += 0.5
+            batcher.tune(1000 + 250_000, True)  # 500 kB/s: 3/4 of 50 ms = 18750 bytes
+            assert batcher.target == 18750 == lowat() and batcher.target > MIN_BATCH
+            batcher.after_read()  # arms the backstop
+            await asyncio.sleep(0.1)  # nothing read for 1.5 intervals: the mark drops so waiting bytes are read
+            assert lowat() == 1 and batcher.target == 18750
+            batcher.after_read()  # the read that followed: the mark is back
+            assert lowat() == 18750
+            batcher.stop()
+            assert lowat() == 1 and batcher.target == 1
+            clock.t += 0.5
+            batcher.tune(10**9, False)  # not publishing: no batching whatever the rate
+            assert lowat() == 1
+        finally:
+            a.close()
+            b.close()
+    asyncio.run(main())
