@@ -12,8 +12,9 @@ Chunk once, one write per player per batch
     chunk size, message stream id). For each group every message of the batch is chunked once
     (:meth:`Connection.chunk_shared`: a Type 0 header built by arithmetic, then Type 3 headers; valid whatever
     the receiver's state), the chunks are joined into one ``bytes``, and that same object is written to every
-    player of the group: one ``transport.write`` and one :meth:`Connection.send_shared` (bytes sent, chunk
-    streams touched) per player per batch, and no Python object made per player or per message.
+    player of the group: one ``transport.write`` per player per batch and nothing else per player (the group's
+    :class:`rtmpspec.chunkstream.SharedOutput`, attached to every member's Connection, accounts for the bytes
+    and the chunk streams once per batch), and no Python object made per player or per message.
 
 Late joiners
     get the cached metadata (``onMetaData``, without the ``@setDataFrame`` wrapper), every cached sequence header
@@ -45,7 +46,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rtmpspec import control, media
-from rtmpspec.chunkstream import Message
+from rtmpspec.chunkstream import Message, SharedOutput
 from rtmpspec.connection import Connection, State
 from rtmpspec.errors import DecodeError, RTMPError
 from rtmpspec.events import UserControl
@@ -147,7 +148,7 @@ class Player:
     """One playing message stream of a subscriber."""
 
     __slots__ = ("sub", "conn", "transport", "write", "shared", "msid", "stream", "name", "audio", "video",
-                 "paused", "need_key", "slack", "dropped", "lagging", "lag_since", "over", "fast")
+                 "paused", "need_key", "slack", "dropped", "lagging", "lag_since", "over", "fast", "group")
 
     def __init__(self, sub: Subscriber, msid: int, name: str) -> None:
         self.sub = sub
@@ -168,6 +169,7 @@ class Player:
         self.lag_since = 0.0
         self.over = False  # its queue was above the soft limit (+ slack) when last looked at
         self.fast = True  # takes every message: served with its group
+        self.group: Group | None = None
 
     def update(self) -> None:
         """Recompute ``fast`` after a change of what the player wants; moves it in or out of its group."""
@@ -187,6 +189,18 @@ class Player:
         return True
 
 
+class Group:
+    """Players that take every message, with the same outgoing chunk size and message stream id: each batch is
+    chunked once for all of them and the same bytes written to each; ``out`` accounts for them in every member's
+    Connection (attached to it) with no call per player."""
+
+    __slots__ = ("players", "out")
+
+    def __init__(self) -> None:
+        self.players: list[Player] = []
+        self.out = SharedOutput()
+
+
 class Stream:
     def __init__(self, relay: Relay, app: str, name: str) -> None:
         self.relay = relay
@@ -197,7 +211,7 @@ class Stream:
         self.publisher: Subscriber | None = None
         self.pub_msid = 0
         self.players: list[Player] = []
-        self.groups: dict[tuple[int, int], list[Player]] = {}  # fast players by (chunk size, msid)
+        self.groups: dict[tuple[int, int], Group] = {}  # fast players by (chunk size, msid)
         self.alone: list[Player] = []  # players served one by one (dropping, paused, audio or video off, lagging)
         self.metadata: Any = None
         self.metadata_out: tuple[tuple, bool] | None = None  # what late joiners get: values, AMF3 or not
@@ -215,15 +229,31 @@ class Stream:
 
     # -- bookkeeping ----------------------------------------------------------------------------------------
     def regroup(self) -> None:
-        groups: dict[tuple[int, int], list[Player]] = {}
+        old = self.groups
+        groups: dict[tuple[int, int], Group] = {}
         alone = []
         for p in self.players:
             if p.fast:
-                groups.setdefault((p.conn.our_chunk_size, p.msid), []).append(p)
+                key = (p.conn.our_chunk_size, p.msid)
+                g = groups.get(key)
+                if g is None:
+                    g = groups[key] = old.get(key) or Group()
+                    g.players = []
+                g.players.append(p)
+                if p.group is not g:
+                    p.conn.attach_shared(g.out)
+                    p.group = g
             else:
                 alone.append(p)
+                self._leave_group(p)
         self.groups = groups
         self.alone = alone
+
+    @staticmethod
+    def _leave_group(p: Player) -> None:
+        if p.group is not None:
+            p.group = None
+            p.conn.detach_shared()
 
     def _reset_media(self) -> None:
         self.metadata = None
@@ -315,14 +345,13 @@ class Stream:
         csids = {_CSID.get(m.type_id, CSID_DATA) for m, _ in pending}
         chunked: dict[tuple[int, int], list[bytes]] = {}
         failed: list[tuple[Player, Exception]] = []
-        for key, players in self.groups.items():
+        for key, g in self.groups.items():
             chunks = chunked[key] = _chunk_all(pending, key)
             data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            n = len(data)
-            for p in players:
+            g.out.add(len(data), csids)  # accounted in every member's Connection at once
+            for p in g.players:
                 try:
                     p.write(data)
-                    p.shared(n, csids)
                 except Exception as exc:  # one broken player must not stop the others
                     failed.append((p, exc))
         for p in self.alone:
@@ -340,8 +369,8 @@ class Stream:
         soft = self.cfg.player_soft_limit
         gone = []
         moved = False
-        for players in self.groups.values():
-            for p in players:
+        for g in self.groups.values():
+            for p in g.players:
                 t = p.transport
                 if t.is_closing() or p.conn.state in _GONE:
                     gone.append(p)  # its connection failed or closed: never write to it again
@@ -439,6 +468,7 @@ class Stream:
         if p in self.players:
             self.players.remove(p)
             self.regroup()
+        self._leave_group(p)
         p.stream = None
 
     def burst(self, p: Player) -> None:

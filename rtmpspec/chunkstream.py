@@ -29,7 +29,8 @@ from .chunk import (
 )
 from .errors import LimitExceeded, LocalProtocolError, ProtocolError
 
-__all__ = ["Message", "ChunkReader", "ChunkWriter", "ChunkInfo", "chunk_message", "type0_header", "NEED_DATA"]
+__all__ = ["Message", "ChunkReader", "ChunkWriter", "ChunkInfo", "SharedOutput", "chunk_message", "type0_header",
+           "NEED_DATA"]
 
 DEFAULT_CHUNK_SIZE = 128  # RTMP 5.4.1
 MAX_CHUNK_SIZE = 0xFFFFFF  # RTMP 5.4.1: "the maximum chunk size is 16777215"
@@ -576,6 +577,25 @@ def chunk_message(msg: Message, chunk_size: int, *, msid: int | None = None, csi
     else:
         cont = build_header(3, csid, type3_extended_value=ts)
     return _chunks(first, cont, payload, chunk_size)
+
+
+class SharedOutput:
+    """Chunks made once by :func:`chunk_message` and written to many connections (a relay's group of players):
+    the bytes produced so far and the chunk streams they used. A connection attached to it
+    (:meth:`rtmpspec.connection.Connection.attach_shared`) counts those bytes as its own and, before it chunks a
+    message itself, restarts those chunk streams with a Type 0 header (RTMP 5.3.1.2): the producer accounts once
+    per batch for every subscriber, with no call per subscriber."""
+
+    __slots__ = ("bytes", "csids")
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.csids: set[int] = set()
+
+    def add(self, nbytes: int, csids) -> None:
+        """``nbytes`` more were written to every attached connection, on ``csids``."""
+        self.bytes += nbytes
+        self.csids.update(csids)
 
 
 class ChunkWriter:

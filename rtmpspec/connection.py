@@ -18,7 +18,7 @@ from typing import Any
 
 from . import control, events
 from ._state import SECTION, Input, Role, State, transition
-from .chunkstream import NEED_DATA, ChunkReader, ChunkWriter, Message, chunk_message
+from .chunkstream import NEED_DATA, ChunkReader, ChunkWriter, Message, SharedOutput, chunk_message
 from .errors import DecodeError, LocalProtocolError, ProtocolError
 from .messages import COMMAND_TYPES, DATA_TYPES, Command, DataMessage, MessageType
 
@@ -61,6 +61,8 @@ class Connection:
         self.reader = ChunkReader(max_message_size=max_message_size, max_chunk_streams=max_chunk_streams,
                                   max_chunk_size=max_chunk_size, strict=strict)
         self.writer = ChunkWriter()
+        self._shared: SharedOutput | None = None  # see attach_shared
+        self._shared_mark = 0
         self._out = bytearray()
         self._error: Exception | None = None
         self._eof = False
@@ -98,6 +100,8 @@ class Connection:
 
     @property
     def bytes_sent(self) -> int:
+        if self._shared is not None:
+            self._settle()
         return self.writer.bytes_written
 
     @property
@@ -332,6 +336,8 @@ class Connection:
         return out
 
     def _queue(self, msg: Message) -> None:
+        if self._shared is not None:
+            self._settle()
         self._out += self.writer.write(msg)
 
     def _send_window(self, size: int) -> None:
@@ -344,6 +350,8 @@ class Connection:
             raise self._error
         if self.state is State.HANDSHAKE:
             raise LocalProtocolError("cannot send messages before the handshake is complete (RTMP 5.2)")
+        if self._shared is not None:
+            self._settle()
         if isinstance(ev, Command):
             inp = self._send_command_input(ev)
             self._local(inp, f"command {ev.name!r}")
@@ -373,6 +381,8 @@ class Connection:
         """Fast path for relayed media: no state-table lookup beyond the established check."""
         if self.state is not State.CONNECTED:
             self._local(Input.SEND_MEDIA, "media message")
+        if self._shared is not None:
+            self._settle()
         return self.writer.write(msg)
 
     def send_shared(self, nbytes: int, csids) -> None:
@@ -385,6 +395,28 @@ class Connection:
         if self.state is not State.CONNECTED:
             self._local(Input.SEND_MEDIA, "media message")
         self.writer.write_shared(nbytes, csids)
+
+    def attach_shared(self, out: SharedOutput) -> None:
+        """From now on the bytes ``out`` grows by were written to this peer too (by the caller, who writes the same
+        chunks to every connection attached to ``out``): they count as sent and their chunk streams restart with
+        a Type 0 header before this connection chunks a message itself, settled lazily (on the next own send,
+        :attr:`bytes_sent`, or :meth:`detach_shared`) so the producer makes no call per connection per batch."""
+        if self.state is not State.CONNECTED:
+            self._local(Input.SEND_MEDIA, "media message")
+        self._settle()
+        self._shared = out
+        self._shared_mark = out.bytes
+
+    def detach_shared(self) -> None:
+        """No more shared bytes for this peer (what was written until now is accounted)."""
+        self._settle()
+        self._shared = None
+
+    def _settle(self) -> None:
+        out = self._shared
+        if out is not None and out.bytes != self._shared_mark:
+            self.writer.write_shared(out.bytes - self._shared_mark, out.csids)
+            self._shared_mark = out.bytes
 
     @staticmethod
     def chunk_shared(msg: Message, chunk_size: int, *, msid: int | None = None, csid: int | None = None) -> bytes:

@@ -19,7 +19,15 @@ from reference_server.config import Config
 from reference_server.probe import AAC_SEQ, AVC_SEQ, aac_frame, audio, avc_frame, video
 from reference_server.relay import Player, Relay
 from rtmpspec._state import TABLE, Input, Role, State
-from rtmpspec.chunkstream import ChunkReader, ChunkWriter, Message, build_header, chunk_message, type0_header
+from rtmpspec.chunkstream import (
+    ChunkReader,
+    ChunkWriter,
+    Message,
+    SharedOutput,
+    build_header,
+    chunk_message,
+    type0_header,
+)
 from rtmpspec.connection import Connection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,21 +88,35 @@ def test_send_shared_counts_bytes_and_restarts_the_shared_chunk_streams_with_typ
 
 
 @settings(max_examples=100)
-@given(st.lists(st.tuples(st.booleans(), st.sampled_from([4, 5, 6]), st.integers(0, 3000), st.integers(0, 100)),
-                min_size=1, max_size=30))
-def test_any_mix_of_own_and_shared_messages_reads_back(plan):
+@given(st.lists(st.tuples(st.sampled_from(["own", "shared", "group"]), st.sampled_from([4, 5, 6]),
+                          st.integers(0, 3000), st.integers(0, 100)), min_size=1, max_size=30),
+       st.booleans())
+def test_any_mix_of_own_and_shared_messages_reads_back(plan, detach_midway):
+    """Own messages (header compression), per-batch ``send_shared`` and group bytes accounted through an attached
+    ``SharedOutput`` interleave freely: the peer reads every message, and ``bytes_sent`` is what was written."""
     conn = Connection(Role.SERVER, handshake=False)
     conn.state = State.CONNECTED
+    group = SharedOutput()
+    conn.attach_shared(group)
+    attached = True
     ts = {4: 0, 5: 0, 6: 0}
     wire, want = [], []
-    for shared, csid, n, dt in plan:
+    for i, (how, csid, n, dt) in enumerate(plan):
+        if detach_midway and i == len(plan) // 2:
+            conn.detach_shared()
+            attached = False  # the group's bytes from now on are not written to this peer
         ts[csid] += dt
         m = Message({4: 8, 5: 18, 6: 9}[csid], bytes([n % 251]) * n, ts[csid], 1, csid)
-        if shared:
-            b = chunk_message(m, conn.our_chunk_size)
-            conn.send_shared(len(b), (csid,))
-        else:
+        if how == "own":
             b = conn.send_media(m)
+        else:
+            b = chunk_message(m, conn.our_chunk_size)
+            if how == "shared":
+                conn.send_shared(len(b), (csid,))
+            else:
+                group.add(len(b), (csid,))
+                if not attached:
+                    continue
         wire.append(b)
         want.append(m)
     assert list(_read(b"".join(wire))) == want
@@ -254,7 +276,7 @@ def test_slow_player_check_is_amortised_and_keyframe_safe():
         # checks at t = 0, 0.12, 0.24 (i = 6): frame 5 still goes out, from 6 on the slow player is served alone
         # and dropped to; drained at i = 25, it waits for the keyframe at i = 30 and is back in its group
         assert got == list(range(0, 6)) + list(range(30, 40)), got
-        assert slow.player in s.groups[(4096, 1)] and slow.player.dropped == 24
+        assert slow.player in s.groups[(4096, 1)].players and slow.player.dropped == 24
     asyncio.run(main())
 
 
