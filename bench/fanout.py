@@ -24,7 +24,8 @@ Per cell, over ``--seconds`` after ``--warmup``:
 
 Key points (``--repeat-at``) run ``--repeat`` times; the table shows medians and the ratio is the median of the
 per-run ratios. The **single-core ceiling** is the largest N at which every player keeps real time: the search
-steps up from the table's largest passing N by x1.5, then bisects to ``--ceiling-step``. Results go to
+starts from a guess (80 % of a core at the CPU per player of the table's largest passing N), steps by x1.25 to a
+pass and a failure, then bisects to ``--ceiling-step`` (or 10 %). Results go to
 ``reports/bench/fanout.json`` and ``reports/bench/fanout.png`` (CPU per player-second vs N, both servers).
 """
 
@@ -143,7 +144,7 @@ class Ours:
 
     def __init__(self, workdir: Path, cpu: int | None, extra: list[str]) -> None:
         cmd = [sys.executable, "-m", "reference_server", "--listen", "127.0.0.1:0", "--log-level", "warning",
-               "--max-connections", "5000", *extra]
+               "--max-connections", "20000", *extra]
         self.proc = subprocess.Popen(pinned(cmd, cpu), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                      stderr=open(workdir / "ours.log", "ab"), text=True, cwd=ROOT)
         self.pid = self.proc.pid
@@ -174,7 +175,7 @@ class Nginx:
         d.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         conf = d / "nginx.conf"
-        conf.write_text(nginx_rtmp_conf(d, self.port, connections=8192))
+        conf.write_text(nginx_rtmp_conf(d, self.port, connections=16384))
         self.proc = subprocess.Popen(pinned([nginx, "-p", f"{d}/", "-c", str(conf), "-e", str(d / "error.log")], cpu),
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=open(d / "stderr.log", "ab"))
@@ -337,11 +338,14 @@ def plot(rows: list[dict], path: Path, meta: dict) -> bool:
         if pts:
             ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=name)
     ax.set_xscale("log")
+    ax.set_yscale("log")
     ax.set_xlabel("players (N)")
-    ax.set_ylabel("server CPU-ms per player-second")
+    ax.set_ylabel("server CPU-ms per player-second (log)")
     ax.set_title(f"fan-out, {meta['rate_mbps']:.1f} Mbit/s stream, server on one core")
     ax.grid(True, which="both", alpha=0.3)
-    ax.set_ylim(bottom=0)
+    for i, (name, c) in enumerate(meta.get("ceilings", {}).items()):
+        ax.annotate(f"single-core ceiling {name}: {c['text']}", (0.02, 0.04 + 0.06 * i), xycoords="axes fraction",
+                    fontsize=8)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -351,7 +355,8 @@ def plot(rows: list[dict], path: Path, meta: dict) -> bool:
 
 # -- ceiling ------------------------------------------------------------------------------------------------
 def ceiling(kind, results: list[dict], args, workdir: Path) -> dict:
-    """Largest N with every player in real time (step up x1.5 from the largest passing N, then bisect)."""
+    """Largest N with every player in real time: a first guess from the CPU per player at the largest passing
+    N (80 % of one core), then steps of x1.25 up (or down) to a pass and a failure, then bisection."""
     tried: dict[int, bool] = {}
     for r in results:
         if r["server"] == kind.name:
@@ -371,8 +376,16 @@ def ceiling(kind, results: list[dict], args, workdir: Path) -> dict:
 
     ok = max((n for n, v in tried.items() if v), default=0)
     bad = min((n for n, v in tried.items() if not v and n > ok), default=None)
+    at_ok = [r["cpu_ms_per_player_s"] for r in results if r["server"] == kind.name and r["players"] == ok]
+    if bad is None and at_ok:
+        guess = min(args.ceiling_max, int(0.8 * 1000 / min(at_ok)))
+        if guess > ok:
+            if probe(guess):
+                ok = guess
+            else:
+                bad = guess
     while bad is None and ok < args.ceiling_max and saturated_at is None:
-        n = min(args.ceiling_max, max(ok + 1, int(ok * 1.5)))
+        n = min(args.ceiling_max, max(ok + 1, int(ok * 1.25)))
         if probe(n):
             ok = n
         else:
@@ -406,7 +419,7 @@ def main(argv=None) -> int:
     ap.add_argument("--server-cpu", type=int, default=0, help="core the server is pinned to (-1: no pinning)")
     ap.add_argument("--loadgen-cpu", type=int, default=1, help="core the load generator is pinned to (-1: none)")
     ap.add_argument("--no-ceiling", dest="ceiling", action="store_false")
-    ap.add_argument("--ceiling-max", type=int, default=3000)
+    ap.add_argument("--ceiling-max", type=int, default=6000)
     ap.add_argument("--ceiling-step", type=int, default=50)
     ap.add_argument("--out", default=str(ROOT / "reports" / "bench"), help="directory for fanout.json/.png")
     args = ap.parse_args(argv)
@@ -436,6 +449,7 @@ def main(argv=None) -> int:
                                                                                time.localtime(started)),
             "loadavg_before": load0, "loadavg_after": os.getloadavg(), "cpus": os.cpu_count(),
             "python": sys.version.split()[0]}
+    meta["ceilings"] = ceilings
     text = table(rows, ceilings, meta)
     print(text)
     out = Path(args.out)
