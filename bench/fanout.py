@@ -356,53 +356,57 @@ def plot(rows: list[dict], path: Path, meta: dict) -> bool:
 # -- ceiling ------------------------------------------------------------------------------------------------
 def ceiling(kind, results: list[dict], args, workdir: Path) -> dict:
     """Largest N with every player in real time: a first guess from the CPU per player at the largest passing
-    N (80 % of one core), then steps of x1.25 up (or down) to a pass and a failure, then bisection."""
+    N (80 % of one core), then steps of x1.25 up to a failure, then bisection. A cell where the load generator
+    saturated its own core says nothing about the server: it caps the search instead of failing it."""
     tried: dict[int, bool] = {}
     for r in results:
-        if r["server"] == kind.name:
+        if r["server"] == kind.name and not r["loadgen_saturated"]:
             tried[r["players"]] = tried.get(r["players"], True) and r["all_realtime"]
-    saturated_at = None
+    cap = args.ceiling_max + 1  # lowest N where the load generator saturated (exclusive upper bound)
 
-    def probe(n: int) -> bool:
-        nonlocal saturated_at
+    def probe(n: int) -> bool | None:
+        nonlocal cap
         r = run_cell(kind, n, args, workdir)
         r["run"] = "ceiling"
         results.append(r)
         show(r)
-        if r["loadgen_saturated"] and saturated_at is None:
-            saturated_at = n
+        if r["loadgen_saturated"]:
+            cap = min(cap, n)
+            return None
         tried[n] = r["all_realtime"]
         return tried[n]
 
     ok = max((n for n, v in tried.items() if v), default=0)
     bad = min((n for n, v in tried.items() if not v and n > ok), default=None)
     at_ok = [r["cpu_ms_per_player_s"] for r in results if r["server"] == kind.name and r["players"] == ok]
-    if bad is None and at_ok:
-        guess = min(args.ceiling_max, int(0.8 * 1000 / min(at_ok)))
-        if guess > ok:
-            if probe(guess):
-                ok = guess
-            else:
-                bad = guess
-    while bad is None and ok < args.ceiling_max and saturated_at is None:
-        n = min(args.ceiling_max, max(ok + 1, int(ok * 1.25)))
-        if probe(n):
+    n = min(args.ceiling_max, int(0.8 * 1000 / min(at_ok))) if at_ok and bad is None else ok
+    while bad is None and n > ok:
+        v = probe(n)
+        if v:
             ok = n
-        else:
+            n = min(args.ceiling_max, cap - 1, int(n * 1.25))
+        elif v is False:
             bad = n
-    while bad is not None and bad - ok > max(args.ceiling_step, ok // 10) and saturated_at is None:
+        else:  # saturated: look below it
+            n = (ok + n) // 2
+    while bad is not None and bad - ok > max(args.ceiling_step, ok // 10):
         n = (ok + bad) // 2
-        if probe(n):
+        v = probe(n)
+        if v:
             ok = n
-        else:
+        elif v is False:
             bad = n
-    if saturated_at is not None:
-        text = f">= {ok} players (the load generator saturated its core at N={saturated_at})"
-    elif bad is None:
-        text = f">= {ok} players (search limit)"
-    else:
+        else:  # cannot tell above here: stop at the last pass
+            bad = None
+            break
+    if bad is not None:
         text = f"{ok} players (fails at {bad})"
-    return {"players": ok, "fails_at": bad, "loadgen_saturated_at": saturated_at, "text": text}
+    elif cap <= args.ceiling_max:
+        text = f">= {ok} players (the load generator saturated its core at N={cap})"
+    else:
+        text = f">= {ok} players (search limit)"
+    return {"players": ok, "fails_at": bad, "loadgen_saturated_at": cap if cap <= args.ceiling_max else None,
+            "text": text}
 
 
 def main(argv=None) -> int:

@@ -316,6 +316,11 @@ class Stream:
         if self.players:
             self.pending.append((out, DATA))
 
+    @property
+    def flush_scheduled(self) -> bool:
+        """A batch waits for its flush timer."""
+        return self._flush_handle is not None
+
     def end_of_input(self) -> None:
         """The publisher's session has handled one read: flush what it brought (so at most once per event loop
         tick) if half a ``flush_interval`` has passed since the previous flush, else at the latest a whole

@@ -237,20 +237,20 @@ def test_flushes_ride_on_reads_at_most_every_half_interval():
         clock.t += 0.01
         s.on_media(audio(aac_frame(), 20))
         s.end_of_input()
-        assert sub.transport.writes == w and s._flush_handle is not None  # 20 ms: held back
+        assert sub.transport.writes == w and s.flush_scheduled  # 20 ms: held back
         await asyncio.sleep(0.06)  # no read came: the timer flushes both, an interval after the last flush
         assert sub.transport.writes == w + 1 and len(sub.media()) == 3
         clock.t += 0.03
         s.on_media(audio(aac_frame(), 50))
         s.end_of_input()  # 30 ms since the last flush: the read takes the batch along
-        assert sub.transport.writes == w + 2 and s._flush_handle is None and len(sub.media()) == 4
+        assert sub.transport.writes == w + 2 and not s.flush_scheduled and len(sub.media()) == 4
         clock.t += 0.01
         s.on_media(audio(aac_frame(), 60))
         s.end_of_input()
         clock.t += 0.02
         s.on_media(audio(aac_frame(), 80))
         s.end_of_input()
-        assert sub.transport.writes == w + 3 and s._flush_handle is None and len(sub.media()) == 6
+        assert sub.transport.writes == w + 3 and not s.flush_scheduled and len(sub.media()) == 6
     asyncio.run(main())
 
 
