@@ -2,13 +2,14 @@
 
 A Python server pays most per wakeup, not per byte: a publisher of a 4 Mbit/s stream writes every 15-25 ms (each
 video frame, each audio frame), and each read costs the event loop turn, the read syscall and the Python path of
-a message with cold caches. The relay already writes to players at most once per ``flush_interval``; reading the
-publisher at the same pace costs the same latency bound. So while a session publishes, its socket's receive low
+a message with cold caches. The relay writes to players about once per ``flush_interval``; reading the publisher
+at the same pace adds about as much latency. So while a session publishes, its socket's receive low
 water mark (SO_RCVLOWAT) is set to about ``flush_interval`` seconds of its input rate (measured at each server
 tick): the kernel wakes the event loop only when that much has arrived. A backstop timer, re-armed at each read,
 lowers the mark to 1 byte when nothing was read for 1.5 ``flush_interval`` (the stream slowed down or paused), so
 no byte waits longer than that; the read that follows puts the mark back. Below 4 KiB per interval (audio-only,
-slides) and when the session stops publishing the mark is 1 byte, as for every other socket.
+slides) and when the session stops publishing the mark is 1 byte, as for every other socket. With the relay's
+rule, a message waits at most about 2.5 intervals (125 ms at the default 0.05 s), typically one.
 """
 
 from __future__ import annotations
@@ -33,12 +34,11 @@ class InputBatcher:
         self._backstop: asyncio.TimerHandle | None = None
 
     def tune(self, bytes_received: int, publishing: bool) -> None:
-        """At each server tick: the mark for the input rate since the previous tick (3/4 of an interval's bytes,
-        so that reads normally come before the backstop)."""
+        """At each server tick: the mark for the input rate since the previous tick (an interval's bytes)."""
         now = self.clock()
         rate = (bytes_received - self._mark_bytes) / max(now - self._mark_time, 1e-3)
         self._mark_bytes, self._mark_time = bytes_received, now
-        target = int(rate * self.interval * 0.75) if publishing else 1
+        target = int(rate * self.interval) if publishing else 1
         self.target = 1 if target < MIN_BATCH else min(target, MAX_BATCH)
         self._set(self.target)
 

@@ -431,13 +431,13 @@ def test_input_batcher_sets_the_mark_from_the_rate_and_a_backstop_lowers_it():
             batcher.tune(1000, True)  # 2 kB/s: not worth batching
             assert batcher.target == 1 and lowat() == 1
             clock.t += 0.5
-            batcher.tune(1000 + 250_000, True)  # 500 kB/s: 3/4 of 50 ms = 18750 bytes
-            assert batcher.target == 18750 == lowat() and batcher.target > MIN_BATCH
+            batcher.tune(1000 + 250_000, True)  # 500 kB/s: 50 ms = 25000 bytes
+            assert batcher.target == 25000 == lowat() and batcher.target > MIN_BATCH
             batcher.after_read()  # arms the backstop
             await asyncio.sleep(0.1)  # nothing read for 1.5 intervals: the mark drops so waiting bytes are read
-            assert lowat() == 1 and batcher.target == 18750
+            assert lowat() == 1 and batcher.target == 25000
             batcher.after_read()  # the read that followed: the mark is back
-            assert lowat() == 18750
+            assert lowat() == 25000
             batcher.stop()
             assert lowat() == 1 and batcher.target == 1
             clock.t += 0.5
