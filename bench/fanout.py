@@ -19,8 +19,8 @@ Per cell, over ``--seconds`` after ``--warmup``:
 - **real time**: players whose newest received media timestamp never lags the wall clock by more than
   ``--tolerance`` ms (1 s) during the window;
 - **publisher stalled**: a send more than 0.5 s late or more than 1 MiB queued on the publisher's socket;
-- the load generator's own CPU share: above 90 % (or a 0.2 s event-loop lag) the cell is marked
-  ``loadgen_saturated`` and says nothing about the server.
+- the load generator's own CPU share: above 85 % the cell is marked ``loadgen_saturated`` and says nothing about
+  the server (the load generator's event-loop lag is reported too).
 
 Key points (``--repeat-at``) run ``--repeat`` times; the table shows medians and the ratio is the median of the
 per-run ratios. The **single-core ceiling** is the largest N at which every player keeps real time: the search
@@ -234,7 +234,9 @@ def run_cell(kind, n: int, args, workdir: Path) -> dict:
         res["server"] = kind.name
         res["cpu_ms_per_player_s"] = res["server_cpu_s"] * 1000 / (n * res["wall"])
         res["loadgen_cpu_share"] = res["loadgen_cpu_s"] / res["wall"]
-        res["loadgen_saturated"] = res["loadgen_cpu_share"] > 0.9 or res["loadgen_loop_lag_s"] > 0.2
+        # its own core nearly full: the players may lag for the load generator's sake, not the server's (its event
+        # loop lag is reported too, but an overloaded server's bursts cause that as well)
+        res["loadgen_saturated"] = res["loadgen_cpu_share"] > 0.85
         res["all_realtime"] = res["realtime"] == n and res["closed"] == 0 and not res["publisher_stalled"]
         return res
     finally:
@@ -380,7 +382,7 @@ def ceiling(kind, results: list[dict], args, workdir: Path) -> dict:
     bad = min((n for n, v in tried.items() if not v and n > ok), default=None)
     at_ok = [r["cpu_ms_per_player_s"] for r in results if r["server"] == kind.name and r["players"] == ok]
     n = min(args.ceiling_max, int(0.8 * 1000 / min(at_ok))) if at_ok and bad is None else ok
-    while bad is None and n > ok:
+    while bad is None and n > ok and cap - ok > max(args.ceiling_step, ok // 10):
         v = probe(n)
         if v:
             ok = n
