@@ -9,7 +9,10 @@ For every cell (server, N, run) a fresh server is started on a free loopback por
 cheap players that step over chunk headers without parsing payloads. With two or more cores the server is pinned
 to one core and the load generator to another (``taskset``), so the server gets one core to itself and the
 players do not steal it. The servers of one N run back to back, alternating, so their ratio is taken under the
-same machine load.
+same machine load. Once playing, a player is woken only when ``--read-batch`` seconds of the stream are queued
+(SO_RCVLOWAT): on loopback the sender pays for waking the receiver, which a server does not pay for remote
+players, and which would charge a server that writes per message (nginx-rtmp) for the load generator's wakeups;
+``--read-batch 0`` wakes players at every segment, as a naive local client would be.
 
 Per cell, over ``--seconds`` after ``--warmup``:
 
@@ -25,8 +28,9 @@ Per cell, over ``--seconds`` after ``--warmup``:
 Key points (``--repeat-at``) run ``--repeat`` times; the table shows medians and the ratio is the median of the
 per-run ratios. The **single-core ceiling** is the largest N at which every player keeps real time: the search
 starts from a guess (80 % of a core at the CPU per player of the table's largest passing N), steps by x1.25 to a
-pass and a failure, then bisects to ``--ceiling-step`` (or 10 %). Results go to
-``reports/bench/fanout.json`` and ``reports/bench/fanout.png`` (CPU per player-second vs N, both servers).
+pass and a failure, then bisects to ``--ceiling-step`` (or 10 %). Results go to ``reports/bench/fanout.json``,
+``fanout.md`` (the table) and ``fanout.png`` (CPU per player-second vs N, both servers; needs matplotlib: the
+``bench`` extra). A whole run (defaults) takes about 45 minutes.
 """
 
 from __future__ import annotations
@@ -205,7 +209,7 @@ def run_cell(kind, n: int, args, workdir: Path) -> dict:
     try:
         cmd = [sys.executable, str(LOADGEN), "--port", str(server.port), "--players", str(n),
                "--seconds", str(args.seconds), "--warmup", str(args.warmup), "--input", str(args.input),
-               "--tolerance", str(args.tolerance)]
+               "--tolerance", str(args.tolerance), "--read-batch", str(args.read_batch)]
         lg = subprocess.Popen(pinned(cmd, args.loadgen_cpu), stdout=subprocess.PIPE, text=True,
                               stderr=open(workdir / "loadgen.log", "ab"))
         res: dict = {}
@@ -420,6 +424,8 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=float, default=4)
     ap.add_argument("--tolerance", type=float, default=1000, help="ms behind the wall clock still 'real time'")
     ap.add_argument("--servers", default="ours,nginx")
+    ap.add_argument("--read-batch", type=float, default=0.04,
+                    help="players are woken per this many seconds of stream (SO_RCVLOWAT); 0: at every segment")
     ap.add_argument("--input", help="FLV to publish (default: made with ffmpeg, ~4 Mbit/s 720p H.264 + AAC)")
     ap.add_argument("--server-args", default="", help="extra arguments for our server")
     ap.add_argument("--server-cpu", type=int, default=0, help="core the server is pinned to (-1: no pinning)")
@@ -450,6 +456,7 @@ def main(argv=None) -> int:
     rows = summarize([r for r in results if r["run"] != "ceiling"])
     meta = {"rate_mbps": results[0]["rate_bps"] / 1e6, "seconds": args.seconds, "warmup": args.warmup,
             "repeat": args.repeat, "repeat_at": args.repeat_at, "tolerance_ms": args.tolerance,
+            "read_batch_s": args.read_batch, "server_args": args.server_args,
             "pinned": f"server cpu {args.server_cpu}, load generator cpu {args.loadgen_cpu}"
             if args.server_cpu is not None else "no", "started": time.strftime("%Y-%m-%d %H:%M:%S",
                                                                                time.localtime(started)),
