@@ -333,6 +333,7 @@ def table(rows: list[dict], ceilings: dict, meta: dict) -> str:
 def plot(rows: list[dict], path: Path, meta: dict) -> bool:
     try:
         import matplotlib
+        import matplotlib.ticker
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
@@ -345,6 +346,10 @@ def plot(rows: list[dict], path: Path, meta: dict) -> bool:
             ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=name)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("players (N)")
     ax.set_ylabel("server CPU-ms per player-second (log)")
     ax.set_title(f"fan-out, {meta['rate_mbps']:.1f} Mbit/s stream, server on one core")
