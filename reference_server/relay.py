@@ -175,9 +175,12 @@ class Player:
         """Recompute ``fast`` after a change of what the player wants; moves it in or out of its group."""
         fast = self.audio and self.video and not self.paused and not self.need_key and not self.over
         if fast is not self.fast:
+            stream = self.stream
+            if stream is not None:
+                stream.unplace(self)
             self.fast = fast
-            if self.stream is not None:
-                self.stream.regroup()
+            if stream is not None:
+                stream.place(self)
 
     def wants(self, kind: int) -> bool:
         if self.paused:
@@ -194,9 +197,10 @@ class Group:
     chunked once for all of them and the same bytes written to each; ``out`` accounts for them in every member's
     Connection (attached to it) with no call per player."""
 
-    __slots__ = ("players", "out")
+    __slots__ = ("key", "players", "out")
 
-    def __init__(self) -> None:
+    def __init__(self, key: tuple[int, int]) -> None:
+        self.key = key
         self.players: list[Player] = []
         self.out = SharedOutput()
 
@@ -228,32 +232,30 @@ class Stream:
         self.bytes_in = 0
 
     # -- bookkeeping ----------------------------------------------------------------------------------------
-    def regroup(self) -> None:
-        old = self.groups
-        groups: dict[tuple[int, int], Group] = {}
-        alone = []
-        for p in self.players:
-            if p.fast:
-                key = (p.conn.our_chunk_size, p.msid)
-                g = groups.get(key)
-                if g is None:
-                    g = groups[key] = old.get(key) or Group()
-                    g.players = []
-                g.players.append(p)
-                if p.group is not g:
-                    p.conn.attach_shared(g.out)
-                    p.group = g
-            else:
-                alone.append(p)
-                self._leave_group(p)
-        self.groups = groups
-        self.alone = alone
+    def place(self, p: Player) -> None:
+        """Put ``p`` (one of ``players``) in its group if it takes everything, else with the players served
+        alone; every change of a player's place goes through here and :meth:`unplace` (no O(N) rebuilds)."""
+        if p.fast:
+            key = (p.conn.our_chunk_size, p.msid)
+            g = self.groups.get(key)
+            if g is None:
+                g = self.groups[key] = Group(key)
+            g.players.append(p)
+            p.group = g
+            p.conn.attach_shared(g.out)
+        else:
+            self.alone.append(p)
 
-    @staticmethod
-    def _leave_group(p: Player) -> None:
-        if p.group is not None:
+    def unplace(self, p: Player) -> None:
+        g = p.group
+        if g is not None:
             p.group = None
             p.conn.detach_shared()
+            g.players.remove(p)
+            if not g.players and self.groups.get(g.key) is g:
+                del self.groups[g.key]
+        elif p in self.alone:
+            self.alone.remove(p)
 
     def _reset_media(self) -> None:
         self.metadata = None
@@ -359,7 +361,7 @@ class Stream:
                     p.write(data)
                 except Exception as exc:  # one broken player must not stop the others
                     failed.append((p, exc))
-        for p in self.alone:
+        for p in list(self.alone):  # a player may change places on the way
             try:
                 self._alone(p, pending, chunked)
             except Exception as exc:
@@ -373,7 +375,7 @@ class Stream:
         self._next_check = self.clock() + self.cfg.player_check_interval
         soft = self.cfg.player_soft_limit
         gone = []
-        moved = False
+        over = []
         for g in self.groups.values():
             for p in g.players:
                 t = p.transport
@@ -382,18 +384,17 @@ class Stream:
                     continue
                 queued = t.get_write_buffer_size()
                 if queued > soft + p.slack:
-                    p.over = p.lagging = True
-                    p.lag_since = self.clock()
-                    p.fast = False
-                    moved = True
+                    over.append(p)
                     logs.get().event("warning", "player_lagging", conn=p.sub.id, peer=p.sub.peer, stream=self.key,
                                      queued=queued)
                 elif p.slack and queued <= soft:
                     p.slack = 0
         for p in gone:
             self.drop(p)
-        if moved and not gone:
-            self.regroup()
+        for p in over:  # served alone from now on, until its queue drains and a keyframe comes
+            p.over = p.lagging = True
+            p.lag_since = self.clock()
+            p.update()
 
     def _alone(self, p: Player, pending: list, chunked: dict) -> None:
         """A player not in a group: its own choice of messages (keyframe-safe dropping, no audio/video,
@@ -455,7 +456,7 @@ class Stream:
         self.flush()
         p.stream = self
         self.players.append(p)
-        self.regroup()
+        self.place(p)
         if self.publisher is not None:
             self.burst(p)
         else:
@@ -472,8 +473,7 @@ class Stream:
         """``p`` gets nothing more from this stream."""
         if p in self.players:
             self.players.remove(p)
-            self.regroup()
-        self._leave_group(p)
+            self.unplace(p)
         p.stream = None
 
     def burst(self, p: Player) -> None:

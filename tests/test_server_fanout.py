@@ -280,6 +280,53 @@ def test_slow_player_check_is_amortised_and_keyframe_safe():
     asyncio.run(main())
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_every_player_has_exactly_one_place_through_any_changes(seed):
+    """Players move between their group and the players served alone one by one (no rebuilds): whatever happens,
+    each is in exactly one place, attached to its group's SharedOutput iff grouped, and every one gets every
+    message it wants."""
+    rng = random.Random(seed)
+
+    async def main():
+        clock = Clock()
+        relay, s = _stream(clock, player_soft_limit=1000, player_check_interval=0)
+        subs = [_join(s, i, msid=1 + i % 2, chunk_size=(128, 4096)[i % 2]) for i in range(8)]
+        t = 0
+        for step in range(60):
+            x = rng.choice(subs)
+            op = rng.random()
+            if x.player.stream is None:
+                pass
+            elif op < 0.15:
+                x.player.paused = not x.player.paused
+                x.player.update()
+            elif op < 0.3:
+                x.player.video = not x.player.video
+                if x.player.video:
+                    x.player.need_key = True
+                x.player.update()
+            elif op < 0.4:
+                x.transport.queued = rng.choice([0, 5000])
+            elif op < 0.45:
+                s.remove_player(x.player)
+            s.on_media(video(avc_frame(step % 5 == 0, 200, fill=step), t))
+            s.on_media(audio(aac_frame(20, fill=step), t))
+            s.flush()
+            t += 40
+            placed = [p for g in s.groups.values() for p in g.players] + s.alone
+            assert sorted(map(id, placed)) == sorted(map(id, s.players))
+            for key, g in s.groups.items():
+                assert g.players and g.key == key
+                for p in g.players:
+                    assert p.fast and p.group is g and (p.conn.our_chunk_size, p.msid) == key
+            for p in s.alone:
+                assert not p.fast and p.group is None
+        for x in subs:  # whatever it got is readable and counted
+            assert x.conn.bytes_sent == len(x.transport.data)
+            x.media()
+    asyncio.run(main())
+
+
 def test_a_player_whose_connection_closed_is_dropped_at_the_check():
     async def main():
         relay, s = _stream(player_check_interval=0)
