@@ -400,9 +400,8 @@ class Connection:
         """From now on the bytes ``out`` grows by were written to this peer too (by the caller, who writes the same
         chunks to every connection attached to ``out``): they count as sent and their chunk streams restart with
         a Type 0 header before this connection chunks a message itself, settled lazily (on the next own send,
-        :attr:`bytes_sent`, or :meth:`detach_shared`) so the producer makes no call per connection per batch."""
-        if self.state is not State.CONNECTED:
-            self._local(Input.SEND_MEDIA, "media message")
+        :attr:`bytes_sent`, or :meth:`detach_shared`) so the producer makes no call per connection per batch.
+        Accounting only: it never raises (whether media may be written to this peer is the writer's call)."""
         self._settle()
         self._shared = out
         self._shared_mark = out.bytes
