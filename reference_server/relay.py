@@ -1,12 +1,20 @@
 """Live relay: streams keyed by ``app/name``, one publisher and many players each.
 
-Chunk once
-    Relayed messages are collected per input read of the publisher (``flush`` runs from ``loop.call_soon``, or
-    after ``flush_interval``). Players are grouped by (outgoing chunk size, message stream id); for each group
-    every message is chunked once with :meth:`Connection.chunk_shared` (Type 0 + Type 3 chunks, valid whatever
-    the receiver's state), the chunks are joined into one ``bytes`` and that same object is written to every
-    player of the group with one ``transport.write``; ``conn.send_shared`` accounts for it (bytes written and
-    the chunk stream state of the last message per chunk stream).
+Chunk once, one write per player per batch
+    Relayed messages are collected per input read of the publisher and flushed when the publisher's session has
+    handled that read (:meth:`Stream.end_of_input`: at most once per event loop tick) once half a
+    ``flush_interval`` (default 0.05 s) has passed since the stream's previous flush, else at the latest a whole
+    interval after it: under a steady stream each player gets one write per 25-50 ms instead of one per message.
+    That write count, not the bytes, is what fan-out costs per player (syscalls and TCP segments: the kernel's
+    share, as large as nginx-rtmp's whole cost at one write per message). The publisher's socket is read at the
+    same pace (:mod:`reference_server.ingest`). ``--flush-interval 0`` gives one read and one write per message. Players that take everything (not
+    paused, audio and video on, not waiting for a keyframe, queue below the soft limit) are grouped by (outgoing
+    chunk size, message stream id). For each group every message of the batch is chunked once
+    (:meth:`Connection.chunk_shared`: a Type 0 header built by arithmetic, then Type 3 headers; valid whatever
+    the receiver's state), the chunks are joined into one ``bytes``, and that same object is written to every
+    player of the group: one ``transport.write`` per player per batch and nothing else per player (the group's
+    :class:`rtmpspec.chunkstream.SharedOutput`, attached to every member's Connection, accounts for the bytes
+    and the chunk streams once per batch), and no Python object made per player or per message.
 
 Late joiners
     get the cached metadata (``onMetaData``, without the ``@setDataFrame`` wrapper), every cached sequence header
@@ -17,20 +25,28 @@ Late joiners
 
 Slow players
     never slow the publisher: nothing here awaits a socket. The per-player queue is the transport's write buffer;
-    above ``player_soft_limit`` queued bytes non-keyframe video is dropped and the player then waits for a
-    keyframe (with room in its queue) before it gets video again; above ``player_hard_limit`` it is disconnected
-    with a log line, and so is a player that stays above the soft limit for ``player_lag_timeout`` seconds.
-    The burst a late joiner gets is allowed on top of the soft limit until the queue drains.
+    the players of the groups have it checked every ``player_check_interval`` seconds (amortised: not per write).
+    Above ``player_soft_limit`` queued bytes a player leaves its group and is served on its own: non-keyframe
+    video is dropped and the player then waits for a keyframe (with room in its queue) before it gets video
+    again; above ``player_hard_limit`` it is disconnected with a log line, and so is a player that stays above
+    the soft limit for ``player_lag_timeout`` seconds. The burst a late joiner gets is allowed on top of the soft
+    limit until the queue drains.
+
+Subscribers
+    The relay knows the sessions of publishers and players only through :class:`Subscriber` (id, peer, conn,
+    transport, write, close); it imports nothing of the session or the server. Time comes from the ``clock``
+    the relay is given (the server passes its event loop's).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rtmpspec import control, media
-from rtmpspec.chunkstream import Message
+from rtmpspec.chunkstream import Message, SharedOutput
 from rtmpspec.connection import Connection, State
 from rtmpspec.errors import DecodeError, RTMPError
 from rtmpspec.events import UserControl
@@ -39,22 +55,36 @@ from rtmpspec.messages import CSID_AUDIO, CSID_DATA, CSID_VIDEO, DataMessage, on
 from . import logs
 from .config import Config
 
-_GONE = (State.ERROR, State.CLOSED)
-
 if TYPE_CHECKING:
     from .recorder import Recorder
-    from .session import Session
+
+_GONE = (State.ERROR, State.CLOSED)
+
+
+class Subscriber(Protocol):
+    """What the relay needs of a publisher's or player's session (tests/test_server_load.py has a fake one)."""
+
+    id: int
+    peer: str
+    conn: Connection
+    transport: Any  # asyncio.Transport: write, writelines, get_write_buffer_size, is_closing
+
+    def write(self, data: bytes) -> None:
+        """Write bytes the session's Connection made (after anything it produced itself)."""
+
+    def close(self, event: str = "close", why: str | None = None, *, level: str = "info", **kw: Any) -> None:
+        """Log ``event`` once and close the connection (the session leaves every stream first)."""
+
 
 # kinds of relayed messages
 AUDIO, AUDIO_SEQ, VIDEO_KEY, VIDEO_SEQ, VIDEO_INTER, DATA = range(6)
 _IS_AUDIO = (True, True, False, False, False, False)
 _IS_VIDEO = (False, False, True, True, True, False)
 _CSID = {8: CSID_AUDIO, 9: CSID_VIDEO}
-_chunk = Connection.chunk_shared
 MAX_HEADERS = 64  # cached sequence headers per stream (tracks x packet types)
 
 
-_LEGACY_KINDS: dict[tuple[int, bytes], tuple[int, tuple | None]] = {}
+_LEGACY_KINDS: dict[int, tuple[int, tuple | None]] = {}  # type id and the first two bytes -> kind, header key
 
 
 def classify(type_id: int, payload: bytes) -> tuple[int, tuple | None]:
@@ -67,7 +97,7 @@ def classify(type_id: int, payload: bytes) -> tuple[int, tuple | None]:
     """
     legacy = len(payload) >= 2 and ((payload[0] & 0x80) == 0 if type_id == 9 else (payload[0] >> 4) != 9)
     if legacy:
-        memo = _LEGACY_KINDS.get((type_id, payload[:2]))
+        memo = _LEGACY_KINDS.get((type_id << 16) | (payload[0] << 8) | payload[1])
         if memo is not None:
             return memo
     kind: int = AUDIO if type_id == 8 else VIDEO_INTER
@@ -93,7 +123,7 @@ def classify(type_id: int, payload: bytes) -> tuple[int, tuple | None]:
     if legacy:
         if len(_LEGACY_KINDS) > 1024:
             _LEGACY_KINDS.clear()
-        _LEGACY_KINDS[(type_id, bytes(payload[:2]))] = (kind, hkey)
+        _LEGACY_KINDS[(type_id << 16) | (payload[0] << 8) | payload[1]] = (kind, hkey)
     return kind, hkey
 
 
@@ -115,14 +145,17 @@ def _unwrapped(values: tuple) -> tuple:
 
 
 class Player:
-    __slots__ = ("session", "conn", "transport", "write", "msid", "stream", "name", "audio", "video", "paused",
-                 "need_key", "slack", "dropped", "lagging", "group", "fast", "lag_since")
+    """One playing message stream of a subscriber."""
 
-    def __init__(self, session: Session, msid: int, name: str) -> None:
-        self.session = session
-        self.conn = session.conn
-        self.transport = session.transport
-        self.write = session.transport.write
+    __slots__ = ("sub", "conn", "transport", "write", "shared", "msid", "stream", "name", "audio", "video",
+                 "paused", "need_key", "slack", "dropped", "lagging", "lag_since", "over", "fast", "group")
+
+    def __init__(self, sub: Subscriber, msid: int, name: str) -> None:
+        self.sub = sub
+        self.conn = sub.conn
+        self.transport = sub.transport
+        self.write = sub.transport.write
+        self.shared = sub.conn.send_shared
         self.msid = msid
         self.name = name
         self.stream: Stream | None = None
@@ -134,11 +167,20 @@ class Player:
         self.dropped = 0
         self.lagging = False
         self.lag_since = 0.0
-        self.group: tuple[int, int] = (0, 0)
-        self.fast = True
+        self.over = False  # its queue was above the soft limit (+ slack) when last looked at
+        self.fast = True  # takes every message: served with its group
+        self.group: Group | None = None
 
     def update(self) -> None:
-        self.fast = self.audio and self.video and not self.paused and not self.need_key
+        """Recompute ``fast`` after a change of what the player wants; moves it in or out of its group."""
+        fast = self.audio and self.video and not self.paused and not self.need_key and not self.over
+        if fast is not self.fast:
+            stream = self.stream
+            if stream is not None:
+                stream.unplace(self)
+            self.fast = fast
+            if stream is not None:
+                stream.place(self)
 
     def wants(self, kind: int) -> bool:
         if self.paused:
@@ -150,16 +192,31 @@ class Player:
         return True
 
 
+class Group:
+    """Players that take every message, with the same outgoing chunk size and message stream id: each batch is
+    chunked once for all of them and the same bytes written to each; ``out`` accounts for them in every member's
+    Connection (attached to it) with no call per player."""
+
+    __slots__ = ("key", "players", "out")
+
+    def __init__(self, key: tuple[int, int]) -> None:
+        self.key = key
+        self.players: list[Player] = []
+        self.out = SharedOutput()
+
+
 class Stream:
     def __init__(self, relay: Relay, app: str, name: str) -> None:
         self.relay = relay
         self.cfg = relay.cfg
+        self.clock = relay.clock
         self.app, self.name = app, name
         self.key = f"{app}/{name}"
-        self.publisher: Session | None = None
+        self.publisher: Subscriber | None = None
         self.pub_msid = 0
         self.players: list[Player] = []
-        self.groups: dict[tuple[int, int], list[Player]] = {}
+        self.groups: dict[tuple[int, int], Group] = {}  # fast players by (chunk size, msid)
+        self.alone: list[Player] = []  # players served one by one (dropping, paused, audio or video off, lagging)
         self.metadata: Any = None
         self.metadata_out: tuple[tuple, bool] | None = None  # what late joiners get: values, AMF3 or not
         self.headers: dict[tuple, Message] = {}
@@ -167,18 +224,38 @@ class Stream:
         self.gop_bytes = 0
         self.pending: list[tuple[Message, int]] = []
         self._flush_handle: asyncio.Handle | None = None
+        self._next_check = 0.0
+        self._last_flush = -1e9
         self.recorder: Recorder | None = None
         self.last_ts = 0
         self.messages = 0
         self.bytes_in = 0
 
     # -- bookkeeping ----------------------------------------------------------------------------------------
-    def _regroup(self) -> None:
-        groups: dict[tuple[int, int], list[Player]] = {}
-        for p in self.players:
-            p.group = (p.conn.our_chunk_size, p.msid)
-            groups.setdefault(p.group, []).append(p)
-        self.groups = groups
+    def place(self, p: Player) -> None:
+        """Put ``p`` (one of ``players``) in its group if it takes everything, else with the players served
+        alone; every change of a player's place goes through here and :meth:`unplace` (no O(N) rebuilds)."""
+        if p.fast:
+            key = (p.conn.our_chunk_size, p.msid)
+            g = self.groups.get(key)
+            if g is None:
+                g = self.groups[key] = Group(key)
+            g.players.append(p)
+            p.group = g
+            p.conn.attach_shared(g.out)
+        else:
+            self.alone.append(p)
+
+    def unplace(self, p: Player) -> None:
+        g = p.group
+        if g is not None:
+            p.group = None
+            p.conn.detach_shared()
+            g.players.remove(p)
+            if not g.players and self.groups.get(g.key) is g:
+                del self.groups[g.key]
+        elif p in self.alone:
+            self.alone.remove(p)
 
     def _reset_media(self) -> None:
         self.metadata = None
@@ -212,8 +289,6 @@ class Stream:
             self.recorder.media(msg.type_id, msg.timestamp, payload)
         if self.players:
             self.pending.append(entry)
-            if self._flush_handle is None:
-                self._schedule()
 
     def on_data(self, dm: DataMessage) -> None:
         """``@setDataFrame onMetaData`` / ``onMetaData``: stored (unwrapped) and relayed as ``onMetaData``;
@@ -242,16 +317,27 @@ class Stream:
             out, _, _ = _data_message(_unwrapped(dm.values), dm.timestamp, original.values)
         if self.players:
             self.pending.append((out, DATA))
-            if self._flush_handle is None:
-                self._schedule()
 
-    def _schedule(self) -> None:
-        loop = asyncio.get_running_loop()
-        iv = self.cfg.flush_interval
-        self._flush_handle = loop.call_later(iv, self.flush) if iv > 0 else loop.call_soon(self.flush)
+    @property
+    def flush_scheduled(self) -> bool:
+        """A batch waits for its flush timer."""
+        return self._flush_handle is not None
+
+    def end_of_input(self) -> None:
+        """The publisher's session has handled one read: flush what it brought (so at most once per event loop
+        tick) if half a ``flush_interval`` has passed since the previous flush, else at the latest a whole
+        interval after it (a timer, cancelled when a later read flushes first). Under a steady stream each flush
+        rides on a read, costs no wakeup of its own, and players get one write per 1/2 to 1 interval."""
+        if self.pending:
+            iv = self.cfg.flush_interval
+            since = self.clock() - self._last_flush
+            if since >= iv / 2:
+                self.flush()
+            elif self._flush_handle is None:
+                self._flush_handle = asyncio.get_running_loop().call_later(iv - since, self.flush)
 
     def flush(self) -> None:
-        """Write the pending messages to every player: chunk once per group, one write per player."""
+        """Write the pending messages to every player: chunked once per group, one write per player."""
         h = self._flush_handle
         if h is not None:
             h.cancel()
@@ -260,72 +346,90 @@ class Stream:
         if not pending:
             return
         self.pending = []
-        soft = self.cfg.player_soft_limit
-        dead: list[Player] = []
-        for (chunk_size, msid), players in list(self.groups.items()):
-            msgs = []
-            chunks = []
-            last: dict[int, Message] = {}
-            for msg, _kind in pending:
-                csid = _CSID.get(msg.type_id, CSID_DATA)
-                m = Message(msg.type_id, msg.payload, msg.timestamp, msid, csid)
-                msgs.append(m)
-                chunks.append(_chunk(m, chunk_size))
-                last[csid] = m
-            joined = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            lasts = list(last.values())
-            first, rest = lasts[0], lasts[1:]
-            for p in list(players):
-                if p.transport.is_closing() or p.conn.state in _GONE:
-                    dead.append(p)  # its connection failed or closed: never write to it again
-                    continue
+        now = self._last_flush = self.clock()
+        if now >= self._next_check:
+            self._check()
+        csids = {_CSID.get(m.type_id, CSID_DATA) for m, _ in pending}
+        chunked: dict[tuple[int, int], list[bytes]] = {}
+        failed: list[tuple[Player, Exception]] = []
+        for key, g in self.groups.items():
+            chunks = chunked[key] = _chunk_all(pending, key)
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            g.out.add(len(data), csids)  # accounted in every member's Connection at once
+            for p in g.players:
                 try:
-                    if p.fast:
-                        queued = p.transport.get_write_buffer_size()
-                        if queued <= soft + p.slack:
-                            if p.slack and queued <= soft:
-                                p.slack = 0
-                            p.write(joined)
-                            send = p.conn.send_shared
-                            send(joined, first)
-                            for m in rest:
-                                send(b"", m)
-                            continue
-                    self._slow(p, pending, msgs, chunks)
+                    p.write(data)
                 except Exception as exc:  # one broken player must not stop the others
-                    dead.append(p)
-                    p.session.close("internal_error", f"relaying to the player failed: {exc!r}", level="error")
-        for p in dead:
-            if p in self.players:
-                self.players.remove(p)
-                p.stream = None
-        if dead:
-            self._regroup()
+                    failed.append((p, exc))
+        for p in list(self.alone):  # a player may change places on the way
+            try:
+                self._alone(p, pending, chunked)
+            except Exception as exc:
+                failed.append((p, exc))
+        for p, exc in failed:
+            self.drop(p)
+            p.sub.close("internal_error", f"relaying to the player failed: {exc!r}", level="error")
 
-    def _slow(self, p: Player, pending, msgs, chunks) -> None:
+    def _check(self) -> None:
+        """The amortised look at every grouped player's queue (each ``player_check_interval`` seconds)."""
+        self._next_check = self.clock() + self.cfg.player_check_interval
+        soft = self.cfg.player_soft_limit
+        gone = []
+        over = []
+        for g in self.groups.values():
+            for p in g.players:
+                t = p.transport
+                if t.is_closing() or p.conn.state in _GONE:
+                    gone.append(p)  # its connection failed or closed: never write to it again
+                    continue
+                queued = t.get_write_buffer_size()
+                if queued > soft + p.slack:
+                    over.append(p)
+                    logs.get().event("warning", "player_lagging", conn=p.sub.id, peer=p.sub.peer, stream=self.key,
+                                     queued=queued)
+                elif p.slack and queued <= soft:
+                    p.slack = 0
+        for p in gone:
+            self.drop(p)
+        for p in over:  # served alone from now on, until its queue drains and a keyframe comes
+            p.over = p.lagging = True
+            p.lag_since = self.clock()
+            p.update()
+
+    def _alone(self, p: Player, pending: list, chunked: dict) -> None:
+        """A player not in a group: its own choice of messages (keyframe-safe dropping, no audio/video,
+        paused), from the chunks of its (chunk size, msid)."""
         cfg = self.cfg
-        queued = p.transport.get_write_buffer_size()
+        t = p.transport
+        if t.is_closing() or p.conn.state in _GONE:
+            self.drop(p)
+            return
+        queued = t.get_write_buffer_size()
         if queued <= cfg.player_soft_limit:
             p.slack = 0
         if queued > cfg.player_hard_limit + p.slack:
-            p.session.close("slow_player", f"{queued} bytes queued for the player exceed {cfg.player_hard_limit}",
-                            level="warning", dropped=p.dropped)
+            p.sub.close("slow_player", f"{queued} bytes queued for the player exceed {cfg.player_hard_limit}",
+                        level="warning", dropped=p.dropped)
             return
         over = queued > cfg.player_soft_limit + p.slack
         if over and not p.lagging:
             p.lagging = True
-            p.lag_since = time.monotonic()
-            logs.get().event("warning", "player_lagging", conn=p.session.id, peer=p.session.peer, stream=self.key,
+            p.lag_since = self.clock()
+            logs.get().event("warning", "player_lagging", conn=p.sub.id, peer=p.sub.peer, stream=self.key,
                              queued=queued)
-        elif over and time.monotonic() - p.lag_since > cfg.player_lag_timeout:
-            p.session.close("slow_player", f"{queued} bytes queued for the player for more than "
-                            f"{cfg.player_lag_timeout}s", level="warning", dropped=p.dropped)
+        elif over and self.clock() - p.lag_since > cfg.player_lag_timeout:
+            p.sub.close("slow_player", f"{queued} bytes queued for the player for more than "
+                        f"{cfg.player_lag_timeout}s", level="warning", dropped=p.dropped)
             return
         elif not over and p.lagging:
             p.lagging = False
+        key = (p.conn.our_chunk_size, p.msid)
+        chunks = chunked.get(key)
+        if chunks is None:
+            chunks = chunked[key] = _chunk_all(pending, key)
         out = []
-        last = {}
-        for i, (_msg, kind) in enumerate(pending):
+        csids = set()
+        for i, (msg, kind) in enumerate(pending):
             if not p.wants(kind):
                 continue
             if kind == VIDEO_INTER:
@@ -340,24 +444,19 @@ class Stream:
                     continue
                 p.need_key = False
             out.append(chunks[i])
-            m = msgs[i]
-            last[m.csid] = m
+            csids.add(_CSID.get(msg.type_id, CSID_DATA))
+        p.over = over
         p.update()
-        if not out:
-            return
-        data = b"".join(out)
-        p.write(data)
-        first = True
-        for m in last.values():
-            p.conn.send_shared(data if first else b"", m)
-            first = False
+        if out:
+            t.writelines(out)
+            p.shared(sum(map(len, out)), csids)
 
     # -- players --------------------------------------------------------------------------------------------
     def add_player(self, p: Player) -> None:
         self.flush()
         p.stream = self
         self.players.append(p)
-        self._regroup()
+        self.place(p)
         if self.publisher is not None:
             self.burst(p)
         else:
@@ -367,11 +466,15 @@ class Stream:
     def remove_player(self, p: Player) -> None:
         if p in self.players:
             self.flush()  # may itself drop p (a player whose connection already failed)
+        self.drop(p)
+        self.relay.maybe_drop(self)
+
+    def drop(self, p: Player) -> None:
+        """``p`` gets nothing more from this stream."""
         if p in self.players:
             self.players.remove(p)
-            self._regroup()
+            self.unplace(p)
         p.stream = None
-        self.relay.maybe_drop(self)
 
     def burst(self, p: Player) -> None:
         """Metadata + sequence headers + GOP for a player that joins (or unpauses) while the stream is live."""
@@ -394,11 +497,11 @@ class Stream:
         data = b"".join(out)
         p.slack = len(data)
         if data:
-            p.session.write(data)
+            p.sub.write(data)
 
     def notify_players(self, code: str, description: str, *, eof: bool = False, begin: bool = False) -> None:
         for p in list(self.players):
-            s = p.session
+            s = p.sub
             try:
                 out = []
                 if eof:
@@ -410,8 +513,8 @@ class Stream:
             except Exception as exc:  # a player in a bad state must not stop the others
                 s.close("internal_error", repr(exc))
 
-    def start_publish(self, session: Session, msid: int) -> None:
-        self.publisher = session
+    def start_publish(self, sub: Subscriber, msid: int) -> None:
+        self.publisher = sub
         self.pub_msid = msid
         self._reset_media()
         self.last_ts = 0
@@ -435,9 +538,19 @@ class Stream:
         self.relay.maybe_drop(self)
 
 
+def _chunk_all(pending: list[tuple[Message, int]], key: tuple[int, int]) -> list[bytes]:
+    """Every pending message chunked for (chunk size, message stream id): what a group shares."""
+    chunk_size, msid = key
+    chunk = Connection.chunk_shared
+    return [chunk(m, chunk_size, msid=msid, csid=_CSID.get(m.type_id, CSID_DATA)) for m, _ in pending]
+
+
 class Relay:
-    def __init__(self, cfg: Config) -> None:
+    """The live streams of a server; ``clock`` is its time source (seconds, monotonic)."""
+
+    def __init__(self, cfg: Config, clock: Callable[[], float] = time.monotonic) -> None:
         self.cfg = cfg
+        self.clock = clock
         self.streams: dict[str, Stream] = {}
 
     def get(self, app: str, name: str) -> Stream:
@@ -450,7 +563,3 @@ class Relay:
     def maybe_drop(self, s: Stream) -> None:
         if s.publisher is None and not s.players and self.streams.get(s.key) is s:
             del self.streams[s.key]
-
-    def flush_all(self) -> None:
-        for s in list(self.streams.values()):
-            s.flush()
