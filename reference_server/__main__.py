@@ -7,6 +7,7 @@ logs go to stderr, one event per line.
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import sys
 
@@ -31,6 +32,7 @@ async def serve(cfg: config.Config) -> int:
             await server.shutdown()
             return 1
     print(f"listening {server.url}", flush=True)
+    gc.freeze()  # the start-up objects (modules, compiled schemas) leave the collector's sight: cheaper collections
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -40,7 +42,7 @@ async def serve(cfg: config.Config) -> int:
             signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
     await stop.wait()
     if cfg.drain_timeout > 0:  # E-RTMP v2: ask the clients to reconnect, serve them while they leave
-        server.stopping = True  # no new connections
+        server.registry.stopping = True  # no new connections
         asked = await control.drain(server, cfg.drain_timeout)
         if asked:
             logs.get().event("info", "drained", asked=asked, left=len(server.sessions))

@@ -43,7 +43,10 @@ class Config:
     player_soft_limit: int = 2 * MiB  # queued bytes at which non-keyframe video is dropped
     player_hard_limit: int = 16 * MiB  # queued bytes at which a player is disconnected
     player_lag_timeout: float = 10.0  # seconds above the soft limit before a player is disconnected
-    flush_interval: float = 0.0  # seconds to batch relayed messages per player (0: per input read)
+    player_check_interval: float = 0.1  # seconds between looks at the queues of players served in groups
+    # batching window of the relay (0: none): a publisher is read and its messages written to players about once
+    # per 1/2 to 1 flush_interval (reference_server/relay.py, reference_server/ingest.py)
+    flush_interval: float = 0.05
     # recording
     record_flush_interval: float = 0.5
     record_flush_bytes: int = 256 * 1024
@@ -112,7 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     a("--player-soft-limit", type=int, help="queued bytes per player before dropping non-key video")
     a("--player-hard-limit", type=int, help="queued bytes per player before disconnecting it")
     a("--player-lag-timeout", type=float, help="seconds above the soft limit before disconnecting a player")
-    a("--flush-interval", type=float, help="seconds to batch relayed media per player (default 0)")
+    a("--player-check-interval", type=float,
+      help="seconds between looks at the write queues of players that take every message (default 0.1)")
+    a("--flush-interval", type=float,
+      help="batching window: publishers read and players written about once per this many seconds "
+           "(default 0.05; 0: once per message)")
     a("--record-flush-interval", type=float)
     a("--no-uvloop", action="store_true", default=None, help="use the default asyncio event loop")
     a("--control-socket", help="UNIX socket for control requests (an E-RTMP reconnect request to the clients of a "

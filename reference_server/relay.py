@@ -1,12 +1,20 @@
 """Live relay: streams keyed by ``app/name``, one publisher and many players each.
 
-Chunk once
-    Relayed messages are collected per input read of the publisher (``flush`` runs from ``loop.call_soon``, or
-    after ``flush_interval``). Players are grouped by (outgoing chunk size, message stream id); for each group
-    every message is chunked once with :meth:`Connection.chunk_shared` (Type 0 + Type 3 chunks, valid whatever
-    the receiver's state), the chunks are joined into one ``bytes`` and that same object is written to every
-    player of the group with one ``transport.write``; ``conn.send_shared`` accounts for it (bytes written and
-    the chunk stream state of the last message per chunk stream).
+Chunk once, one write per player per batch
+    Relayed messages are collected per input read of the publisher and flushed when the publisher's session has
+    handled that read (:meth:`Stream.end_of_input`: at most once per event loop tick) once half a
+    ``flush_interval`` (default 0.05 s) has passed since the stream's previous flush, else at the latest a whole
+    interval after it: under a steady stream each player gets one write per 25-50 ms instead of one per message.
+    That write count, not the bytes, is what fan-out costs per player (syscalls and TCP segments: the kernel's
+    share, as large as nginx-rtmp's whole cost at one write per message). The publisher's socket is read at the
+    same pace (:mod:`reference_server.ingest`). ``--flush-interval 0`` gives one read and one write per message. Players that take everything (not
+    paused, audio and video on, not waiting for a keyframe, queue below the soft limit) are grouped by (outgoing
+    chunk size, message stream id). For each group every message of the batch is chunked once
+    (:meth:`Connection.chunk_shared`: a Type 0 header built by arithmetic, then Type 3 headers; valid whatever
+    the receiver's state), the chunks are joined into one ``bytes``, and that same object is written to every
+    player of the group: one ``transport.write`` per player per batch and nothing else per player (the group's
+    :class:`rtmpspec.chunkstream.SharedOutput`, attached to every member's Connection, accounts for the bytes
+    and the chunk streams once per batch), and no Python object made per player or per message.
 
 Late joiners
     get the cached metadata (``onMetaData``, without the ``@setDataFrame`` wrapper), every cached sequence header
@@ -17,21 +25,41 @@ Late joiners
 
 Slow players
     never slow the publisher: nothing here awaits a socket. The per-player queue is the transport's write buffer;
-    above ``player_soft_limit`` queued bytes non-keyframe video is dropped and the player then waits for a
-    keyframe (with room in its queue) before it gets video again; above ``player_hard_limit`` it is disconnected
-    with a log line, and so is a player that stays above the soft limit for ``player_lag_timeout`` seconds.
-    The burst a late joiner gets is allowed on top of the soft limit until the queue drains.
+    the players of the groups have it checked every ``player_check_interval`` seconds (amortised: not per write).
+    Above ``player_soft_limit`` queued bytes a player leaves its group and is served on its own: non-keyframe
+    video is dropped and the player then waits for a keyframe (with room in its queue) before it gets video
+    again; above ``player_hard_limit`` it is disconnected with a log line, and so is a player that stays above
+    the soft limit for ``player_lag_timeout`` seconds. The burst a late joiner gets is allowed on top of the soft
+    limit until the queue drains.
+
+Flow control (RTMP 5.4.3-5.4.5)
+    A player's output stays within the window its client allows unacknowledged (its Set Peer Bandwidth, else the
+    Window Acknowledgement Size we announced). A grouped player costs nothing for it per batch: when it joins its
+    group (and on each of its Acknowledgements) it gets the group's output count at which its window is full, the
+    group keeps the smallest, and only a batch that would cross it looks at the players. Those whose window it
+    would overfill are served alone: they get at most one message past the window (so they have something to
+    acknowledge), the rest waits in order for their Acknowledgement (closed as slow players past
+    ``player_hard_limit``), and they go back to their group when nothing waits and the window has room.
+    A play with a positive duration (RTMP 7.2.2.1) is served alone too and ends with Stream EOF and
+    NetStream.Play.Stop. Multitrack messages nesting another multitrack (E-RTMP v2) are never relayed.
+
+Subscribers
+    The relay knows the sessions of publishers and players only through :class:`Subscriber` (id, peer, conn,
+    transport, write, close); it imports nothing of the session or the server. Time comes from the ``clock``
+    the relay is given (the server passes its event loop's).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rtmpspec import control, media
-from rtmpspec.chunkstream import Message
+from rtmpspec.chunkstream import Message, SharedOutput
 from rtmpspec.connection import Connection, State
 from rtmpspec.errors import DecodeError, RTMPError
 from rtmpspec.events import UserControl
@@ -40,11 +68,26 @@ from rtmpspec.messages import CSID_AUDIO, CSID_DATA, CSID_VIDEO, DataMessage, on
 from . import logs
 from .config import Config
 
-_GONE = (State.ERROR, State.CLOSED)
-
 if TYPE_CHECKING:
     from .recorder import Recorder
-    from .session import Session
+
+_GONE = (State.ERROR, State.CLOSED)
+
+
+class Subscriber(Protocol):
+    """What the relay needs of a publisher's or player's session (tests/test_server_load.py has a fake one)."""
+
+    id: int
+    peer: str
+    conn: Connection
+    transport: Any  # asyncio.Transport: write, writelines, get_write_buffer_size, is_closing
+
+    def write(self, data: bytes) -> None:
+        """Write bytes the session's Connection made (after anything it produced itself)."""
+
+    def close(self, event: str = "close", why: str | None = None, *, level: str = "info", **kw: Any) -> None:
+        """Log ``event`` once and close the connection (the session leaves every stream first)."""
+
 
 # kinds of relayed messages (NESTED: a multitrack message nesting another, never relayed, E-RTMP v2)
 AUDIO, AUDIO_SEQ, VIDEO_KEY, VIDEO_SEQ, VIDEO_INTER, DATA = range(6)
@@ -52,11 +95,10 @@ NESTED = -1
 _IS_AUDIO = (True, True, False, False, False, False)
 _IS_VIDEO = (False, False, True, True, True, False)
 _CSID = {8: CSID_AUDIO, 9: CSID_VIDEO}
-_chunk = Connection.chunk_shared
 MAX_HEADERS = 64  # cached sequence headers per stream (tracks x packet types)
 
 
-_LEGACY_KINDS: dict[tuple[int, bytes], tuple[int, tuple | None]] = {}
+_LEGACY_KINDS: dict[int, tuple[int, tuple | None]] = {}  # type id and the first two bytes -> kind, header key
 
 
 def classify(type_id: int, payload: bytes) -> tuple[int, tuple | None]:
@@ -69,7 +111,7 @@ def classify(type_id: int, payload: bytes) -> tuple[int, tuple | None]:
     """
     legacy = len(payload) >= 2 and ((payload[0] & 0x80) == 0 if type_id == 9 else (payload[0] >> 4) != 9)
     if legacy:
-        memo = _LEGACY_KINDS.get((type_id, payload[:2]))
+        memo = _LEGACY_KINDS.get((type_id << 16) | (payload[0] << 8) | payload[1])
         if memo is not None:
             return memo
     kind: int = AUDIO if type_id == 8 else VIDEO_INTER
@@ -99,7 +141,7 @@ def classify(type_id: int, payload: bytes) -> tuple[int, tuple | None]:
     if legacy:
         if len(_LEGACY_KINDS) > 1024:
             _LEGACY_KINDS.clear()
-        _LEGACY_KINDS[(type_id, bytes(payload[:2]))] = (kind, hkey)
+        _LEGACY_KINDS[(type_id << 16) | (payload[0] << 8) | payload[1]] = (kind, hkey)
     return kind, hkey
 
 
@@ -121,15 +163,18 @@ def _unwrapped(values: tuple) -> tuple:
 
 
 class Player:
-    __slots__ = ("session", "conn", "transport", "write", "msid", "stream", "name", "audio", "video", "paused",
-                 "need_key", "slack", "dropped", "lagging", "group", "fast", "lag_since", "duration_ms", "stop_ts",
-                 "ended", "held", "held_bytes")
+    """One playing message stream of a subscriber."""
 
-    def __init__(self, session: Session, msid: int, name: str) -> None:
-        self.session = session
-        self.conn = session.conn
-        self.transport = session.transport
-        self.write = session.transport.write
+    __slots__ = ("sub", "conn", "transport", "write", "shared", "msid", "stream", "name", "audio", "video",
+                 "paused", "need_key", "slack", "dropped", "lagging", "lag_since", "over", "fast", "group",
+                 "stop_at", "windowed", "held", "held_bytes", "duration_ms", "stop_ts", "ended")
+
+    def __init__(self, sub: Subscriber, msid: int, name: str) -> None:
+        self.sub = sub
+        self.conn = sub.conn
+        self.transport = sub.transport
+        self.write = sub.transport.write
+        self.shared = sub.conn.send_shared
         self.msid = msid
         self.name = name
         self.stream: Stream | None = None
@@ -141,24 +186,37 @@ class Player:
         self.dropped = 0
         self.lagging = False
         self.lag_since = 0.0
-        self.group: tuple[int, int] = (0, 0)
-        self.fast = True
+        self.over = False  # its queue was above the soft limit (+ slack) when last looked at
+        self.fast = True  # takes every message: served with its group
+        self.group: Group | None = None
+        # flow control (RTMP 5.4.3-5.4.5): in a group, the group's output count at which the client's window is
+        # full; ``windowed``: it was, the player is served alone (``held``: what waits for its Acknowledgement)
+        self.stop_at = math.inf
+        self.windowed = False
+        self.held: deque[tuple[bytes, int, int]] = deque()  # (chunks, kind, chunk stream id)
+        self.held_bytes = 0
         self.duration_ms: int | None = None  # play's duration (RTMP 7.2.2.1): stop that long after the first media
         self.stop_ts: int | None = None
         self.ended = False
-        self.held: deque = deque()  # (chunk bytes, message, kind) waiting for the client's Acknowledgement
-        self.held_bytes = 0
 
     def update(self) -> None:
-        self.fast = (self.audio and self.video and not self.paused and not self.need_key
-                     and self.duration_ms is None)
+        """Recompute ``fast`` after a change of what the player wants; moves it in or out of its group."""
+        fast = (self.audio and self.video and not self.paused and not self.need_key and not self.over
+                and not self.windowed and self.duration_ms is None)
+        if fast is not self.fast:
+            stream = self.stream
+            if stream is not None:
+                stream.unplace(self)
+            self.fast = fast
+            if stream is not None:
+                stream.place(self)
 
-    def budget(self) -> int | None:
-        """RTMP 5.4.3-5.4.5: how many more bytes the client allows unacknowledged (its Set Peer Bandwidth, else the
-        window we asked it to acknowledge); None: no limit."""
+    def budget(self) -> float:
+        """RTMP 5.4.3-5.4.5: how many more bytes the client allows unacknowledged (its Set Peer Bandwidth, else
+        the window we asked it to acknowledge); inf: no limit."""
         conn = self.conn
         limit = conn.output_limit or conn.our_window
-        return None if not limit else limit - conn.unacknowledged
+        return math.inf if not limit else limit - conn.unacknowledged
 
     def wants(self, kind: int) -> bool:
         if self.paused:
@@ -170,16 +228,32 @@ class Player:
         return True
 
 
+class Group:
+    """Players that take every message, with the same outgoing chunk size and message stream id: each batch is
+    chunked once for all of them and the same bytes written to each; ``out`` accounts for them in every member's
+    Connection (attached to it) with no call per player."""
+
+    __slots__ = ("key", "players", "out", "stop_min")
+
+    def __init__(self, key: tuple[int, int]) -> None:
+        self.key = key
+        self.players: list[Player] = []
+        self.out = SharedOutput()
+        self.stop_min = math.inf  # at most the smallest stop_at of the players (lazily raised)
+
+
 class Stream:
     def __init__(self, relay: Relay, app: str, name: str) -> None:
         self.relay = relay
         self.cfg = relay.cfg
+        self.clock = relay.clock
         self.app, self.name = app, name
         self.key = f"{app}/{name}"
-        self.publisher: Session | None = None
+        self.publisher: Subscriber | None = None
         self.pub_msid = 0
         self.players: list[Player] = []
-        self.groups: dict[tuple[int, int], list[Player]] = {}
+        self.groups: dict[tuple[int, int], Group] = {}  # fast players by (chunk size, msid)
+        self.alone: list[Player] = []  # players served one by one (dropping, paused, audio or video off, lagging)
         self.metadata: Any = None
         self.metadata_out: tuple[tuple, bool] | None = None  # what late joiners get: values, AMF3 or not
         self.headers: dict[tuple, Message] = {}
@@ -187,18 +261,41 @@ class Stream:
         self.gop_bytes = 0
         self.pending: list[tuple[Message, int]] = []
         self._flush_handle: asyncio.Handle | None = None
+        self._next_check = 0.0
+        self._last_flush = -1e9
         self.recorder: Recorder | None = None
         self.last_ts = 0
         self.messages = 0
         self.bytes_in = 0
 
     # -- bookkeeping ----------------------------------------------------------------------------------------
-    def _regroup(self) -> None:
-        groups: dict[tuple[int, int], list[Player]] = {}
-        for p in self.players:
-            p.group = (p.conn.our_chunk_size, p.msid)
-            groups.setdefault(p.group, []).append(p)
-        self.groups = groups
+    def place(self, p: Player) -> None:
+        """Put ``p`` (one of ``players``) in its group if it takes everything, else with the players served
+        alone; every change of a player's place goes through here and :meth:`unplace` (no O(N) rebuilds)."""
+        if p.fast:
+            key = (p.conn.our_chunk_size, p.msid)
+            g = self.groups.get(key)
+            if g is None:
+                g = self.groups[key] = Group(key)
+            g.players.append(p)
+            p.group = g
+            p.conn.attach_shared(g.out)
+            p.stop_at = g.out.bytes + p.budget()
+            if p.stop_at < g.stop_min:
+                g.stop_min = p.stop_at
+        else:
+            self.alone.append(p)
+
+    def unplace(self, p: Player) -> None:
+        g = p.group
+        if g is not None:
+            p.group = None
+            p.conn.detach_shared()
+            g.players.remove(p)
+            if not g.players and self.groups.get(g.key) is g:
+                del self.groups[g.key]
+        elif p in self.alone:
+            self.alone.remove(p)
 
     def _reset_media(self) -> None:
         self.metadata = None
@@ -236,8 +333,6 @@ class Stream:
             self.recorder.media(msg.type_id, msg.timestamp, payload)
         if self.players:
             self.pending.append(entry)
-            if self._flush_handle is None:
-                self._schedule()
 
     def on_data(self, dm: DataMessage) -> None:
         """``@setDataFrame onMetaData`` / ``onMetaData``: stored (unwrapped) and relayed as ``onMetaData``;
@@ -266,16 +361,27 @@ class Stream:
             out, _, _ = _data_message(_unwrapped(dm.values), dm.timestamp, original.values)
         if self.players:
             self.pending.append((out, DATA))
-            if self._flush_handle is None:
-                self._schedule()
 
-    def _schedule(self) -> None:
-        loop = asyncio.get_running_loop()
-        iv = self.cfg.flush_interval
-        self._flush_handle = loop.call_later(iv, self.flush) if iv > 0 else loop.call_soon(self.flush)
+    @property
+    def flush_scheduled(self) -> bool:
+        """A batch waits for its flush timer."""
+        return self._flush_handle is not None
+
+    def end_of_input(self) -> None:
+        """The publisher's session has handled one read: flush what it brought (so at most once per event loop
+        tick) if half a ``flush_interval`` has passed since the previous flush, else at the latest a whole
+        interval after it (a timer, cancelled when a later read flushes first). Under a steady stream each flush
+        rides on a read, costs no wakeup of its own, and players get one write per 1/2 to 1 interval."""
+        if self.pending:
+            iv = self.cfg.flush_interval
+            since = self.clock() - self._last_flush
+            if since >= iv / 2:
+                self.flush()
+            elif self._flush_handle is None:
+                self._flush_handle = asyncio.get_running_loop().call_later(iv - since, self.flush)
 
     def flush(self) -> None:
-        """Write the pending messages to every player: chunk once per group, one write per player."""
+        """Write the pending messages to every player: chunked once per group, one write per player."""
         h = self._flush_handle
         if h is not None:
             h.cancel()
@@ -284,75 +390,147 @@ class Stream:
         if not pending:
             return
         self.pending = []
-        soft = self.cfg.player_soft_limit
-        dead: list[Player] = []
-        for (chunk_size, msid), players in list(self.groups.items()):
-            msgs = []
-            chunks = []
-            last: dict[int, Message] = {}
-            for msg, _kind in pending:
-                csid = _CSID.get(msg.type_id, CSID_DATA)
-                m = Message(msg.type_id, msg.payload, msg.timestamp, msid, csid)
-                msgs.append(m)
-                chunks.append(_chunk(m, chunk_size))
-                last[csid] = m
-            joined = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            lasts = list(last.values())
-            first, rest = lasts[0], lasts[1:]
-            for p in list(players):
-                if p.transport.is_closing() or p.conn.state in _GONE:
-                    dead.append(p)  # its connection failed or closed: never write to it again
-                    continue
+        now = self._last_flush = self.clock()
+        if now >= self._next_check:
+            self._check()
+        csids = {_CSID.get(m.type_id, CSID_DATA) for m, _ in pending}
+        chunked: dict[tuple[int, int], list[bytes]] = {}
+        failed: list[tuple[Player, Exception]] = []
+        for key, g in list(self.groups.items()):
+            chunks = chunked[key] = _chunk_all(pending, key)
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            if g.out.bytes + len(data) > g.stop_min and not self._spill(g, g.out.bytes + len(data)):
+                continue  # every player of the group had its window full: served alone now
+            g.out.add(len(data), csids)  # accounted in every member's Connection at once
+            for p in g.players:
                 try:
-                    budget = p.budget()
-                    if p.held or (budget is not None and budget < len(joined)):
-                        self._hold(p, pending, msgs, chunks)  # the client's window is full (RTMP 5.4.3-5.4.5)
-                        continue
-                    if p.fast:
-                        queued = p.transport.get_write_buffer_size()
-                        if queued <= soft + p.slack:
-                            if p.slack and queued <= soft:
-                                p.slack = 0
-                            p.write(joined)
-                            send = p.conn.send_shared
-                            send(joined, first)
-                            for m in rest:
-                                send(b"", m)
-                            continue
-                    self._slow(p, pending, msgs, chunks)
+                    p.write(data)
                 except Exception as exc:  # one broken player must not stop the others
-                    dead.append(p)
-                    p.session.close("internal_error", f"relaying to the player failed: {exc!r}", level="error")
-        for p in dead:
-            if p in self.players:
-                self.players.remove(p)
-                p.stream = None
-        if dead:
-            self._regroup()
+                    failed.append((p, exc))
+        for p in list(self.alone):  # a player may change places on the way
+            try:
+                self._alone(p, pending, chunked)
+            except Exception as exc:
+                failed.append((p, exc))
+        for p, exc in failed:
+            self.drop(p)
+            p.sub.close("internal_error", f"relaying to the player failed: {exc!r}", level="error")
 
-    def _slow(self, p: Player, pending, msgs, chunks) -> None:
+    def _spill(self, g: Group, end: int) -> bool:
+        """Flow control (RTMP 5.4.3-5.4.5): the players of ``g`` whose window the batch ending at ``end`` would
+        overfill leave the group (served alone, held until they acknowledge); False if none is left."""
+        low = math.inf
+        for p in list(g.players):
+            if end > p.stop_at:
+                p.windowed = True
+                p.update()
+            elif p.stop_at < low:
+                low = p.stop_at
+        g.stop_min = low
+        return bool(g.players)
+
+    def acknowledged(self, p: Player) -> None:
+        """The player's client acknowledged: a grouped player's window moves on, a held one gets what waits."""
+        g = p.group
+        if g is not None:
+            p.stop_at = g.out.bytes + p.budget()
+        elif p.windowed or p.held:
+            self.release(p)
+
+    def release(self, p: Player) -> None:
+        """Send held messages while the client's window allows, at most one message past it (then it has
+        something to acknowledge); back to the group once nothing waits and the window has room."""
+        budget = p.budget()
+        out, csids, n = [], set(), 0
+        while p.held and budget > 0:
+            chunk, kind, csid = p.held.popleft()
+            p.held_bytes -= len(chunk)
+            if kind == VIDEO_INTER and p.need_key:
+                p.dropped += 1
+                continue
+            if kind == VIDEO_KEY:
+                p.need_key = False
+            out.append(chunk)
+            csids.add(csid)
+            n += len(chunk)
+            budget -= len(chunk)
+        if out and not (p.transport.is_closing() or p.conn.state in _GONE):
+            p.transport.writelines(out)
+            p.shared(n, csids)
+        if not p.held and p.windowed:
+            limit = p.conn.output_limit or p.conn.our_window
+            if not limit or p.budget() * 2 > limit:
+                p.windowed = False
+                p.update()
+
+    def _end_play(self, p: Player) -> None:
+        """The play's duration is over (RTMP 7.2.2.1): Stream EOF and NetStream.Play.Stop, nothing more."""
+        p.ended = True
+        s = p.sub
+        s.write(s.conn.send(UserControl(control.STREAM_EOF, stream_id=p.msid))
+                + s.conn.send(on_status("NetStream.Play.Stop", f"Stopped playing {self.name}.", msid=p.msid,
+                                        details=self.name)))
+
+    def _check(self) -> None:
+        """The amortised look at every grouped player's queue (each ``player_check_interval`` seconds)."""
+        self._next_check = self.clock() + self.cfg.player_check_interval
+        soft = self.cfg.player_soft_limit
+        gone = []
+        over = []
+        for g in self.groups.values():
+            for p in g.players:
+                t = p.transport
+                if t.is_closing() or p.conn.state in _GONE:
+                    gone.append(p)  # its connection failed or closed: never write to it again
+                    continue
+                queued = t.get_write_buffer_size()
+                if queued > soft + p.slack:
+                    over.append(p)
+                    logs.get().event("warning", "player_lagging", conn=p.sub.id, peer=p.sub.peer, stream=self.key,
+                                     queued=queued)
+                elif p.slack and queued <= soft:
+                    p.slack = 0
+        for p in gone:
+            self.drop(p)
+        for p in over:  # served alone from now on, until its queue drains and a keyframe comes
+            p.over = p.lagging = True
+            p.lag_since = self.clock()
+            p.update()
+
+    def _alone(self, p: Player, pending: list, chunked: dict) -> None:
+        """A player not in a group: its own choice of messages (keyframe-safe dropping, no audio/video,
+        paused), from the chunks of its (chunk size, msid)."""
         cfg = self.cfg
-        queued = p.transport.get_write_buffer_size()
+        t = p.transport
+        if t.is_closing() or p.conn.state in _GONE:
+            self.drop(p)
+            return
+        queued = t.get_write_buffer_size()
         if queued <= cfg.player_soft_limit:
             p.slack = 0
         if queued > cfg.player_hard_limit + p.slack:
-            p.session.close("slow_player", f"{queued} bytes queued for the player exceed {cfg.player_hard_limit}",
-                            level="warning", dropped=p.dropped)
+            p.sub.close("slow_player", f"{queued} bytes queued for the player exceed {cfg.player_hard_limit}",
+                        level="warning", dropped=p.dropped)
             return
         over = queued > cfg.player_soft_limit + p.slack
         if over and not p.lagging:
             p.lagging = True
-            p.lag_since = time.monotonic()
-            logs.get().event("warning", "player_lagging", conn=p.session.id, peer=p.session.peer, stream=self.key,
+            p.lag_since = self.clock()
+            logs.get().event("warning", "player_lagging", conn=p.sub.id, peer=p.sub.peer, stream=self.key,
                              queued=queued)
-        elif over and time.monotonic() - p.lag_since > cfg.player_lag_timeout:
-            p.session.close("slow_player", f"{queued} bytes queued for the player for more than "
-                            f"{cfg.player_lag_timeout}s", level="warning", dropped=p.dropped)
+        elif over and self.clock() - p.lag_since > cfg.player_lag_timeout:
+            p.sub.close("slow_player", f"{queued} bytes queued for the player for more than "
+                        f"{cfg.player_lag_timeout}s", level="warning", dropped=p.dropped)
             return
         elif not over and p.lagging:
             p.lagging = False
+        key = (p.conn.our_chunk_size, p.msid)
+        chunks = chunked.get(key)
+        if chunks is None:
+            chunks = chunked[key] = _chunk_all(pending, key)
         out = []
-        last = {}
+        csids = set()
+        kinds = []
         for i, (msg, kind) in enumerate(pending):
             if not p.wants(kind) or p.ended:
                 continue
@@ -362,6 +540,9 @@ class Stream:
                 elif (msg.timestamp - p.stop_ts) & 0xFFFFFFFF < 0x80000000 and msg.timestamp != p.stop_ts:
                     self._end_play(p)
                     break
+            if p.held:  # flow control: what waits is sent in order, dropping decided when it is released
+                kinds.append((chunks[i], kind, _CSID.get(msg.type_id, CSID_DATA)))
+                continue
             if kind == VIDEO_INTER:
                 if over or p.need_key:
                     p.need_key = True
@@ -374,73 +555,36 @@ class Stream:
                     continue
                 p.need_key = False
             out.append(chunks[i])
-            m = msgs[i]
-            last[m.csid] = m
-        p.update()
-        if not out:
-            return
-        data = b"".join(out)
-        p.write(data)
-        first = True
-        for m in last.values():
-            p.conn.send_shared(data if first else b"", m)
-            first = False
-
-    def _hold(self, p: Player, pending, msgs, chunks) -> None:
-        """Flow control (RTMP 5.4.3-5.4.5): the client has not acknowledged enough to take this batch; queue it for
-        the player and send what its window allows, the rest when an Acknowledgement comes (:meth:`release`)."""
-        for i, (_msg, kind) in enumerate(pending):
-            if p.wants(kind) and not p.ended:
-                p.held.append((chunks[i], msgs[i], kind))
-                p.held_bytes += len(chunks[i])
-        if p.held_bytes > self.cfg.player_hard_limit:  # a player that does not acknowledge is a slow player
-            p.session.close("slow_player", f"{p.held_bytes} bytes queued for a player that does not acknowledge "
+            csids.add(_CSID.get(msg.type_id, CSID_DATA))
+            kinds.append((chunks[i], kind, _CSID.get(msg.type_id, CSID_DATA)))
+        p.over = over
+        n = sum(map(len, out))
+        if p.held or (n and n > p.budget()):  # the client's window is full (RTMP 5.4.3-5.4.5): hold
+            p.windowed = True
+            for item in kinds:
+                p.held.append(item)
+                p.held_bytes += len(item[0])
+            if p.held_bytes > cfg.player_hard_limit:  # a player that does not acknowledge is a slow player
+                p.sub.close("slow_player", f"{p.held_bytes} bytes queued for a player that does not acknowledge "
                             f"(window {p.conn.output_limit or p.conn.our_window})", level="warning",
                             dropped=p.dropped)
-            p.held.clear()
-            p.held_bytes = 0
+                p.held.clear()
+                p.held_bytes = 0
+                return
+            self.release(p)
+            p.update()
             return
-        self.release(p)
-
-    def release(self, p: Player) -> None:
-        """Send held messages while the client's window allows (called on its Acknowledgements)."""
-        budget = p.budget()
-        out, last = [], {}
-        while p.held and (budget is None or budget > 0):
-            chunk, m, kind = p.held.popleft()
-            p.held_bytes -= len(chunk)
-            if kind == VIDEO_INTER and p.need_key:
-                p.dropped += 1
-                continue
-            if kind == VIDEO_KEY:
-                p.need_key = False
-            out.append(chunk)
-            last[m.csid] = m
-            if budget is not None:
-                budget -= len(chunk)
-        p.update()
-        if out and not (p.transport.is_closing() or p.conn.state in _GONE):
-            data = b"".join(out)
-            p.write(data)
-            first = True
-            for m in last.values():
-                p.conn.send_shared(data if first else b"", m)
-                first = False
-
-    def _end_play(self, p: Player) -> None:
-        """The play's duration is over (RTMP 7.2.2.1): Stream EOF and NetStream.Play.Stop, nothing more."""
-        p.ended = True
-        s = p.session
-        s.write(s.conn.send(UserControl(control.STREAM_EOF, stream_id=p.msid))
-                + s.conn.send(on_status("NetStream.Play.Stop", f"Stopped playing {self.name}.", msid=p.msid,
-                                        details=self.name)))
+        if out:
+            t.writelines(out)
+            p.shared(n, csids)
+        p.update()  # after the write: a player going back to its group counts its window from here
 
     # -- players --------------------------------------------------------------------------------------------
     def add_player(self, p: Player) -> None:
         self.flush()
         p.stream = self
         self.players.append(p)
-        self._regroup()
+        self.place(p)
         if self.publisher is not None:
             self.burst(p)
         else:
@@ -450,11 +594,15 @@ class Stream:
     def remove_player(self, p: Player) -> None:
         if p in self.players:
             self.flush()  # may itself drop p (a player whose connection already failed)
+        self.drop(p)
+        self.relay.maybe_drop(self)
+
+    def drop(self, p: Player) -> None:
+        """``p`` gets nothing more from this stream."""
         if p in self.players:
             self.players.remove(p)
-            self._regroup()
+            self.unplace(p)
         p.stream = None
-        self.relay.maybe_drop(self)
 
     def burst(self, p: Player) -> None:
         """Metadata + sequence headers + GOP for a player that joins (or unpauses) while the stream is live."""
@@ -477,11 +625,14 @@ class Stream:
         data = b"".join(out)
         p.slack = len(data)
         if data:
-            p.session.write(data)
+            p.sub.write(data)
+            if p.group is not None:  # the burst counts against the client's window too
+                p.stop_at = p.group.out.bytes + p.budget()
+                p.group.stop_min = min(p.group.stop_min, p.stop_at)
 
     def notify_players(self, code: str, description: str, *, eof: bool = False, begin: bool = False) -> None:
         for p in list(self.players):
-            s = p.session
+            s = p.sub
             try:
                 out = []
                 if eof:
@@ -493,8 +644,8 @@ class Stream:
             except Exception as exc:  # a player in a bad state must not stop the others
                 s.close("internal_error", repr(exc))
 
-    def start_publish(self, session: Session, msid: int) -> None:
-        self.publisher = session
+    def start_publish(self, sub: Subscriber, msid: int) -> None:
+        self.publisher = sub
         self.pub_msid = msid
         self._reset_media()
         self.last_ts = 0
@@ -518,9 +669,19 @@ class Stream:
         self.relay.maybe_drop(self)
 
 
+def _chunk_all(pending: list[tuple[Message, int]], key: tuple[int, int]) -> list[bytes]:
+    """Every pending message chunked for (chunk size, message stream id): what a group shares."""
+    chunk_size, msid = key
+    chunk = Connection.chunk_shared
+    return [chunk(m, chunk_size, msid=msid, csid=_CSID.get(m.type_id, CSID_DATA)) for m, _ in pending]
+
+
 class Relay:
-    def __init__(self, cfg: Config) -> None:
+    """The live streams of a server; ``clock`` is its time source (seconds, monotonic)."""
+
+    def __init__(self, cfg: Config, clock: Callable[[], float] = time.monotonic) -> None:
         self.cfg = cfg
+        self.clock = clock
         self.streams: dict[str, Stream] = {}
 
     def get(self, app: str, name: str) -> Stream:
@@ -533,7 +694,3 @@ class Relay:
     def maybe_drop(self, s: Stream) -> None:
         if s.publisher is None and not s.players and self.streams.get(s.key) is s:
             del self.streams[s.key]
-
-    def flush_all(self) -> None:
-        for s in list(self.streams.values()):
-            s.flush()

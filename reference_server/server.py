@@ -15,18 +15,17 @@ from . import logs
 from .config import Config
 from .recorder import Recorder
 from .relay import Relay
-from .session import Session
-from .sharedobjects import SharedObjects
+from .session import Session, SessionRegistry
 
 
 class Server:
+    """Owns the listening socket, the relay, the registry of sessions and the one clock (the event loop's)."""
+
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
-        self.relay = Relay(cfg)
-        self.sessions: set[Session] = set()
-        self.recorders: set[Recorder] = set()
-        self.shared_objects = SharedObjects()  # RTMP 7.1.3
-        self.stopping = False
+        self.clock = asyncio.get_running_loop().time
+        self.relay = Relay(cfg, self.clock)
+        self.registry = SessionRegistry()
         self._server: asyncio.base_events.Server | None = None
         self._tick_task: asyncio.Task | None = None
         self.address: tuple[str, int] | None = None
@@ -38,11 +37,18 @@ class Server:
         ctx.load_cert_chain(self.cfg.tls_cert, self.cfg.tls_key)
         return ctx
 
+    @property
+    def sessions(self) -> set[Session]:
+        return self.registry.sessions
+
+    def _session(self) -> Session:
+        return Session(self.cfg, self.relay, self.registry, self.clock)
+
     async def start(self) -> tuple[str, int]:
         loop = asyncio.get_running_loop()
         ctx = self.ssl_context()
         kw = {"ssl": ctx, "ssl_handshake_timeout": self.cfg.handshake_timeout} if ctx else {}
-        self._server = await loop.create_server(lambda: Session(self), self.cfg.host, self.cfg.port,
+        self._server = await loop.create_server(self._session, self.cfg.host, self.cfg.port,
                                                 backlog=min(1024, max(16, self.cfg.max_connections)),
                                                 reuse_address=True, **kw)
         sock = self._server.sockets[0]
@@ -63,23 +69,22 @@ class Server:
         return f"{self.cfg.scheme}://{host}:{port}"
 
     async def _ticker(self) -> None:
-        loop = asyncio.get_running_loop()
         interval = max(0.05, min(0.5, self.cfg.record_flush_interval))
         while True:
             await asyncio.sleep(interval)
-            now = loop.time()
+            now = self.clock()
             for s in list(self.sessions):
                 try:
                     s.tick(now)
                 except Exception as exc:  # never let one session stop the timers
                     s.close("internal_error", f"{type(exc).__name__}: {exc}", level="error")
-            for r in list(self.recorders):
+            for r in list(self.registry.recorders):
                 r.flush()
 
     async def shutdown(self, grace: float = 2.0) -> None:
         """Stop accepting, unpublish everything (players get StreamEOF + UnpublishNotify), close recordings and
         connections."""
-        self.stopping = True
+        self.registry.stopping = True
         log = logs.get()
         log.event("info", "server_stopping", sessions=len(self.sessions), streams=len(self.relay.streams))
         if self._server is not None:
@@ -88,17 +93,14 @@ class Server:
             self._tick_task.cancel()
         sessions = list(self.sessions)
         for s in sessions:  # publishers first, so players still get the notifications
-            if s.publishing:
-                for msid in list(s.publishing):
-                    s._stop_publish(msid)
+            s.stop_publishing()
         for s in sessions:
             s.close("shutdown", "server shutting down")
-        for r in list(self.recorders):
+        for r in list(self.registry.recorders):
             r.close()
         Recorder.join_all(2.0)  # flushed, fsynced and closed before we exit
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + grace
-        while self.sessions and loop.time() < deadline:
+        deadline = self.clock() + grace
+        while self.sessions and self.clock() < deadline:
             await asyncio.sleep(0.05)
         for s in list(self.sessions):
             if s.transport is not None:

@@ -14,6 +14,11 @@ other than 0 gets ``_error`` (NetConnection.Call.Failed) with the same transacti
 Play of a key nobody publishes: like nginx-rtmp, ``NetStream.Play.Start`` and wait; when a publisher arrives
 the player gets StreamBegin + ``NetStream.Play.PublishNotify`` and the stream; when it leaves, StreamEOF +
 ``NetStream.Play.UnpublishNotify`` and the player stays.
+
+A session is given what it needs, not the server: its :class:`~reference_server.config.Config`, the
+:class:`~reference_server.relay.Relay`, the :class:`SessionRegistry` (live sessions, open recordings, whether the
+server is stopping) and a clock (seconds; the server passes its event loop's ``time``). The relay sees it as a
+:class:`~reference_server.relay.Subscriber`.
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
-import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from rtmpspec import control, events, media
 from rtmpspec.connection import NEED_DATA, Connection, Role, State
@@ -30,17 +35,17 @@ from rtmpspec.errors import DecodeError, ProtocolError
 from rtmpspec.messages import Command, DataMessage, on_status, plain, split_aggregate
 
 from . import logs
-from .config import valid_name
+from .config import Config, valid_name
+from .ingest import InputBatcher
 from .recorder import Recorder, latest_recording, record_path
-from .relay import Player, Stream
-
-if TYPE_CHECKING:
-    from .server import Server
+from .relay import Player, Relay, Stream
+from .sharedobjects import SharedObjects
 
 _ids = itertools.count(1)
 FMS_VERSION = "FMS/3,0,1,123"
 CLOSE_GRACE = 1.0
 MAX_STREAMS = 256  # message streams per connection (createStream, play, publish)
+READ_BUFFER = 256 * 1024  # bytes one read may bring
 
 
 def _stream_name(v: Any) -> str | None:
@@ -50,16 +55,30 @@ def _stream_name(v: Any) -> str | None:
     return v.split("?", 1)[0]
 
 
-class Session(asyncio.Protocol):
-    def __init__(self, server: Server) -> None:
-        self.server = server
-        self.cfg = server.cfg
-        self.relay = server.relay
+class SessionRegistry:
+    """What sessions share with the server: the live sessions, the open recordings, whether it is stopping, and
+    the one read buffer the event loop reads every connection into (each read is handled before the next)."""
+
+    def __init__(self) -> None:
+        self.sessions: set[Session] = set()
+        self.recorders: set[Recorder] = set()
+        self.stopping = False
+        self.shared_objects = SharedObjects()  # RTMP 7.1.3, per application
+        self.read_buffer = memoryview(bytearray(READ_BUFFER))
+
+
+class Session(asyncio.BufferedProtocol):
+    def __init__(self, cfg: Config, relay: Relay, registry: SessionRegistry, clock: Callable[[], float]) -> None:
+        self.cfg = cfg
+        self.relay = relay
+        self.registry = registry
+        self.clock = clock
         self.id = next(_ids)
         self.peer = "-"
         self.transport: asyncio.Transport | None = None
+        self.batcher: InputBatcher | None = None
         self.loop = asyncio.get_running_loop()
-        now = self.loop.time()
+        now = clock()
         # RTMP 5.4.1: Set Chunk Size up to 2147483647 is valid (sizes above 16777215 are all equivalent); a chunk
         # never exceeds its message, which max_message_size bounds, so accepting them allocates nothing extra
         self.conn = Connection(Role.SERVER, now=now, max_message_size=self.cfg.max_message_size,
@@ -73,23 +92,23 @@ class Session(asyncio.Protocol):
         self.publishing: dict[int, Stream] = {}
         self.playing: dict[int, Player] = {}
         self.last_ping = 0.0
-        self.acked = 0
         self.last_state = State.HANDSHAKE
         self.log = logs.get()
 
     # -- asyncio callbacks ----------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.batcher = InputBatcher(transport, self.cfg.flush_interval, self.clock)
         pn = transport.get_extra_info("peername")
         self.peer = f"{pn[0]}:{pn[1]}" if isinstance(pn, tuple) else str(pn)
-        srv = self.server
-        if len(srv.sessions) >= self.cfg.max_connections or srv.stopping:
-            self.ev("warning", "connection_refused", reason="max_connections" if not srv.stopping else "shutdown",
+        reg = self.registry
+        if len(reg.sessions) >= self.cfg.max_connections or reg.stopping:
+            self.ev("warning", "connection_refused", reason="max_connections" if not reg.stopping else "shutdown",
                     limit=self.cfg.max_connections)
             self.closing = True
             transport.abort()
             return
-        srv.sessions.add(self)
+        reg.sessions.add(self)
         try:
             transport.set_write_buffer_limits(high=4 * 1024 * 1024)
         except (AttributeError, NotImplementedError):
@@ -102,8 +121,8 @@ class Session(asyncio.Protocol):
             self._cleanup()
         except Exception as cleanup_exc:  # a bug in cleanup must not escape into the event loop
             self.ev("error", "internal_error", what=f"cleanup failed: {cleanup_exc!r}")
-        if self in self.server.sessions:
-            self.server.sessions.discard(self)
+        if self in self.registry.sessions:
+            self.registry.sessions.discard(self)
             self.ev("info", "connection_closed", bytes_in=self.conn.bytes_received, bytes_out=self.conn.bytes_sent,
                     acked=self.conn.last_ack_received, error=str(exc) if exc else None)
         self.closing = True
@@ -112,18 +131,32 @@ class Session(asyncio.Protocol):
         self.data_received(b"")
         return False
 
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.registry.read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """A read straight into the shared buffer (no bytes object per read); the chunk reader copies what it
+        keeps, the handshake gets bytes."""
+        data = self.registry.read_buffer[:nbytes]
+        self.data_received(bytes(data) if self.conn.state is State.HANDSHAKE else data)
+
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return
         conn = self.conn
         try:
-            conn.receive_data(data, self.loop.time())
+            conn.receive_data(data, self.clock())
             while not self.closing:
                 self.last_state = conn.state
                 ev = conn.next_event()
                 if ev is NEED_DATA:
                     break
                 self.handle(ev)
+            if self.publishing:
+                for stream in self.publishing.values():  # relay what this read brought
+                    stream.end_of_input()
+                if self.batcher.target > 1:
+                    self.batcher.after_read()
         except ProtocolError as exc:
             self.protocol_error(exc)
             return
@@ -178,9 +211,13 @@ class Session(asyncio.Protocol):
             self.loop.call_later(CLOSE_GRACE, t.abort)
 
     def _cleanup(self) -> None:
-        self.server.shared_objects.leave(self)
+        self.registry.shared_objects.leave(self)
         for msid in list(self.playing):
             self._stop_play(msid)
+        self.stop_publishing()
+
+    def stop_publishing(self) -> None:
+        """Unpublish every stream this session publishes (players get StreamEOF + UnpublishNotify)."""
         for msid in list(self.publishing):
             self._stop_publish(msid)
 
@@ -194,12 +231,14 @@ class Session(asyncio.Protocol):
                 self.close("handshake_timeout", f"no handshake + connect within {self.cfg.handshake_timeout}s",
                            level="warning", state=st.value)
             return
+        if self.publishing or self.batcher.target > 1:
+            self.batcher.tune(self.conn.bytes_received, bool(self.publishing))
         for p in list(self.playing.values()):
             if p.lagging:
                 queued = self.transport.get_write_buffer_size()
                 if queued <= self.cfg.player_soft_limit:
                     p.lagging = False
-                elif time.monotonic() - p.lag_since > self.cfg.player_lag_timeout:
+                elif now - p.lag_since > self.cfg.player_lag_timeout:
                     self.close("slow_player", f"{queued} bytes queued for the player for more than "
                                f"{self.cfg.player_lag_timeout}s", level="warning", dropped=p.dropped)
                     return
@@ -236,11 +275,10 @@ class Session(asyncio.Protocol):
                 for m in subs:
                     if m.type_id in (8, 9):
                         s.on_media(m)
-        elif isinstance(ev, events.Acknowledgement):
-            self.acked = ev.sequence
-            for p in self.playing.values():  # flow control: what waited for this acknowledgement
-                if p.held and p.stream is not None:
-                    p.stream.release(p)
+        elif t is events.Acknowledgement:
+            for p in list(self.playing.values()):  # flow control (RTMP 5.4.3-5.4.5): the window moves on
+                if p.stream is not None:
+                    p.stream.acknowledged(p)
         elif isinstance(ev, events.HandshakeDone):
             self.ev("debug", "handshake_done", digest=ev.digest, peer_version=ev.peer_version, echo_ok=ev.echo_ok)
         elif isinstance(ev, events.ConnectionClosed):
@@ -251,7 +289,7 @@ class Session(asyncio.Protocol):
                 self.ev("debug", "set_buffer_length", stream_id=ev.stream_id, ms=ev.buffer_length)
         elif isinstance(ev, events.OtherMessage):
             if ev.message.type_id in (16, 19) and self.app is not None:  # RTMP 7.1.3 shared objects
-                self.server.shared_objects.on_message(self, ev.message)
+                self.registry.shared_objects.on_message(self, ev.message)
             else:
                 self.ev("debug", "ignored_message", type=ev.message.type_id, msid=ev.message.msid)
 
@@ -394,7 +432,7 @@ class Session(asyncio.Protocol):
                                        flush_bytes=self.cfg.record_flush_bytes,
                                        queue_bytes=self.cfg.record_queue_bytes,
                                        notify=self.loop.call_soon_threadsafe)
-            self.server.recorders.add(stream.recorder)
+            self.registry.recorders.add(stream.recorder)
         except OSError as exc:
             self.ev("error", "record_error", path=path, error=f"{exc.strerror or exc} (errno {exc.errno})")
 
@@ -403,8 +441,10 @@ class Session(asyncio.Protocol):
         if stream is None:
             return
         if stream.recorder is not None:
-            self.server.recorders.discard(stream.recorder)
+            self.registry.recorders.discard(stream.recorder)
         stream.stop_publish()
+        if not self.publishing and self.batcher is not None:
+            self.batcher.stop()  # commands are read at once again
         self.ev("info", "publish_stop", stream=stream.key, messages=stream.messages, bytes=stream.bytes_in)
 
     # -- NetStream: play ------------------------------------------------------------------------------------

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from construct import ConstructError
-
 from . import control
 from .chunk import (
     EXTENDED_TIMESTAMP_MARK,
@@ -28,11 +26,11 @@ from .chunk import (
     ChunkHeader,
     ChunkMessageHeaderCompiled,
     basic_header_fields,
-    basic_header_length,
 )
 from .errors import LimitExceeded, LocalProtocolError, ProtocolError
 
-__all__ = ["Message", "ChunkReader", "ChunkWriter", "ChunkInfo", "chunk_message", "NEED_DATA"]
+__all__ = ["Message", "ChunkReader", "ChunkWriter", "ChunkInfo", "SharedOutput", "chunk_message", "type0_header",
+           "NEED_DATA"]
 
 DEFAULT_CHUNK_SIZE = 128  # RTMP 5.4.1
 MAX_CHUNK_SIZE = 0xFFFFFF  # RTMP 5.4.1: "the maximum chunk size is 16777215"
@@ -242,13 +240,16 @@ class ChunkReader:
                     hl += 4
             if avail < hl:
                 return self._need()
-            key = (bytes(buf[pos:pos + hl]), ext3)
-            parsed = cache.get(key)
-            if parsed is None:
-                parsed = self._parse_header(key[0], ext3, pos)
-                if len(cache) >= 4096:
-                    cache.clear()
-                cache[key] = parsed
+            if fmt < 2:  # a Type 0/1 header carries the message length: it rarely repeats, memoising would churn
+                parsed = self._parse_header(buf[pos:pos + hl], ext3, pos)
+            else:
+                key = (bytes(buf[pos:pos + hl]), ext3)
+                parsed = cache.get(key)
+                if parsed is None:
+                    parsed = self._parse_header(key[0], ext3, pos)
+                    if len(cache) >= 4096:
+                        cache.clear()
+                    cache[key] = parsed
             # parsed = (fmt, csid, tsfield, length, type_id, msid, ext)
             if st is None:
                 if fmt != 0 and (self.strict or fmt != 1):
@@ -332,29 +333,76 @@ class ChunkReader:
                 self.chunks.append(info)
                 self._recorded.setdefault(csid, []).append(info)
             start = pos + hl
-            self._pos = start + size
             if not in_progress and size == length:
-                payload = bytes(buf[start:start + size])
+                self._pos = start + size
+                with memoryview(buf) as view:  # one copy (a bytearray slice would copy twice)
+                    payload = bytes(view[start:start + size])
             else:
-                st.parts.append(bytes(buf[start:start + size]))
-                st.received += size
-                self._held += size
-                if self._held > self.max_reassembly:
-                    raise LimitExceeded(f"{self._held} bytes held in partial messages exceed the limit "
-                                        f"{self.max_reassembly}", offset=offset, section="RTMP 5.3.2")
-                if st.received < length:
+                payload = self._gather(st, csid, start, size, length)
+                if payload is None:
                     continue
                 self._recorded.pop(csid, None)
-                payload = b"".join(st.parts)
-                self._held -= st.received
-                st.parts = []
-                st.received = 0
             msg = Message(st.type_id, payload, st.timestamp, st.msid, csid)
             if self.record_chunks:
                 self._recorded.pop(csid, None)
             if st.msid == 0 and st.type_id <= control.ABORT and st.type_id > 0:
                 self._apply_control(msg, st.first_offset)
             return msg
+
+    def _gather(self, st: _InState, csid: int, start: int, size: int, length: int) -> bytes | None:
+        """Take the chunk payload at ``start`` (``size`` bytes) of the message in progress on ``csid`` and, while
+        they follow back to back, its next chunks (one-byte Type 3 headers of the same chunk stream, no extended
+        timestamp: what a publisher sends for a large frame), each exactly as ``_next`` would take it, with the
+        same limit on bytes held. Returns the payload once the message is complete (copied once, from views of
+        the buffer), else None with the pieces kept in ``st.parts``; anything else is left to ``_next``."""
+        buf = self._buf
+        with memoryview(buf) as view:
+            pieces = [view[start:start + size]]
+            pos = start + size
+            received = st.received + size
+            held = self._held + size
+            limit = self.max_reassembly
+            chunk_offset = self._base + self._pos
+            if held <= limit and received < length and not st.extended and not self.record_chunks:
+                head = build_basic_header(3, csid)
+                hl = len(head)
+                size_max = self.chunk_size
+                end = len(buf)
+                while received < length:
+                    size = length - received
+                    if size > size_max:
+                        size = size_max
+                    at = pos + hl
+                    if at + size > end or view[pos:at] != head:
+                        break
+                    pieces.append(view[at:at + size])
+                    chunk_offset = self._base + pos
+                    pos = at + size
+                    received += size
+                    held += size
+                    if held > limit:
+                        break
+            if held > limit:
+                st.parts.extend(bytes(p) for p in pieces)
+                del pieces
+                st.received = received
+                self._held = held
+                self._pos = pos
+                raise LimitExceeded(f"{held} bytes held in partial messages exceed the limit {limit}",
+                                    offset=chunk_offset, section="RTMP 5.3.2")
+            self._pos = pos
+            if received < length:
+                st.parts.extend(bytes(p) for p in pieces)
+                del pieces
+                st.received = received
+                self._held = held
+                return None
+            payload = b"".join(st.parts + pieces) if st.parts else b"".join(pieces)
+            del pieces
+        self._held -= st.received
+        st.parts = []
+        st.received = 0
+        return payload
 
     def _apply_control(self, msg: Message, offset: int) -> None:
         if msg.type_id == control.SET_CHUNK_SIZE:
@@ -387,24 +435,31 @@ class ChunkReader:
             self._pos = 0
 
     def _parse_header(self, header: bytes, ext3: bool, pos: int) -> tuple:
-        """(fmt, csid, timestamp field, length, type id, msid, extended timestamp) of one framed header: the
-        basic header through its memoised compiled schema, the message header through the compiled schema of
-        its fmt (tests/test_chunk.py proves this equals the interpreted ChunkHeader)."""
-        try:
-            bh = basic_header_length(header[0])
-            fmt, csid = parse_basic_header(header[:bh])
-            m = ChunkMessageHeaderCompiled[fmt].parse(header[bh:], type3_extended=ext3)
-        except (ConstructError, Exception) as exc:  # compiled parser may raise struct.error etc.
-            raise ProtocolError(f"chunk header does not parse: {exc}", offset=self._base + pos,
-                                section="RTMP 5.3.1") from exc
+        """(fmt, csid, timestamp field, length, type id, msid, extended timestamp) of one framed header, by
+        integer arithmetic on the fixed offsets of RTMP 5.3.1 (the memo in ``_next`` misses on every Type 0/1
+        header of a live stream: their lengths change). tests/test_chunk.py proves it equals the interpreted
+        ChunkHeader schema for every header the schema can express."""
+        n = len(header)
+        low = header[0] & 0x3F if n else 0
+        bh = 1 if low >= 2 else 2 if low == 0 else 3
+        fmt = header[0] >> 6 if n else 0
+        mh = MESSAGE_HEADER_LENGTH[fmt]
+        tsf = int.from_bytes(header[bh:bh + 3], "big") if fmt < 3 else None
+        ext = (tsf == EXTENDED_TIMESTAMP_MARK) if fmt < 3 else ext3
+        if n < bh + mh + (4 if ext else 0):
+            raise ProtocolError(f"chunk header does not parse: {n} bytes for a Type {fmt} header",
+                                offset=self._base + pos, section="RTMP 5.3.1")
+        csid = low if low >= 2 else header[1] + 64 if low == 0 else header[1] + (header[2] << 8) + 64
+        h = bh + mh
+        ets = int.from_bytes(header[h:h + 4], "big") if ext else None
         if fmt == 0:
-            return (0, csid, m.timestamp, m.messageLength, m.messageTypeID, m.messageStreamID, m.extendedTimestamp)
+            return (0, csid, tsf, int.from_bytes(header[bh + 3:bh + 6], "big"), header[bh + 6],
+                    int.from_bytes(header[bh + 7:bh + 11], "little"), ets)
         if fmt == 1:
-            return (1, csid, m.timestampDelta, m.messageLength, m.messageTypeID, None,
-                    m.extendedTimestamp)
+            return (1, csid, tsf, int.from_bytes(header[bh + 3:bh + 6], "big"), header[bh + 6], None, ets)
         if fmt == 2:
-            return (2, csid, m.timestampDelta, None, None, None, m.extendedTimestamp)
-        return (3, csid, None, None, None, None, m.extendedTimestamp)
+            return (2, csid, tsf, None, None, None, ets)
+        return (3, csid, None, None, None, None, ets)
 
     @staticmethod
     def _fields(header: bytes, ext3: bool) -> dict:
@@ -428,21 +483,7 @@ class _OutState:
 
 
 _HEADER_BUILD_CACHE: dict[tuple, bytes] = {}
-_BASIC_PARSE: dict[bytes, tuple[int, int]] = {}
 _BASIC_BUILD: dict[tuple[int, int], bytes] = {}
-
-
-def parse_basic_header(data: bytes) -> tuple[int, int]:
-    """(fmt, csid) of a framed basic header, by the compiled schema, memoised (RTMP 5.3.1.1)."""
-    r = _BASIC_PARSE.get(data)
-    if r is None:
-        b = ChunkBasicHeaderCompiled.parse(data)
-        p = b.head.provisionalChunkStreamID
-        r = (b.head.fmt, p if p >= 2 else b.chunkStreamIDMinus64 + 64)
-        if len(_BASIC_PARSE) >= 4096:
-            _BASIC_PARSE.clear()
-        _BASIC_PARSE[data] = r
-    return r
 
 
 def build_basic_header(fmt: int, csid: int) -> bytes:
@@ -493,23 +534,67 @@ def _chunks(first_header: bytes, cont_header: bytes, payload: bytes, chunk_size:
     n = len(payload)
     if n <= chunk_size:
         return first_header + payload
-    parts = [first_header, payload[:chunk_size]]
-    for i in range(chunk_size, n, chunk_size):
-        parts.append(cont_header)
-        parts.append(payload[i:i + chunk_size])
-    return b"".join(parts)
+    with memoryview(payload) as view:  # slices of a view: the payload is copied once, by the join
+        parts = [first_header, view[:chunk_size]]
+        for i in range(chunk_size, n, chunk_size):
+            parts.append(cont_header)
+            parts.append(view[i:i + chunk_size])
+        data = b"".join(parts)
+        del parts
+    return data
 
 
-def chunk_message(msg: Message, chunk_size: int) -> bytes:
+def type0_header(csid: int, timestamp: int, length: int, type_id: int, msid: int) -> bytes:
+    """A Type 0 chunk header (RTMP 5.3.1.2.1, extended timestamp 5.3.1.3) by integer arithmetic: the fan-out's
+    fast path, as its timestamp and length change with every message (a memo would never hit).
+    tests/test_server_fanout.py proves it equal to :func:`build_header` (the schema) over every field range."""
+    if timestamp >= EXTENDED_TIMESTAMP_MARK:
+        return (build_basic_header(0, csid) + ((EXTENDED_TIMESTAMP_MARK << 32) | (length << 8) | type_id).to_bytes(
+            7, "big") + msid.to_bytes(4, "little") + timestamp.to_bytes(4, "big"))
+    return (build_basic_header(0, csid) + ((timestamp << 32) | (length << 8) | type_id).to_bytes(7, "big")
+            + msid.to_bytes(4, "little"))
+
+
+def chunk_message(msg: Message, chunk_size: int, *, msid: int | None = None, csid: int | None = None) -> bytes:
     """Stateless chunking: a Type 0 header, then Type 3 headers (with the extended timestamp repeated on every
     one of them while it is in use, errata 5.1). The result is valid whatever the receiver's state, so a relay
     can chunk a message once and write the same bytes to every subscriber with the same chunk size and
-    message stream id."""
-    _check(msg)
+    message stream id (``msid`` / ``csid`` replace the message's own, so a relayed message needs no copy);
+    :meth:`rtmpspec.connection.Connection.send_shared` accounts for such bytes."""
+    csid = msg.csid if csid is None else csid
+    msid = msg.msid if msid is None else msid
+    payload = msg.payload
+    n = len(payload)
+    if not MIN_CSID <= csid <= MAX_CSID or n > MAX_MESSAGE_LENGTH or not 0 <= msid <= _U32:
+        _check(Message(msg.type_id, payload, msg.timestamp, msid, csid))
     ts = msg.timestamp & _U32
-    first = build_header(0, msg.csid, ts, len(msg.payload), msg.type_id, msg.msid)
-    cont = build_header(3, msg.csid, type3_extended_value=ts if ts >= EXTENDED_TIMESTAMP_MARK else None)
-    return _chunks(first, cont, msg.payload, chunk_size)
+    first = type0_header(csid, ts, n, msg.type_id, msid)
+    if n <= chunk_size:
+        return first + payload
+    if ts < EXTENDED_TIMESTAMP_MARK:
+        cont = build_basic_header(3, csid)
+    else:
+        cont = build_header(3, csid, type3_extended_value=ts)
+    return _chunks(first, cont, payload, chunk_size)
+
+
+class SharedOutput:
+    """Chunks made once by :func:`chunk_message` and written to many connections (a relay's group of players):
+    the bytes produced so far and the chunk streams they used. A connection attached to it
+    (:meth:`rtmpspec.connection.Connection.attach_shared`) counts those bytes as its own and, before it chunks a
+    message itself, restarts those chunk streams with a Type 0 header (RTMP 5.3.1.2): the producer accounts once
+    per batch for every subscriber, with no call per subscriber."""
+
+    __slots__ = ("bytes", "csids")
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.csids: set[int] = set()
+
+    def add(self, nbytes: int, csids) -> None:
+        """``nbytes`` more were written to every attached connection, on ``csids``."""
+        self.bytes += nbytes
+        self.csids.update(csids)
 
 
 class ChunkWriter:
@@ -573,13 +658,17 @@ class ChunkWriter:
             return 3
         return 2
 
-    def write_shared(self, data: bytes, msg: Message) -> bytes:
-        """Account for bytes made by :func:`chunk_message` (shared across subscribers) as if written here:
-        the chunk stream's state becomes that of a Type 0 header for ``msg``."""
-        ts = msg.timestamp & _U32
-        self._streams[msg.csid] = _OutState(ts, ts, len(msg.payload), msg.type_id, msg.msid, False)
-        self.bytes_written += len(data)
-        return data
+    def write_shared(self, nbytes: int, csids) -> None:
+        """Account for ``nbytes`` of chunks made elsewhere by :func:`chunk_message` (shared across subscribers)
+        and written to the same peer: they count as written, and the writer forgets its state for ``csids``, so
+        its next message on any of them starts with a Type 0 header (the shared chunks began with Type 0 headers
+        and changed what the receiver holds for those chunk streams: RTMP 5.3.1.2)."""
+        self.bytes_written += nbytes
+        streams = self._streams
+        if streams:
+            for csid in csids:
+                if csid in streams:
+                    del streams[csid]
 
     def forget(self, csid: int) -> None:
         self._streams.pop(csid, None)

@@ -18,13 +18,13 @@ from typing import Any
 
 from . import control, events
 from ._state import SECTION, Input, Role, State, transition
-from .chunkstream import NEED_DATA, ChunkReader, ChunkWriter, Message, chunk_message
+from .chunkstream import NEED_DATA, ChunkReader, ChunkWriter, Message, SharedOutput, chunk_message
 from .errors import DecodeError, LocalProtocolError, ProtocolError
 from .messages import COMMAND_TYPES, DATA_TYPES, Command, DataMessage, MessageType
 
 __all__ = ["Connection", "Role", "State", "NEED_DATA"]
 
-_MEDIA = (MessageType.AUDIO, MessageType.VIDEO, MessageType.AGGREGATE)
+_MEDIA = (MessageType.AUDIO, MessageType.VIDEO, MessageType.AGGREGATE)  # 8, 9, 22
 _CONTROL_TYPES = (1, 2, 3, 4, 5, 6)
 
 
@@ -61,6 +61,8 @@ class Connection:
         self.reader = ChunkReader(max_message_size=max_message_size, max_chunk_streams=max_chunk_streams,
                                   max_chunk_size=max_chunk_size, strict=strict)
         self.writer = ChunkWriter()
+        self._shared: SharedOutput | None = None  # see attach_shared
+        self._shared_mark = 0
         self._out = bytearray()
         self._error: Exception | None = None
         self._eof = False
@@ -99,6 +101,8 @@ class Connection:
 
     @property
     def bytes_sent(self) -> int:
+        if self._shared is not None:
+            self._settle()
         return self.writer.bytes_written
 
     @property
@@ -210,6 +214,15 @@ class Connection:
 
     def _dispatch(self, msg: Message):
         t = msg.type_id
+        if t == 9 or t == 8 or t == 22:  # media first: most of what a publisher sends
+            if self.state is not State.CONNECTED:  # CONNECTED is the one state the table lets media in, and it
+                # keeps it there (tests/test_server_fanout.py checks the table says so)
+                self._advance(Input.RECV_MEDIA, msg, f"{MessageType(t).name.lower()} message")
+            if t == 9:
+                return events.Video(msg)
+            if t == 8:
+                return events.Audio(msg)
+            return events.Aggregate(msg)
         if t in _CONTROL_TYPES:
             ev = self._control(msg)
             self._advance(Input.RECV_CONTROL, msg, type(ev).__name__)
@@ -230,13 +243,6 @@ class Connection:
                                     field=exc.field, section=exc.section or "RTMP 7.1.2") from exc
             self._advance(Input.RECV_DATA, msg, "data message")
             return data
-        if t in _MEDIA:
-            self._advance(Input.RECV_MEDIA, msg, f"{MessageType(t).name.lower()} message")
-            if t == MessageType.AUDIO:
-                return events.Audio(msg)
-            if t == MessageType.VIDEO:
-                return events.Video(msg)
-            return events.Aggregate(msg)
         self._advance(Input.RECV_OTHER, msg, f"message type {t}")
         return events.OtherMessage(msg)
 
@@ -334,6 +340,8 @@ class Connection:
     # -- output -------------------------------------------------------------------------------------------
     def data_to_send(self) -> bytes:
         """Bytes the connection produced by itself (handshake, acknowledgements, ping responses)."""
+        if not self._out and self.state is not State.HANDSHAKE:
+            return b""
         if self._hs is not None and self.state is State.HANDSHAKE:
             self._out += self._hs.data_to_send()
         out = bytes(self._out)
@@ -341,6 +349,8 @@ class Connection:
         return out
 
     def _queue(self, msg: Message) -> None:
+        if self._shared is not None:
+            self._settle()
         self._out += self.writer.write(msg)
 
     def _send_window(self, size: int) -> None:
@@ -353,6 +363,8 @@ class Connection:
             raise self._error
         if self.state is State.HANDSHAKE:
             raise LocalProtocolError("cannot send messages before the handshake is complete (RTMP 5.2)")
+        if self._shared is not None:
+            self._settle()
         if isinstance(ev, Command):
             inp = self._send_command_input(ev)
             self._local(inp, f"command {ev.name!r}")
@@ -382,17 +394,46 @@ class Connection:
         """Fast path for relayed media: no state-table lookup beyond the established check."""
         if self.state is not State.CONNECTED:
             self._local(Input.SEND_MEDIA, "media message")
+        if self._shared is not None:
+            self._settle()
         return self.writer.write(msg)
 
-    def send_shared(self, data: bytes, msg: Message) -> bytes:
-        """Account for bytes made once by :func:`chunk_message` for many subscribers."""
+    def send_shared(self, nbytes: int, csids) -> None:
+        """Account for pre-chunked bytes shared by many connections (the relay's chunk-once fan-out): the caller
+        made them once with :func:`chunk_shared` (every message starts with a Type 0 header, so the bytes are
+        right whatever this connection sent before), wrote ``nbytes`` of them to this peer itself, and names the
+        chunk streams they used. They count as sent (:attr:`bytes_sent`), and this connection's next own message
+        on any of ``csids`` starts with a Type 0 header, so its header compression never relies on a state the
+        shared bytes replaced (RTMP 5.3.1.2). Several writes may be accounted in one call."""
         if self.state is not State.CONNECTED:
             self._local(Input.SEND_MEDIA, "media message")
-        return self.writer.write_shared(data, msg)
+        self.writer.write_shared(nbytes, csids)
+
+    def attach_shared(self, out: SharedOutput) -> None:
+        """From now on the bytes ``out`` grows by were written to this peer too (by the caller, who writes the same
+        chunks to every connection attached to ``out``): they count as sent and their chunk streams restart with
+        a Type 0 header before this connection chunks a message itself, settled lazily (on the next own send,
+        :attr:`bytes_sent`, or :meth:`detach_shared`) so the producer makes no call per connection per batch.
+        Accounting only: it never raises (whether media may be written to this peer is the writer's call)."""
+        self._settle()
+        self._shared = out
+        self._shared_mark = out.bytes
+
+    def detach_shared(self) -> None:
+        """No more shared bytes for this peer (what was written until now is accounted)."""
+        self._settle()
+        self._shared = None
+
+    def _settle(self) -> None:
+        out = self._shared
+        if out is not None and out.bytes != self._shared_mark:
+            self.writer.write_shared(out.bytes - self._shared_mark, out.csids)
+            self._shared_mark = out.bytes
 
     @staticmethod
-    def chunk_shared(msg: Message, chunk_size: int) -> bytes:
-        return chunk_message(msg, chunk_size)
+    def chunk_shared(msg: Message, chunk_size: int, *, msid: int | None = None, csid: int | None = None) -> bytes:
+        """``msg`` chunked statelessly (:func:`rtmpspec.chunkstream.chunk_message`), for :meth:`send_shared`."""
+        return chunk_message(msg, chunk_size, msid=msid, csid=csid)
 
     def _send_command_input(self, cmd: Command) -> Input:
         if self.role is Role.CLIENT:

@@ -26,6 +26,10 @@ class FakeTransport:
     def write(self, b: bytes) -> None:
         self.data += b
 
+    def writelines(self, bufs) -> None:
+        for b in bufs:
+            self.data += b
+
     def get_write_buffer_size(self) -> int:
         return self.queued
 
@@ -58,7 +62,7 @@ class FakeSession:
 
 def test_drop_policy_is_keyframe_safe_in_process():
     async def main():
-        cfg = Config(player_soft_limit=1000, player_hard_limit=5000)
+        cfg = Config(player_soft_limit=1000, player_hard_limit=5000, player_check_interval=0)
         relay = Relay(cfg)
         s = relay.get("live", "x")
         pub = FakeSession(0)
