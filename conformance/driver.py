@@ -4,10 +4,10 @@ One :class:`Session` is one TCP (or TLS) connection to the target. It can
 
 - run the handshake step by step (``send_c0c1`` / ``read_s0s1s2`` / ``send_c2``) or at once (``handshake``),
   with any version byte, a plain or digest C1, a bad C2, or a C1 cut short;
-- send messages through a :class:`rtmpspec.chunkstream.ChunkWriter` (``send``), pick the chunk header fmt
-  (``send(msg, fmt=...)``), or send raw crafted chunks built with :func:`rtmpspec.chunkstream.build_header`
+- send messages through a :class:`rtmpspec.chunkwriter.ChunkWriter` (``send``), pick the chunk header fmt
+  (``send(msg, fmt=...)``), or send raw crafted chunks built with :func:`rtmpspec.chunkheader.build_header`
   (``send_raw``), at any chunk size;
-- read the server's bytes with a *lenient* :class:`rtmpspec.chunkstream.ChunkReader` into :class:`Inbound`
+- read the server's bytes with a *lenient* :class:`rtmpspec.chunkreader.ChunkReader` into :class:`Inbound`
   records (message, offset, the exact chunk bytes), and wait for one that matches (``expect``), bounded by the
   step timeout; answer pings and send Acknowledgements like a normal client;
 - record both directions in a shared :class:`WireLog`, decoded with :func:`rtmpspec.dissect.describe_message`
@@ -29,10 +29,14 @@ from typing import Any
 
 from rtmpspec import control, messages
 from rtmpspec import handshake as hs
-from rtmpspec.chunkstream import NEED_DATA, ChunkReader, ChunkWriter, Message, build_header
+from rtmpspec.chunkheader import build_header
+from rtmpspec.chunkreader import ChunkReader
+from rtmpspec.chunkwriter import ChunkWriter
 from rtmpspec.dissect import describe_message
 from rtmpspec.errors import ProtocolError
+from rtmpspec.message_format import Message
 from rtmpspec.messages import Command, DataMessage, MessageType
+from rtmpspec.sentinels import NEED_DATA
 
 from .wire import (  # noqa: F401  (re-exported for the cases)
     HEX_LIMIT,

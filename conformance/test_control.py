@@ -11,7 +11,7 @@ import random
 import time
 
 from rtmpspec import control
-from rtmpspec.chunkstream import Message
+from rtmpspec.message_format import Message
 from rtmpspec.messages import Command
 
 from . import craft

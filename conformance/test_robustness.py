@@ -9,7 +9,7 @@ import socket
 import struct
 
 from rtmpspec import amf0, control, messages
-from rtmpspec.chunkstream import Message
+from rtmpspec.message_format import Message
 from rtmpspec.messages import Command
 
 from . import craft

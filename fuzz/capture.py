@@ -18,7 +18,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from rtmpspec.chunkstream import ChunkReader
+from rtmpspec.chunkreader import ChunkReader
 from rtmpspec.errors import RTMPError
 from rtmpspec.handshake import FLIGHT_SIZE
 

@@ -29,7 +29,8 @@ MAX_SAVED = 2000  # new seeds written to --corpus per campaign
 
 
 def synthesized_seeds(wire: Wire, rng: random.Random) -> list[Seed]:
-    from rtmpspec.chunkstream import ChunkWriter, Message
+    from rtmpspec.chunkwriter import ChunkWriter
+    from rtmpspec.message_format import Message
 
     out = []
     # publisher: what ffmpeg sends, built by rtmpspec

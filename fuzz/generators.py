@@ -30,7 +30,9 @@ from collections.abc import Callable
 
 from rtmpspec import amf0
 from rtmpspec import messages as m
-from rtmpspec.chunkstream import ChunkWriter, Message, build_header
+from rtmpspec.chunkheader import build_header
+from rtmpspec.chunkwriter import ChunkWriter
+from rtmpspec.message_format import Message
 
 from . import hostile
 from .case import Case, Conn, Part

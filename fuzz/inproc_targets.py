@@ -11,8 +11,10 @@ from collections.abc import Callable
 
 from rtmpspec import amf0, amf3, registry
 from rtmpspec import messages as msgs
-from rtmpspec.chunkstream import NEED_DATA, ChunkReader, Message
+from rtmpspec.chunkreader import ChunkReader
 from rtmpspec.errors import DecodeError, RTMPError
+from rtmpspec.message_format import Message
+from rtmpspec.sentinels import NEED_DATA
 
 MAX_INPUT = 1 << 16
 SLOW_SECONDS = 2.0
@@ -221,7 +223,7 @@ def t_roundtrip(data: bytes, p: dict) -> None:
 
 def t_control(data: bytes, p: dict) -> None:
     """One protocol / user control message (type 1..6) through a server Connection after the handshake."""
-    from rtmpspec.chunkstream import build_header
+    from rtmpspec.chunkheader import build_header
     from rtmpspec.connection import Connection, Role
 
     conn = Connection(Role.SERVER, strict=p.get("strict", True), handshake=False)

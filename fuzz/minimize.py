@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from rtmpspec import amf0
-from rtmpspec.chunkstream import ChunkReader, Message, chunk_message
+from rtmpspec.chunkreader import ChunkReader
+from rtmpspec.chunkwriter import chunk_message
 from rtmpspec.errors import RTMPError
+from rtmpspec.message_format import Message
 
 from .case import Case, Conn, Part
 from .findings import Observation

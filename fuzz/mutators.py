@@ -16,8 +16,8 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rtmpspec.chunk import MAX_CSID
-from rtmpspec.chunkstream import ChunkInfo, ChunkReader, build_header
+from rtmpspec.chunkheader import MAX_CSID, build_header
+from rtmpspec.chunkreader import ChunkInfo, ChunkReader
 from rtmpspec.errors import RTMPError
 from rtmpspec.handshake import FLIGHT_SIZE
 

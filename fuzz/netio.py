@@ -26,8 +26,9 @@ import time
 from dataclasses import dataclass, field
 
 from rtmpspec import messages as msgs
-from rtmpspec.connection import NEED_DATA, Connection, Role
+from rtmpspec.connection import Connection, Role
 from rtmpspec.errors import RTMPError
+from rtmpspec.sentinels import NEED_DATA
 
 from .case import Case, Conn
 

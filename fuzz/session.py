@@ -22,8 +22,9 @@ from hypothesis import strategies as st
 
 from rtmpspec import control
 from rtmpspec import messages as m
-from rtmpspec.chunkstream import ChunkWriter, Message
+from rtmpspec.chunkwriter import ChunkWriter
 from rtmpspec.errors import LocalProtocolError
+from rtmpspec.message_format import Message
 
 from .case import Part
 

@@ -20,8 +20,9 @@ import time
 import traceback
 
 from rtmpspec import messages as m
-from rtmpspec.connection import NEED_DATA, Connection, Role
+from rtmpspec.connection import Connection, Role
 from rtmpspec.errors import RTMPError
+from rtmpspec.sentinels import NEED_DATA
 
 _LEAK: list[bytes] = []
 

@@ -12,7 +12,9 @@ import struct
 
 from rtmpspec import handshake as hs
 from rtmpspec import messages as m
-from rtmpspec.chunkstream import Message, build_header, chunk_message
+from rtmpspec.chunkheader import build_header
+from rtmpspec.chunkwriter import chunk_message
+from rtmpspec.message_format import Message
 
 from .case import Part
 

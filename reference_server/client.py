@@ -80,9 +80,9 @@ from rtmpspec import events as E
 from rtmpspec import handshake as hs
 from rtmpspec import media
 from rtmpspec import messages as M
-from rtmpspec.chunkstream import Message
 from rtmpspec.connection import Connection, Role
 from rtmpspec.control import SET_BUFFER_LENGTH
+from rtmpspec.message_format import Message
 from rtmpspec.messages import Command, DataMessage, MessageType
 
 from .client_base import (  # noqa: F401  (re-exported: the client's public API)

@@ -29,9 +29,9 @@ from rtmpspec import amf0, media
 from rtmpspec import events as E
 from rtmpspec.errors import ProtocolError
 from rtmpspec.flv import AUDIO, SCRIPT, VIDEO, FLVReader, FLVTag, FLVWriter
-from rtmpspec.flv import END as FLV_END
-from rtmpspec.flv import NEED_DATA as FLV_NEED_DATA
 from rtmpspec.messages import DataMessage
+from rtmpspec.sentinels import END as FLV_END
+from rtmpspec.sentinels import NEED_DATA as FLV_NEED_DATA
 
 from .client import (
     ClientError,

@@ -11,10 +11,10 @@ from typing import Any
 from rtmpspec import events as E
 from rtmpspec import handshake as hs
 from rtmpspec import messages as M
-from rtmpspec.connection import NEED_DATA
 from rtmpspec.control import STREAM_EOF
 from rtmpspec.errors import ProtocolError
 from rtmpspec.messages import Command, DataMessage, MessageType
+from rtmpspec.sentinels import NEED_DATA
 
 from .client_base import _END, _PLAY_END_CODES, RECONNECT_REQUEST, ConnectionLost, resolve_tc_url
 

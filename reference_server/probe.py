@@ -18,10 +18,11 @@ from collections.abc import Callable
 from typing import Any
 
 from rtmpspec import events
-from rtmpspec.chunkstream import Message
-from rtmpspec.connection import NEED_DATA, Connection, Role
+from rtmpspec.connection import Connection, Role
 from rtmpspec.errors import ProtocolError
+from rtmpspec.message_format import Message
 from rtmpspec.messages import Command, connect, create_stream, play, publish
+from rtmpspec.sentinels import NEED_DATA
 
 
 class Probe(asyncio.Protocol):

@@ -30,9 +30,10 @@ from collections.abc import Callable
 from typing import Any
 
 from rtmpspec import control, events, media
-from rtmpspec.connection import NEED_DATA, Connection, Role, State
+from rtmpspec.connection import Connection, Role, State
 from rtmpspec.errors import DecodeError, ProtocolError
 from rtmpspec.messages import Command, DataMessage, on_status, plain, split_aggregate
+from rtmpspec.sentinels import NEED_DATA
 
 from . import logs
 from .config import Config, valid_name

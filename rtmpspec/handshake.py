@@ -38,7 +38,10 @@ from typing import Any, Literal
 from construct import Bytes, ConstructError, Int8ub, Int32ub, Struct
 
 from .errors import DecodeError, LimitExceeded, LocalProtocolError, ProtocolError
+from .events import Event
+from .receivebuffer import ReceiveBuffer
 from .registry import Codec, register, register_schema
+from .sentinels import NEED_DATA, PAUSED, Sentinel
 
 RTMP_VERSION = 3  # RTMP 5.2.2
 RTMPE_VERSIONS = (6, 8, 9)  # encrypted RTMP (not supported)
@@ -153,27 +156,19 @@ def echo_matches(response: bytes, our_challenge: bytes) -> bool:
 # --- state machines ------------------------------------------------------------------------------------
 
 
-class _Sentinel:
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    def __repr__(self) -> str:
-        return self._name
-
-
-NEED_DATA = _Sentinel("NEED_DATA")  # feed more bytes with receive_data()
-PAUSED = _Sentinel("PAUSED")  # handshake complete: later bytes belong to the chunk stream
+# next_event() returns NEED_DATA (feed more bytes with receive_data()) or, once HandshakeComplete was returned,
+# PAUSED (later bytes belong to the chunk stream): the package's sentinels (rtmpspec.sentinels)
 
 
 @dataclass(frozen=True)
-class VersionReceived:
+class VersionReceived(Event):
     """C0 (server side) or S0 (client side) arrived."""
 
     version: int
 
 
 @dataclass(frozen=True)
-class _ChallengeReceived:
+class _ChallengeReceived(Event):
     time: int
     zero: int  # a version in the digest handshake
     random: bytes = field(repr=False)
@@ -203,7 +198,7 @@ class S1Received(_ChallengeReceived):
 
 
 @dataclass(frozen=True)
-class HandshakeComplete:
+class HandshakeComplete(Event):
     """C2 (server) / S2 (client) arrived. ``leftover``: bytes after it, the start of the chunk stream.
 
     ``echo_ok``: the peer echoed our C1/S1 (RTMP 5.2.4). ``digest_ok``: None unless both sides used the
@@ -216,7 +211,7 @@ class HandshakeComplete:
     leftover: bytes = field(repr=False)
 
 
-Event = VersionReceived | C1Received | S1Received | HandshakeComplete
+HandshakeEvent = VersionReceived | C1Received | S1Received | HandshakeComplete
 
 
 class State(enum.Enum):
@@ -279,8 +274,7 @@ class _Handshake:
         self.peer_challenge: bytes | None = None  # the C1/S1 we got
         self.our_digest: bytes | None = None  # digest in our C1/S1, when we use the digest handshake
         self.peer_digest: bytes | None = None  # digest in the peer's C1/S1, when valid
-        self._in = bytearray()
-        self._offset = 0  # stream offset of self._in[0]
+        self._in = ReceiveBuffer()
         self._out = bytearray()
         self._error: ProtocolError | None = None
 
@@ -297,21 +291,21 @@ class _Handshake:
             self._fail(
                 ProtocolError(
                     f"peer closed the connection in state {self.state.value}",
-                    offset=self._offset + len(self._in),
+                    offset=self._in.offset + len(self._in),
                     section="RTMP 5.2.1",
                 )
             )
-        self._in += data
+        self._in.append(data)
         if len(self._in) - self._still_needed() > self.max_leftover:
             self._fail(
                 LimitExceeded(
                     f"more than {self.max_leftover} bytes beyond the handshake before it completed",
-                    offset=self._offset + len(self._in),
+                    offset=self._in.offset + len(self._in),
                     section="RTMP 5.2.1",
                 )
             )
 
-    def next_event(self) -> Event | _Sentinel:
+    def next_event(self) -> HandshakeEvent | Sentinel:
         """The next event, ``NEED_DATA``, or ``PAUSED`` once ``HandshakeComplete`` was returned."""
         self._check_error()
         if self.state is State.DONE:
@@ -319,9 +313,9 @@ class _Handshake:
         name, size = _EXPECTED[self.state]
         if len(self._in) < size:
             return NEED_DATA
-        packet, offset = bytes(self._in[:size]), self._offset
-        del self._in[:size]
-        self._offset += size
+        offset = self._in.offset
+        packet = self._in.consume(size)
+        self._in.compact()
         new_state = self._transitions.get((self.state, name))
         if new_state is None:  # pragma: no cover - _EXPECTED and the tables agree
             self._fail(ProtocolError(f"unexpected {name} in state {self.state.value}", offset=offset))
@@ -360,7 +354,7 @@ class _Handshake:
         self.state = State.ERROR
         raise exc
 
-    def _handle(self, name: str, packet: bytes, offset: int) -> Event:
+    def _handle(self, name: str, packet: bytes, offset: int) -> HandshakeEvent:
         if name[1] == "0":
             version = packet[0]
             if version != RTMP_VERSION:
@@ -421,9 +415,7 @@ class _Handshake:
         digest_ok = None
         if self.our_digest is not None and self.peer_digest is not None:
             digest_ok = validate_digest_response(packet, self.our_digest, full_key)
-        leftover = bytes(self._in)
-        self._offset += len(self._in)
-        self._in.clear()
+        leftover = self._in.consume_all()
         return HandshakeComplete(
             int.from_bytes(self.peer_challenge[:4], "big"),
             echo_matches(packet, self.our_challenge),

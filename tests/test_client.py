@@ -32,10 +32,12 @@ from reference_server.client import (
 from rtmpspec import control
 from rtmpspec import events as E
 from rtmpspec import messages as M
-from rtmpspec.chunkstream import Message, build_header
-from rtmpspec.connection import NEED_DATA, Connection, Role
+from rtmpspec.chunkheader import build_header
+from rtmpspec.connection import Connection, Role
 from rtmpspec.errors import ProtocolError
 from rtmpspec.flv import AUDIO, SCRIPT, VIDEO, FLVWriter, read_flv
+from rtmpspec.message_format import Message
+from rtmpspec.sentinels import NEED_DATA
 
 # -- media used by the fake server and the CLI tests ---------------------------------------------------------
 AVC_SEQ = bytes.fromhex("1700000000") + bytes.fromhex("01640028ffe1000467640028010004 68ee3c80".replace(" ", ""))

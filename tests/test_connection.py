@@ -10,9 +10,12 @@ from rtmpspec import control
 from rtmpspec import events as E
 from rtmpspec import messages as M
 from rtmpspec._state import State
-from rtmpspec.chunkstream import ChunkReader, Message, chunk_message
-from rtmpspec.connection import NEED_DATA, Connection, Role
+from rtmpspec.chunkreader import ChunkReader
+from rtmpspec.chunkwriter import chunk_message
+from rtmpspec.connection import Connection, Role
 from rtmpspec.errors import ProtocolError
+from rtmpspec.message_format import Message
+from rtmpspec.sentinels import NEED_DATA
 
 
 def drain(c):

@@ -28,9 +28,10 @@ from fuzz.session import ACTIONS, build, sessions
 from fuzz.target import LogWatcher, SpawnedTarget
 from fuzz.wire import Wire
 from rtmpspec import amf0
-from rtmpspec.chunkstream import NEED_DATA, ChunkReader
+from rtmpspec.chunkreader import ChunkReader
 from rtmpspec.errors import RTMPError
 from rtmpspec.handshake import FLIGHT_SIZE
+from rtmpspec.sentinels import NEED_DATA
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,7 @@ from fuzz.case import Case, Conn, Part
 from fuzz.inproc import classify, run_target
 from fuzz.target import reference_server_available
 from rtmpspec import messages as msgs
-from rtmpspec.chunkstream import chunk_message
+from rtmpspec.chunkwriter import chunk_message
 
 HANDSHAKE_OVERFLOW = b"\x03" + bytes(1536) + bytes(70000)  # C0 + C1 + 70000 bytes before C2 completes... and more
 

@@ -12,7 +12,8 @@ from test_server import connected, media_of, player, publisher, run, wait_media
 
 from reference_server.probe import AVC_SEQ, Probe, ServerProcess, avc_frame, video
 from rtmpspec import messages as M
-from rtmpspec.chunkstream import Message, chunk_message
+from rtmpspec.chunkwriter import chunk_message
+from rtmpspec.message_format import Message
 
 
 @pytest.fixture(scope="module")

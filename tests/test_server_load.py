@@ -14,7 +14,7 @@ from reference_server.config import Config
 from reference_server.probe import AAC_SEQ, AVC_SEQ, Probe, ServerProcess, aac_frame, audio, avc_frame, video
 from reference_server.relay import Player, Relay
 from reference_server.session import CLOSE_GRACE
-from rtmpspec.chunkstream import ChunkReader
+from rtmpspec.chunkreader import ChunkReader
 from rtmpspec.connection import Connection, Role, State
 
 
@@ -211,8 +211,8 @@ def test_late_joiner_gets_ertmp_headers_and_gop_from_real_file():
     import os
 
     from rtmpspec import media
-    from rtmpspec.chunkstream import Message
     from rtmpspec.flv import read_flv
+    from rtmpspec.message_format import Message
     from rtmpspec.messages import DataMessage
 
     path = ERTMP if os.path.exists(ERTMP) else os.path.join(os.path.dirname(__file__), "..", "..", "shared",
@@ -268,7 +268,7 @@ def test_multitrack_sequence_headers_are_cached_per_track():
 def test_metadata_forms_are_stored_unwrapped():
     from rtmpspec.amf0_values import AVMPlus, ECMAArray
     from rtmpspec.amf3_values import AMF3Object
-    from rtmpspec.chunkstream import Message
+    from rtmpspec.message_format import Message
     from rtmpspec.messages import DataMessage
 
     forms = [
@@ -284,7 +284,7 @@ def test_metadata_forms_are_stored_unwrapped():
             s.on_data(DataMessage.from_message(Message(wire.type_id, wire.payload, 0, 1, 5)))
             assert dict(s.metadata) == {"width": 1.0}, dm
             late = _join(s, 1)
-            from rtmpspec.chunkstream import ChunkReader
+            from rtmpspec.chunkreader import ChunkReader
             r = ChunkReader(chunk_size=4096)
             r.receive_data(bytes(late.transport.data))
             [m] = [m for m in r if m.type_id == 18]

@@ -13,7 +13,8 @@ from __future__ import annotations
 import time
 
 from rtmpspec import control, events
-from rtmpspec.chunkstream import EXTENDED_TIMESTAMP_MARK, Message, build_header
+from rtmpspec.chunkheader import EXTENDED_TIMESTAMP_MARK, build_header
+from rtmpspec.message_format import Message
 from rtmpspec.messages import DataMessage, SubMessage, build_aggregate
 
 from . import inputs

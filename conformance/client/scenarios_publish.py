@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from rtmpspec import control, events, messages
-from rtmpspec.chunkstream import build_header
+from rtmpspec.chunkheader import build_header
 from rtmpspec.messages import Command
 
 from .runner import Run, ScenarioError, register
