@@ -77,7 +77,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from rtmpspec import events as E
-from rtmpspec import handshake as hs
 from rtmpspec import media
 from rtmpspec import messages as M
 from rtmpspec.connection import Connection, Role
@@ -176,9 +175,6 @@ class RTMPClient(_Receiver):
         self._unanswered: set[float] = set()  # fire-and-forget calls: their _result/_error is dropped
         self._waiters: list[_Waiter] = []
         self._handshake_done: asyncio.Future | None = None
-        self._hs: hs.HandshakeClient | None = None
-        self._peer_version = 0
-        self._peer_digest = False
         self._queue: asyncio.Queue = asyncio.Queue()
         self._drained = asyncio.Event()
         self._drained.set()
@@ -263,14 +259,10 @@ class RTMPClient(_Receiver):
                 await asyncio.sleep(0.05)
             except (OSError, ssl.SSLError) as exc:
                 raise ConnectionFailed(f"cannot connect to {u.host}:{u.port}: {exc}") from exc
-        # The handshake is driven here with rtmpspec's HandshakeClient rather than inside the Connection: the
-        # Connection maps digest="auto" to True for a client, which rejects the plain S1 of ffmpeg -listen.
-        self.conn = Connection(Role.CLIENT, now=loop.time(), strict=self.strict, handshake=False,
-                               max_message_size=self.max_message_size)
-        self._hs = hs.HandshakeClient(digest=_HANDSHAKE_MODES[self.handshake],
-                                      now_ms=int(loop.time() * 1000) & 0xFFFFFFFF)
+        self.conn = Connection(Role.CLIENT, now=loop.time(), strict=self.strict,
+                               digest=_HANDSHAKE_MODES[self.handshake], max_message_size=self.max_message_size)
         self._handshake_done = loop.create_future()
-        self._write(self._hs.data_to_send())
+        self._flush()  # C0+C1
         self._task = asyncio.create_task(self._read_loop(), name=f"rtmp-client {u}")
         await self._wait(self._handshake_done, timeout, "handshake")
         log.debug("handshake done with %s:%s (%s)", u.host, u.port, self.handshake_info)

@@ -311,7 +311,7 @@ class FLVOutput:
             return
         if not self.header_done:
             self._header(None)
-        kind = VIDEO if type(ev) is E.Video else AUDIO
+        kind = VIDEO if isinstance(ev, E.Video) else AUDIO
         ts = self._ts(ev.timestamp, True)
         if self.first_media_ts is None:
             self.first_media_ts = ev.timestamp

@@ -9,7 +9,6 @@ import ssl
 from typing import Any
 
 from rtmpspec import events as E
-from rtmpspec import handshake as hs
 from rtmpspec import messages as M
 from rtmpspec.control import STREAM_EOF
 from rtmpspec.errors import ProtocolError
@@ -35,10 +34,8 @@ class _Receiver:
                         data = b""
                     else:
                         raise ConnectionLost(f"connection lost: {exc}") from exc
-                if self._hs is not None and not self._hs.complete:
-                    data = self._handshake(data)
-                    if not data:
-                        continue
+                if not data and self.handshake_info is None:
+                    raise ConnectionLost("the server closed the connection during the handshake")
                 self.conn.receive_data(data, loop.time())
                 while (ev := self.conn.next_event()) is not NEED_DATA:
                     if self._handle(ev) and not self._closing and self._queue.qsize() >= self.max_queue:
@@ -62,31 +59,15 @@ class _Receiver:
             self._eof = True
             self._finish(reason, error)
 
-    def _handshake(self, data: bytes) -> bytes:
-        """Feed the handshake; returns the bytes after S2 (the start of the chunk stream)."""
-        if not data:
-            raise ConnectionLost("the server closed the connection during the handshake")
-        self._hs.receive_data(data)
-        leftover = b""
-        while (ev := self._hs.next_event()) is not hs.NEED_DATA and ev is not hs.PAUSED:
-            if isinstance(ev, hs.VersionReceived):
-                self._peer_version = ev.version
-            elif isinstance(ev, hs.S1Received):
-                self._peer_digest = ev.digest
-            elif isinstance(ev, hs.HandshakeComplete):
-                self.handshake_info = E.HandshakeDone(self._peer_version, self._peer_digest, ev.echo_ok,
-                                                      ev.peer_time)
-                leftover = ev.leftover
-                if self._handshake_done is not None and not self._handshake_done.done():
-                    self._handshake_done.set_result(self.handshake_info)
-        self._write(self._hs.data_to_send())
-        return leftover
-
-    def _handle(self, ev: Any) -> bool:
+    def _handle(self, ev: E.Event) -> bool:
         """Apply one event; True when a media event was queued."""
-        if type(ev) in (E.Audio, E.Video, E.Aggregate) or isinstance(ev, DataMessage):
+        if isinstance(ev, (E.Audio, E.Video, E.Aggregate, DataMessage)):
             return self._media(ev)
-        if isinstance(ev, Command):
+        if isinstance(ev, E.HandshakeDone):
+            self.handshake_info = ev
+            if self._handshake_done is not None and not self._handshake_done.done():
+                self._handshake_done.set_result(ev)
+        elif isinstance(ev, Command):
             self._command(ev)
         elif isinstance(ev, E.UserControl):
             if ev.event_type == STREAM_EOF and self.playing is not None and ev.stream_id in (self.stream_id, 0):
@@ -143,7 +124,7 @@ class _Receiver:
             if info.get("code") in _PLAY_END_CODES:
                 self._end_play(info["code"])
             return False
-        if type(ev) is E.Aggregate:
+        if isinstance(ev, E.Aggregate):
             try:
                 subs = M.split_aggregate(ev.message)
             except ProtocolError as exc:
