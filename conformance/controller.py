@@ -13,7 +13,7 @@ from .case import probe_contract
 from .driver import WireLog
 from .guard import SharedState, stop_all, target_to_json
 from .preflight import probe
-from .target import EmbeddedServer, TargetError, parse_target
+from .target import TargetError, embedded_server, parse_target, start_embedded
 
 
 def setup_target(config: pytest.Config, st: dict) -> None:
@@ -34,9 +34,9 @@ def setup_target(config: pytest.Config, st: dict) -> None:
         if config.getoption("--restart-cmd"):
             restart = {"kind": "command", "command": config.getoption("--restart-cmd"), "timeout": max(30.0, 10 * step)}
     else:
-        server = EmbeddedServer(config.getoption("--reference-server-cmd"), log=shared.dir / "server.log")
+        server = embedded_server(config.getoption("--reference-server-cmd"), log=shared.dir / "server.log")
         try:
-            host, port = server.start()
+            host, port = start_embedded(server)
         except TargetError as exc:
             _stop(config, st, f"the embedded reference server did not start: {exc}", None, t0)
             return

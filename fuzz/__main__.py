@@ -57,22 +57,20 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
 
 
 def _make_target(args):
-    from . import peers
     from .netio import check_loopback
-    from .target import ExternalTarget, SpawnedTarget
+    from .target import external, preset, spawned
 
     if args.target:
         host, port = _hostport(args.target)
         check_loopback(host)
-        return ExternalTarget(host, port, pid=args.target_pid, log=args.target_log, ignore=args.log_ignore)
+        return external(host, port, pid=args.target_pid, log=args.target_log, ignore=args.log_ignore)
     if args.spawn:
         import shlex
 
-        t = SpawnedTarget(shlex.split(args.spawn), name=args.spawn.split()[0], workdir=args.workdir,
-                          ignore=args.log_ignore)
+        t = spawned(shlex.split(args.spawn), name=args.spawn.split()[0], workdir=args.workdir,
+                    ignore=args.log_ignore)
     else:
-        t = peers.make_preset(args.preset or "reference", workdir=args.workdir, nms_dir=args.nms_dir,
-                              ignore=args.log_ignore)
+        t = preset(args.preset or "reference", workdir=args.workdir, nms_dir=args.nms_dir, ignore=args.log_ignore)
     t.start()
     check_loopback(t.host)
     return t

@@ -157,10 +157,9 @@ def main(argv: list[str] | None = None) -> int:
             upstream = _hostport(args.upstream)
             check_loopback(upstream[0])
         else:
-            from .peers import make_preset
+            from .target import preset
 
-            target = make_preset(args.preset, workdir=str(work / "server"), nms_dir=args.nms_dir)
-            target.start()
+            target = preset(args.preset, workdir=str(work / "server"), nms_dir=args.nms_dir).start()
             upstream = (target.host, target.port)
         publish, player, log = asyncio.run(_capture(upstream, args.seconds, work))
     finally:

@@ -40,7 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rtmpspec import registry
+from rtmpspec import craft, registry
 
 from .case import Case, Conn, Part
 from .draw import DrawBudget, Drawer, DrawFailed, FieldCounter, Pool, source
@@ -48,7 +48,6 @@ from .findings import Finding, FindingStore
 from .minimize import Budget, ddmin_sync
 from .mutators import Seed, mutate_bytes, mutate_fields, splice
 from .report import DEFAULT_DIR, write_reports
-from .wire import Wire
 
 __all__ = ["TARGETS", "run_target", "classify", "InprocFuzzer", "main", "replay_finding"]
 
@@ -121,10 +120,9 @@ class InprocFuzzer:
                                         budget=self.budget)
                 self.pools[name].on_new = self._roundtrip
         self.seeds = golden_seeds()
-        wire = Wire()
         from .corpus import Corpus
 
-        corpus = Corpus(corpus_dir, wire, random.Random(seed))
+        corpus = Corpus(corpus_dir, "live", random.Random(seed))
         self.sessions = [s for s in corpus.seeds]
         # parsed once: chunk layouts of the session bodies (after the handshake) and of the whole sessions
         self.bodies = [Seed(s.data[s.handshake_length:], s.origin) for s in self.sessions]
@@ -231,7 +229,7 @@ class InprocFuzzer:
             c2 = self._pool_bytes("handshake.c2") or bytes(1536)
             base = bytes([rng.choice((3, 3, 3, 6, 0, 255))]) + c1 + c2
             if rng.random() < 0.3:
-                base = b"\x03" + Wire.c1(rng, digest=True) + c2
+                base = craft.c0() + craft.c1_random_digest(rng) + c2
             data = self._havoc(base) if rng.random() < 0.6 else base
             p = {"digest": rng.choice(("auto", True, False)), "pieces": self._pieces(len(data))}
         elif target in ("amf0", "amf3"):

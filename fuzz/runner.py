@@ -32,7 +32,7 @@ from .generators import Generator
 from .minimize import Budget, minimize_case, same_problem
 from .netio import CaseResult, response_shape, run_case
 from .oracle import Checker
-from .target import Target
+from .target import WatchedServer
 
 __all__ = ["Options", "Campaign"]
 
@@ -80,7 +80,7 @@ class _Stats:
 
 
 class Campaign:
-    def __init__(self, target: Target, gen: Generator, store: FindingStore, opts: Options) -> None:
+    def __init__(self, target: WatchedServer, gen: Generator, store: FindingStore, opts: Options) -> None:
         self.target = target
         self.gen = gen
         self.store = store

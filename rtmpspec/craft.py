@@ -30,9 +30,9 @@ from .chunkheader import (
 from .chunkwriter import chunk_message
 from .message_format import CSID_COMMAND, CSID_CONTROL, Message, MessageType
 
-__all__ = ["basic_header", "message_header", "header", "chunked", "chunk_list", "message", "command",
-           "control_payload", "set_chunk_size", "c0", "c1", "c2_echo", "c2_random", "flight", "prefix", "LEVELS",
-           "STREAM_ID"]
+__all__ = ["basic_header", "message_header", "header", "chunked", "chunk_list", "message", "command", "raw",
+           "control_payload", "set_chunk_size", "c0", "c1", "c1_random_digest", "c2_echo", "c2_random", "flight",
+           "tc_url", "connect", "prefix", "LEVELS", "STREAM_ID"]
 
 _U32 = 0xFFFFFFFF
 
@@ -186,13 +186,14 @@ def c2_random(rng: random.Random) -> bytes:
     return hs.C2.build({"time": 0, "time2": 0, "random_echo": rng.randbytes(hs.RANDOM_SIZE)})
 
 
+def c1_random_digest(rng: random.Random) -> bytes:
+    """A digest C1 with a random time and scheme."""
+    return c1(rng, digest=True, time=rng.getrandbits(32), scheme=rng.randrange(2))
+
+
 def flight(rng: random.Random, *, digest: bool = False) -> bytes:
     """C0+C1+C2 in one go (a blind client: see :func:`c2_random`); a digest C1 gets a random time and scheme."""
-    if digest:
-        first = c1(rng, digest=True, time=rng.getrandbits(32), scheme=rng.randrange(2))
-    else:
-        first = c1(rng)
-    return c0() + first + c2_random(rng)
+    return c0() + (c1_random_digest(rng) if digest else c1(rng)) + c2_random(rng)
 
 
 # -- the valid prefix of a blind client session ---------------------------------------------------------------------
@@ -201,7 +202,16 @@ LEVELS = ("raw", "handshake", "connected", "stream", "publishing", "playing")
 STREAM_ID = 1  # what createStream returns first on every server we know
 
 
-def prefix(level: str, rng: random.Random, *, app: str = "live", tc_url: str | None = None, key: str = "fuzz",
+def tc_url(app: str = "live", host: str = "127.0.0.1", port: int = 1935) -> str:
+    return f"rtmp://{host}:{port}/{app}"
+
+
+def connect(app: str = "live", url: str | None = None) -> bytes:
+    """``connect`` (transaction id 1) to ``app``, chunked at 128."""
+    return command(m.connect(app, url or tc_url(app)))
+
+
+def prefix(level: str, rng: random.Random, *, app: str = "live", url: str | None = None, key: str = "fuzz",
            digest: bool | None = None) -> list[tuple[str, bytes]]:
     """The valid start of a client session up to ``level`` (one of :data:`LEVELS`), as labelled pieces written
     without waiting for answers: the handshake flight, ``connect`` (transaction id 1), ``createStream`` (2), then
@@ -216,8 +226,7 @@ def prefix(level: str, rng: random.Random, *, app: str = "live", tc_url: str | N
     parts = [("handshake C0+C1+C2" + (" (digest)" if digest else ""), flight(rng, digest=digest))]
     if level == "handshake":
         return parts
-    tc_url = tc_url or f"rtmp://127.0.0.1:1935/{app}"
-    parts.append(("connect", command(m.connect(app, tc_url))))
+    parts.append(("connect", connect(app, url)))
     if level == "connected":
         return parts
     parts.append(("createStream", command(m.create_stream(2))))

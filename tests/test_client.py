@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from fuzz.peers import free_port
+from harness.process import free_port
 from reference_server import client_cli
 from reference_server.client import (
     PLAY_FLASH_VER,

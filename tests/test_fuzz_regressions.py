@@ -10,7 +10,6 @@ import pytest
 
 from fuzz.case import Case, Conn, Part
 from fuzz.inproc import classify, run_target
-from fuzz.target import reference_server_available
 from rtmpspec import messages as msgs
 from rtmpspec.chunkwriter import chunk_message
 
@@ -38,11 +37,10 @@ def test_regression_inputs_raise_documented_errors_only(target, params, data, wh
 
 
 def _nan_session() -> bytes:
-    from fuzz.wire import Wire
+    from rtmpspec import craft
 
-    w = Wire()
-    return (b"\x03" + bytes(3072) + _NAN_CONNECT + w.command(msgs.create_stream(2))
-            + w.command(msgs.play("k", msid=1)))
+    return (b"\x03" + bytes(3072) + _NAN_CONNECT + craft.command(msgs.create_stream(2))
+            + craft.command(msgs.play("k", msid=1)))
 
 
 NETWORK_REGRESSIONS = [
@@ -51,13 +49,11 @@ NETWORK_REGRESSIONS = [
 ]
 
 
-@pytest.mark.skipif(not reference_server_available(), reason="reference_server is not available")
 def test_reference_server_handles_former_findings_without_internal_error():
     from fuzz.oracle import Checker
-    from fuzz.peers import make_preset
+    from fuzz.target import preset
 
-    t = make_preset("reference")
-    t.start()
+    t = preset("reference").start()
     try:
         checker = Checker(t, probe_timeout=5)
         for name, data in NETWORK_REGRESSIONS:
@@ -74,16 +70,14 @@ def test_reference_server_handles_former_findings_without_internal_error():
 FINDINGS_DIR = __import__("pathlib").Path(__file__).parent / "data" / "fuzz-findings"
 
 
-@pytest.mark.skipif(not reference_server_available(), reason="reference_server is not available")
 def test_reference_server_campaign_reproducers_no_longer_reproduce():
     from fuzz.findings import load_finding
     from fuzz.oracle import Checker
-    from fuzz.peers import make_preset
+    from fuzz.target import preset
 
     files = sorted(FINDINGS_DIR.glob("*.json"))
     assert len(files) == 4
-    t = make_preset("reference")
-    t.start()
+    t = preset("reference").start()
     try:
         checker = Checker(t, probe_timeout=5)
         for path in files:

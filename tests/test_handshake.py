@@ -462,7 +462,7 @@ def _serve_ffmpeg(tmp_path, start, hs, mangle=None):
                     hs = mangle(hs)
                 return run_over_socket(conn, hs)
         finally:
-            peers.stop_process(proc)
+            peers.stop(proc)
 
 
 needs_ffmpeg = pytest.mark.skipif(peers.ffmpeg_binary() is None, reason="ffmpeg is not installed")
@@ -544,6 +544,3 @@ def test_our_client_against_nginx_rtmp(nginx_rtmp, mode, scheme):
         sock.sendall(_connect_chunk(nginx_rtmp))
         reply = sock.recv(65536)
         assert reply[:1] == b"\x02"  # protocol control messages (chunk stream 2) answer the connect
-
-
-nginx_rtmp = peers.nginx_rtmp  # the fixture, for the test above

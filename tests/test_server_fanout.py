@@ -12,11 +12,11 @@ import random
 from pathlib import Path
 
 import pytest
+from endpoint import AAC_SEQ, AVC_SEQ, aac_frame, audio, avc_frame, video
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reference_server.config import Config
-from reference_server.probe import AAC_SEQ, AVC_SEQ, aac_frame, audio, avc_frame, video
 from reference_server.relay import Player, Relay
 from rtmpspec._state import TABLE, Input, Role, State
 from rtmpspec.chunkheader import build_header
