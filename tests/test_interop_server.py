@@ -36,6 +36,7 @@ from reference_server.client import ConnectionFailed, RTMPClient, open_player, o
 from rtmpspec import amf0, control, media
 from rtmpspec import events as E
 from rtmpspec.flv import AUDIO, SCRIPT, VIDEO, FLVReader, read_flv
+from rtmpspec.messages import DataMessage
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
@@ -120,7 +121,7 @@ def test_our_client_publishes_and_plays(sample_flv, tmp_path):
         got, player = run(go(), 40)
     assert player.error is None
     assert player.end_reason in ("NetStream.Play.UnpublishNotify", "NetStream.Play.Stop", "StreamEOF")
-    meta = [e for e in got if not isinstance(e, E.Audio) and e.metadata is not None]
+    meta = [e for e in got if isinstance(e, DataMessage) and e.metadata is not None]
     assert len(meta) == 1 and meta[0].metadata == amf0.decode_all(tags[0].data)[1]
     av_sent = [(t.tag_type, t.timestamp, t.data) for t in tags if t.tag_type in (AUDIO, VIDEO)]
     av_got = [(VIDEO if isinstance(e, E.Video) else AUDIO, e.timestamp, e.payload) for e in got
