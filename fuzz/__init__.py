@@ -5,7 +5,7 @@ Modules:
 - :mod:`fuzz.draw`: draws values from the schema-derived hypothesis strategies (``rtmpspec.strategies``) with a
   seeded random source, and counts the schema fields exercised.
 - :mod:`fuzz.generators`: one generator per layer (handshake, chunk headers, control, AMF0, commands, media, session,
-  corpus mutation); each returns a :class:`fuzz.case.Case` (exact bytes per connection).
+  corpus mutation); each returns a :class:`fuzz.case.FuzzCase` (exact bytes per connection).
 - :mod:`fuzz.session`: the session state machine (connect -> createStream -> publish/play, with steps out of order,
   repeated or missing) and a hypothesis ``RuleBasedStateMachine`` over the same rules.
 - :mod:`fuzz.mutators`: field-aware and byte-level mutations of recorded sessions.

@@ -222,7 +222,7 @@ def cmd_replay(argv: list[str], *, minimize: bool = False) -> int:
             return 2
         seen = None
         for _ in range(max(1, args.repeat)):
-            target.watcher.take()
+            target.events()
             res = await checker.run(f.case)
             await asyncio.sleep(0.05)
             obs = await checker.observe()

@@ -15,7 +15,7 @@ from typing import Any
 
 from rtmpspec import craft
 
-__all__ = ["Part", "Conn", "Case", "prefix", "handshake", "connect"]
+__all__ = ["Part", "Conn", "FuzzCase", "prefix", "handshake", "connect"]
 
 
 @dataclass
@@ -65,7 +65,7 @@ class Conn:
 
 
 @dataclass
-class Case:
+class FuzzCase:
     kind: str  # the generator that made it
     conns: list[Conn]
     index: int = -1  # position in the campaign's case sequence
@@ -87,7 +87,7 @@ class Case:
                 "connections": [c.to_json() for c in self.conns]}
 
     @classmethod
-    def from_json(cls, d: dict) -> Case:
+    def from_json(cls, d: dict) -> FuzzCase:
         return cls(d.get("kind", "?"), [Conn.from_json(c) for c in d["connections"]], int(d.get("index", -1)),
                    d.get("note", ""))
 

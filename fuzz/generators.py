@@ -1,4 +1,4 @@
-"""Case generators, one per layer. Structured values come from the schemas through :mod:`fuzz.draw`.
+"""FuzzCase generators, one per layer. Structured values come from the schemas through :mod:`fuzz.draw`.
 
 =============  ==============================================================================================
 generator      what it sends
@@ -36,7 +36,7 @@ from rtmpspec.craft import STREAM_ID
 from rtmpspec.message_format import Message, MessageType
 
 from . import hostile
-from .case import Case, Conn, Part, connect, handshake, prefix
+from .case import Conn, FuzzCase, Part, connect, handshake, prefix
 from .corpus import Corpus
 from .draw import DrawBudget, Drawer, DrawFailed, FieldCounter, Pool, source
 from .mutators import mutate_bytes, mutate_fields, splice
@@ -106,7 +106,7 @@ class Generator:
         self.shared_key_rate = shared_key_rate
         self.counts: dict[str, int] = {n: 0 for n in GENERATORS}
         self.errors: dict[str, int] = {}
-        self._fns: dict[str, Callable[[int], Case]] = {n: getattr(self, f"gen_{n}") for n in GENERATORS}
+        self._fns: dict[str, Callable[[int], FuzzCase]] = {n: getattr(self, f"gen_{n}") for n in GENERATORS}
 
     # -- plumbing ----------------------------------------------------------------------------------------
     def pick_kind(self) -> str:
@@ -116,7 +116,7 @@ class Generator:
                 return n
         return self._names[-1]
 
-    def case(self, index: int, kind: str | None = None) -> Case:
+    def case(self, index: int, kind: str | None = None) -> FuzzCase:
         kind = kind or self.pick_kind()
         for _ in range(5):
             try:
@@ -155,7 +155,7 @@ class Generator:
         return label, data
 
     # -- handshake -----------------------------------------------------------------------------------------
-    def gen_handshake(self, index: int) -> Case:
+    def gen_handshake(self, index: int) -> FuzzCase:
         rng = self.rng
         v = rng.random()
         c0 = self.pool("handshake.c0") if v < 0.3 else b"\x03"
@@ -187,10 +187,10 @@ class Generator:
             if rng.random() < 0.5:
                 parts.append(connect(self.app))
         self._mark(f"handshake:{variant}")
-        return Case("handshake", [Conn(parts, half_close=rng.random() < 0.9)], note=variant)
+        return FuzzCase("handshake", [Conn(parts, half_close=rng.random() < 0.9)], note=variant)
 
     # -- chunk layer ---------------------------------------------------------------------------------------
-    def gen_chunk(self, index: int) -> Case:
+    def gen_chunk(self, index: int) -> FuzzCase:
         rng = self.rng
         level = rng.choice(("handshake", "connected", "connected", "stream"))
         parts = prefix(level, rng, app=self.app)
@@ -216,9 +216,9 @@ class Generator:
             parts.append(Part(f"chunk fmt{fmt}{' ext3' if ext else ''} +{n}B", header + payload))
         if rng.random() < 0.5:
             parts.append(Part("createStream", craft.command(m.create_stream(9))))
-        return Case("chunk", [Conn(parts)], note=f"after {level}")
+        return FuzzCase("chunk", [Conn(parts)], note=f"after {level}")
 
-    def gen_chunk_edges(self, index: int) -> Case:
+    def gen_chunk_edges(self, index: int) -> FuzzCase:
         rng = self.rng
         parts = prefix(rng.choice(("handshake", "connected", "connected", "publishing")), rng, app=self.app,
                        key=self.key(index))
@@ -299,10 +299,10 @@ class Generator:
                 else:
                     data += build_header(rng.choice((1, 2)), 6, delta, 6, 9) + b"\x27\x01\x00\x00\x00\x00"
             parts.append(Part(f"timestamps wrapping from {ts0}", data))
-        return Case("chunk_edges", [Conn(parts)], note=variant)
+        return FuzzCase("chunk_edges", [Conn(parts)], note=variant)
 
     # -- control -------------------------------------------------------------------------------------------
-    def gen_control(self, index: int) -> Case:
+    def gen_control(self, index: int) -> FuzzCase:
         rng = self.rng
         level = rng.choice(("handshake", "connected", "connected", "stream", "publishing", "playing"))
         parts = prefix(level, rng, app=self.app, key=self.key(index))
@@ -335,10 +335,10 @@ class Generator:
         elif follow == "media":
             parts.append(Part(f"video at chunk size {chunk_size}", craft.raw(
                 Message(9, DEFAULT_MEDIA["video"][0] + bytes(200), 0, STREAM_ID, 6), chunk_size)))
-        return Case("control", [Conn(parts)], note=f"after {level}")
+        return FuzzCase("control", [Conn(parts)], note=f"after {level}")
 
     # -- AMF -------------------------------------------------------------------------------------------------
-    def gen_amf(self, index: int) -> Case:
+    def gen_amf(self, index: int) -> FuzzCase:
         rng = self.rng
         in_connect = rng.random() < 0.35
         level = "handshake" if in_connect else rng.choice(("connected", "stream", "publishing"))
@@ -387,9 +387,9 @@ class Generator:
         if level == "publishing" and type_id in (15, 18) and rng.random() < 0.4:  # relayed to a player
             conns = [Conn(prefix("playing", rng, app=self.app, key=key), half_close=False),
                      Conn(parts, start_delay=0.03)]
-        return Case("amf", conns, note=("in connect; " if in_connect else "") + "; ".join(labels)[:200])
+        return FuzzCase("amf", conns, note=("in connect; " if in_connect else "") + "; ".join(labels)[:200])
 
-    def gen_command(self, index: int) -> Case:
+    def gen_command(self, index: int) -> FuzzCase:
         rng = self.rng
         level = rng.choice(("connected", "stream", "stream", "publishing", "playing"))
         key = self.key(index)
@@ -418,7 +418,7 @@ class Generator:
             data = (craft.set_chunk_size(size) if size != 128 else b"") + \
                 craft.message(3, 20, body, msid=msid, chunk_size=size)
             parts.append(Part(f"{name} tid={tid} msid={msid} {nargs} args [{len(body)}B]", data))
-        return Case("command", [Conn(parts)], note=f"after {level}")
+        return FuzzCase("command", [Conn(parts)], note=f"after {level}")
 
     # -- media ---------------------------------------------------------------------------------------------
     def media_payload(self, kind: str, choice: int = 0) -> bytes:
@@ -453,7 +453,7 @@ class Generator:
                         + b"\x00\x00\x00" + p + back.to_bytes(4, "big"))
         return b"".join(subs)
 
-    def gen_media(self, index: int) -> Case:
+    def gen_media(self, index: int) -> FuzzCase:
         rng = self.rng
         key = self.key(index)
         with_player = rng.random() < 0.4
@@ -483,10 +483,10 @@ class Generator:
         else:
             pub = Conn(pub_parts, half_close=rng.random() < 0.9)
         conns.insert(0, pub)
-        return Case("media", conns, note=f"key {key}{' + player' if with_player else ''}")
+        return FuzzCase("media", conns, note=f"key {key}{' + player' if with_player else ''}")
 
     # -- session -------------------------------------------------------------------------------------------
-    def gen_session(self, index: int) -> Case:
+    def gen_session(self, index: int) -> FuzzCase:
         rng = self.rng
         edit = ""
         if len(self._sessions) < 16 or (rng.random() < 0.5 and self.budget.allow()):
@@ -514,11 +514,11 @@ class Generator:
         parts = [handshake(rng)]
         parts += build(steps, media=self.media_payload)
         n_bad = sum(1 for s in steps if not s.valid)
-        return Case("session", [Conn(parts, half_close=rng.random() < 0.9)],
+        return FuzzCase("session", [Conn(parts, half_close=rng.random() < 0.9)],
                     note=f"{len(steps)} steps, {n_bad} out of order{', edited: ' + edit if edit else ''}")
 
     # -- mutation of recorded sessions ---------------------------------------------------------------------
-    def gen_mutate(self, index: int) -> Case:
+    def gen_mutate(self, index: int) -> FuzzCase:
         rng = self.rng
         seed = self.corpus.pick(rng)
         r = rng.random()
@@ -535,4 +535,4 @@ class Generator:
             how = "splice"
         self._mark(f"mutate:{how}")
         note = f"{seed.origin}: " + "; ".join(notes)
-        return Case("mutate", [Conn([Part(note[:200], data)], half_close=rng.random() < 0.95)], note=note[:300])
+        return FuzzCase("mutate", [Conn([Part(note[:200], data)], half_close=rng.random() < 0.95)], note=note[:300])

@@ -42,7 +42,7 @@ from typing import Any
 
 from rtmpspec import craft, registry
 
-from .case import Case, Conn, Part
+from .case import Conn, FuzzCase, Part
 from .draw import DrawBudget, Drawer, DrawFailed, FieldCounter, Pool, source
 from .findings import Finding, FindingStore
 from .minimize import Budget, ddmin_sync
@@ -436,7 +436,7 @@ def minimize_input(target: str, data: bytes, params: dict, signature: str, *, ma
 
 def to_finding(f: dict, seed: int) -> Finding:
     data = bytes.fromhex(f["data"])
-    case = Case(f["target"], [Conn([Part(f"{f['target']} input", data)])], -1, json.dumps(f["params"]))
+    case = FuzzCase(f["target"], [Conn([Part(f"{f['target']} input", data)])], -1, json.dumps(f["params"]))
     symptom = "slow" if f["signature"].startswith("slow") else "exception"
     return Finding(symptom, f"{f['target']}: {f['signature']}", case, {"name": "rtmpspec (in process)"},
                    {"target": f["target"], "params": f["params"], "traceback": f["traceback"],

@@ -24,7 +24,7 @@ import struct
 import time
 from dataclasses import dataclass
 
-from .case import Case, Conn
+from .case import Conn, FuzzCase
 
 __all__ = ["ConnResult", "CaseResult", "run_case", "check_loopback", "response_shape"]
 
@@ -59,7 +59,7 @@ class ConnResult:
 
 @dataclass
 class CaseResult:
-    case: Case
+    case: FuzzCase
     conns: list[ConnResult]
     started: float
     finished: float
@@ -182,7 +182,7 @@ async def run_conn(host: str, port: int, conn: Conn, *, connect_timeout: float, 
     return ConnResult(outcome, proto.received, bytes(proto.head), time.monotonic() - t0, proto.error)
 
 
-async def run_case(host: str, port: int, case: Case, *, connect_timeout: float = 3.0, linger: float = 3.0,
+async def run_case(host: str, port: int, case: FuzzCase, *, connect_timeout: float = 3.0, linger: float = 3.0,
                    hold: float = 0.3) -> CaseResult:
     t0 = time.monotonic()
     if len(case.conns) == 1:

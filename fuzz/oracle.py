@@ -17,7 +17,7 @@ import time
 
 from harness.health import Health, probe
 
-from .case import Case
+from .case import FuzzCase
 from .findings import Observation
 from .netio import CaseResult, run_case
 from .target import LogEvent, WatchedServer
@@ -73,7 +73,7 @@ class Checker:
         alive = t.alive()
         if alive is False:
             await asyncio.get_running_loop().run_in_executor(None, t.wait_logs, 1.5)  # its last words
-            events = t.watcher.take()
+            events = t.events()
             info = t.exit_info()
             sig = info or "process exited"
             tb = [e for e in events if e.kind in ("traceback", "node-exception", "sanitizer")]
@@ -87,13 +87,13 @@ class Checker:
                 await asyncio.sleep(0.2)
                 if t.alive() is False:
                     return await self.observe()
-                events = t.watcher.take()
+                events = t.events()
                 sig = "connection refused" + (f"; {events[0].signature}" if events else "")
                 return Observation("crash", sig, {"probe": r.to_json(), "log": [e.to_json() for e in events[:10]],
                                                   "log_tail": t.watcher.tail(60)})
             if r.failure == "timeout":
                 r2 = await self.probe(self.hang_timeout)
-                events = t.watcher.take()
+                events = t.events()
                 if t.alive() is False:
                     return await self.observe()
                 if not r2.ok:
@@ -106,19 +106,19 @@ class Checker:
             # closed or a bad answer: try once more before calling it
             r2 = await self.probe()
             if r2.ok:
-                events = t.watcher.take()
+                events = t.events()
                 if events:
                     return self._log_observation(events)
                 return None
-            events = t.watcher.take()
+            events = t.events()
             return Observation("hang" if r2.failure == "timeout" else "crash",
                                f"probe failed at stage {r.stage}: {r.reason[:80]}",
                                {"probe": r.to_json(), "probe_retry": r2.to_json(),
                                 "log": [e.to_json() for e in events[:10]], "log_tail": t.watcher.tail(40)})
-        events = t.watcher.take()
+        events = t.events()
         if events:
             await asyncio.sleep(0.05)  # the rest of a multi-line report (a traceback after its header line)
-            events += t.watcher.take()
+            events += t.events()
             return self._log_observation(events)
         if r.seconds > self.slow_threshold:
             return Observation("slow", f"probe took more than {self.slow_threshold:g}s",
@@ -135,33 +135,33 @@ class Checker:
         """Bring the target back: restart it (spawned) or wait for it (external). Pending log lines are dropped."""
         t = self.target
         if await self.healthy():
-            t.watcher.take()
+            t.events()
             return True
         if t.restartable:
             t.restart()
             await asyncio.sleep(0.05)
             ok = await self.healthy()
-            t.watcher.take()
+            t.events()
             return ok
         deadline = time.monotonic() + self.recover_timeout
         while time.monotonic() < deadline:
             await asyncio.sleep(0.5)
             if await self.healthy():
-                t.watcher.take()
+                t.events()
                 return True
         return False
 
-    async def run(self, case: Case) -> CaseResult:
+    async def run(self, case: FuzzCase) -> CaseResult:
         return await run_case(self.target.host, self.target.port, case, connect_timeout=self.connect_timeout,
                               linger=self.linger)
 
-    async def check(self, cases: Case | list[Case], *, fresh: bool = False) -> Observation | None:
+    async def check(self, cases: FuzzCase | list[FuzzCase], *, fresh: bool = False) -> Observation | None:
         """Run case(s) one after the other on a healthy target, then observe."""
         if fresh and self.target.restartable:
             self.target.restart()
         elif not await self.restore():
             return Observation("crash", "target does not recover", {})
-        self.target.watcher.take()
+        self.target.events()
         for c in cases if isinstance(cases, list) else [cases]:
             await self.run(c)
             if self.target.alive() is False:

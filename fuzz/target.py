@@ -255,6 +255,11 @@ class WatchedServer:
         """False when the process exited, None when we cannot tell."""
         return self.server.alive()
 
+    def events(self) -> list[LogEvent]:
+        """The log events so far (the watcher first reads the log up to what the server has written)."""
+        self.server.wait_logs(0)
+        return self.watcher.take()
+
     def wait_logs(self, timeout: float = 1.0) -> None:
         """After an exit: the watcher has every line the server wrote (its last words)."""
         self.server.wait_logs(timeout)

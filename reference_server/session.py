@@ -62,13 +62,13 @@ class SessionRegistry:
     the one read buffer the event loop reads every connection into (each read is handled before the next)."""
 
     def __init__(self) -> None:
-        self.sessions: set[Session] = set()
+        self.sessions: set[ServerSession] = set()
         self.recorders: set[Recorder] = set()
         self.stopping = False
         self.read_buffer = memoryview(bytearray(READ_BUFFER))
 
 
-class Session(asyncio.BufferedProtocol):
+class ServerSession(asyncio.BufferedProtocol):
     def __init__(self, cfg: Config, relay: Relay, registry: SessionRegistry, clock: Callable[[], float]) -> None:
         self.cfg = cfg
         self.relay = relay
@@ -526,20 +526,20 @@ class Session(asyncio.BufferedProtocol):
 
 
 _HANDLERS = {
-    "connect": Session.on_connect,
-    "createStream": Session.on_create_stream,
-    "close": Session.on_close,
-    "releaseStream": Session.on_release_stream,
-    "FCPublish": Session.on_fc_publish,
-    "FCUnpublish": Session.on_fc_unpublish,
-    "getStreamLength": Session.on_get_stream_length,
-    "deleteStream": Session.on_delete_stream,
-    "closeStream": Session.on_close_stream,
-    "publish": Session.on_publish,
-    "play": Session.on_play,
-    "play2": Session.on_play2,
-    "pause": Session.on_pause,
-    "seek": Session.on_seek,
-    "receiveAudio": Session.on_receive_audio,
-    "receiveVideo": Session.on_receive_video,
+    "connect": ServerSession.on_connect,
+    "createStream": ServerSession.on_create_stream,
+    "close": ServerSession.on_close,
+    "releaseStream": ServerSession.on_release_stream,
+    "FCPublish": ServerSession.on_fc_publish,
+    "FCUnpublish": ServerSession.on_fc_unpublish,
+    "getStreamLength": ServerSession.on_get_stream_length,
+    "deleteStream": ServerSession.on_delete_stream,
+    "closeStream": ServerSession.on_close_stream,
+    "publish": ServerSession.on_publish,
+    "play": ServerSession.on_play,
+    "play2": ServerSession.on_play2,
+    "pause": ServerSession.on_pause,
+    "seek": ServerSession.on_seek,
+    "receiveAudio": ServerSession.on_receive_audio,
+    "receiveVideo": ServerSession.on_receive_video,
 }

@@ -214,7 +214,7 @@ class HandshakeComplete(Event):
 HandshakeEvent = VersionReceived | C1Received | S1Received | HandshakeComplete
 
 
-class State(enum.Enum):
+class HandshakeState(enum.Enum):
     WAIT_C0 = "WAIT_C0"
     WAIT_C1 = "WAIT_C1"
     WAIT_C2 = "WAIT_C2"
@@ -227,23 +227,23 @@ class State(enum.Enum):
 
 # (state, packet received) -> next state. RTMP 5.2.5: the server sends S0+S1+S2 once it has C1 (5.2.1 lets
 # it wait for C1); the client sends C0+C1 at once and C2 after S1. Anything else is a ProtocolError.
-SERVER_TRANSITIONS: dict[tuple[State, str], State] = {
-    (State.WAIT_C0, "C0"): State.WAIT_C1,
-    (State.WAIT_C1, "C1"): State.WAIT_C2,
-    (State.WAIT_C2, "C2"): State.DONE,
+SERVER_TRANSITIONS: dict[tuple[HandshakeState, str], HandshakeState] = {
+    (HandshakeState.WAIT_C0, "C0"): HandshakeState.WAIT_C1,
+    (HandshakeState.WAIT_C1, "C1"): HandshakeState.WAIT_C2,
+    (HandshakeState.WAIT_C2, "C2"): HandshakeState.DONE,
 }
-CLIENT_TRANSITIONS: dict[tuple[State, str], State] = {
-    (State.WAIT_S0, "S0"): State.WAIT_S1,
-    (State.WAIT_S1, "S1"): State.WAIT_S2,
-    (State.WAIT_S2, "S2"): State.DONE,
+CLIENT_TRANSITIONS: dict[tuple[HandshakeState, str], HandshakeState] = {
+    (HandshakeState.WAIT_S0, "S0"): HandshakeState.WAIT_S1,
+    (HandshakeState.WAIT_S1, "S1"): HandshakeState.WAIT_S2,
+    (HandshakeState.WAIT_S2, "S2"): HandshakeState.DONE,
 }
 _EXPECTED = {
-    State.WAIT_C0: ("C0", 1),
-    State.WAIT_C1: ("C1", PACKET_SIZE),
-    State.WAIT_C2: ("C2", PACKET_SIZE),
-    State.WAIT_S0: ("S0", 1),
-    State.WAIT_S1: ("S1", PACKET_SIZE),
-    State.WAIT_S2: ("S2", PACKET_SIZE),
+    HandshakeState.WAIT_C0: ("C0", 1),
+    HandshakeState.WAIT_C1: ("C1", PACKET_SIZE),
+    HandshakeState.WAIT_C2: ("C2", PACKET_SIZE),
+    HandshakeState.WAIT_S0: ("S0", 1),
+    HandshakeState.WAIT_S1: ("S1", PACKET_SIZE),
+    HandshakeState.WAIT_S2: ("S2", PACKET_SIZE),
 }
 _SECTIONS = {"0": "RTMP 5.2.2", "1": "RTMP 5.2.3", "2": "RTMP 5.2.4"}
 
@@ -251,8 +251,8 @@ DigestMode = Literal["auto"] | bool
 
 
 class _Handshake:
-    _transitions: dict[tuple[State, str], State]
-    _initial: State
+    _transitions: dict[tuple[HandshakeState, str], HandshakeState]
+    _initial: HandshakeState
 
     def __init__(
         self,
@@ -283,7 +283,7 @@ class _Handshake:
     def receive_data(self, data: bytes, *, now_ms: int | None = None) -> None:
         """Buffer bytes from the peer; ``b""`` means the peer closed. ``now_ms``: when they were read."""
         self._check_error()
-        if self.state is State.DONE:
+        if self.state is HandshakeState.DONE:
             raise LocalProtocolError("handshake complete: feed later bytes to the chunk stream")
         if now_ms is not None:
             self.now_ms = now_ms & 0xFFFFFFFF
@@ -308,7 +308,7 @@ class _Handshake:
     def next_event(self) -> HandshakeEvent | Sentinel:
         """The next event, ``NEED_DATA``, or ``PAUSED`` once ``HandshakeComplete`` was returned."""
         self._check_error()
-        if self.state is State.DONE:
+        if self.state is HandshakeState.DONE:
             return PAUSED
         name, size = _EXPECTED[self.state]
         if len(self._in) < size:
@@ -334,7 +334,7 @@ class _Handshake:
 
     @property
     def complete(self) -> bool:
-        return self.state is State.DONE
+        return self.state is HandshakeState.DONE
 
     # -- internals --
 
@@ -351,7 +351,7 @@ class _Handshake:
 
     def _fail(self, exc: ProtocolError) -> None:
         self._error = exc
-        self.state = State.ERROR
+        self.state = HandshakeState.ERROR
         raise exc
 
     def _handle(self, name: str, packet: bytes, offset: int) -> HandshakeEvent:
@@ -440,7 +440,7 @@ class HandshakeServer(_Handshake):
     """
 
     _transitions = SERVER_TRANSITIONS
-    _initial = State.WAIT_C0
+    _initial = HandshakeState.WAIT_C0
     _peer_partial_key = GENUINE_FP_KEY_PARTIAL
 
     def __init__(self, *, version: int = SERVER_DIGEST_VERSION, **kwargs: Any) -> None:
@@ -474,7 +474,7 @@ class HandshakeClient(_Handshake):
     """
 
     _transitions = CLIENT_TRANSITIONS
-    _initial = State.WAIT_S0
+    _initial = HandshakeState.WAIT_S0
     _peer_partial_key = GENUINE_FMS_KEY_PARTIAL
 
     def __init__(self, *, version: int = CLIENT_DIGEST_VERSION, scheme: int = 0, **kwargs: Any) -> None:

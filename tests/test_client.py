@@ -67,7 +67,7 @@ def stream_script(frames: int = 10) -> list[tuple[str, int, Any]]:
 # -- the fake server -----------------------------------------------------------------------------------------
 
 @dataclass
-class Session:
+class FakeSession:
     events: list = field(default_factory=list)  # everything the server's Connection returned
     connect: Any = None
     closed: threading.Event = field(default_factory=threading.Event)
@@ -98,7 +98,7 @@ class FakeServer:
         self.quirk_fmt1 = quirk_fmt1
         self.aggregate = aggregate
         self.ping = ping
-        self.sessions: list[Session] = []
+        self.sessions: list[FakeSession] = []
         self.port = port
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
@@ -135,7 +135,7 @@ class FakeServer:
             task.cancel()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        s = Session()
+        s = FakeSession()
         self.sessions.append(s)
         conn = Connection(Role.SERVER, digest=self.digest)
         writer.write(conn.data_to_send())
@@ -156,7 +156,7 @@ class FakeServer:
             s.closed.set()
             writer.close()
 
-    async def _on_event(self, conn: Connection, w: asyncio.StreamWriter, ev: Any, s: Session) -> bool | None:
+    async def _on_event(self, conn: Connection, w: asyncio.StreamWriter, ev: Any, s: FakeSession) -> bool | None:
         if not isinstance(ev, M.Command):
             return None
         if ev.name == "connect":
@@ -254,7 +254,7 @@ def run(coro, timeout: float = 20):
     return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
-def wait_closed(s: Session, timeout: float = 5) -> None:
+def wait_closed(s: FakeSession, timeout: float = 5) -> None:
     assert s.closed.wait(timeout), "server session did not end"
 
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from fuzz import case as parts
 from fuzz import hostile
-from fuzz.case import Case, Conn, Part
+from fuzz.case import Conn, FuzzCase, Part
 from fuzz.draw import DrawBudget, Drawer, FieldCounter, Pool, source
 from fuzz.findings import Finding, FindingStore, Observation, load_finding
 from fuzz.generators import GENERATORS, Generator
@@ -191,7 +191,7 @@ def test_ddmin_finds_the_essential_bytes():
 
 
 def test_minimize_case_drops_parts_and_bytes():
-    case = Case("t", [Conn([Part("a", b"x" * 100), Part("b", b"..BOOM.."), Part("c", b"y" * 50)]),
+    case = FuzzCase("t", [Conn([Part("a", b"x" * 100), Part("b", b"..BOOM.."), Part("c", b"y" * 50)]),
                       Conn([Part("z", b"zzz")])])
     want = Observation("crash", "boom")
 
@@ -217,10 +217,10 @@ def test_ddmin_respects_budget():
 # -- findings -------------------------------------------------------------------------------------------------------
 def test_finding_store_dedupes_and_round_trips(tmp_path):
     store = FindingStore(tmp_path)
-    c1 = Case("amf", [Conn([Part("hs", b"\x03" + bytes(10)), Part("cmd", b"abc")])], 4, "n")
+    c1 = FuzzCase("amf", [Conn([Part("hs", b"\x03" + bytes(10)), Part("cmd", b"abc")])], 4, "n")
     f, new = store.add(Finding("crash", "sig", c1, {"name": "t"}, {"x": 1}, True))
     assert new
-    c2 = Case("amf", [Conn([Part("cmd", b"ab")])], 5, "n")
+    c2 = FuzzCase("amf", [Conn([Part("cmd", b"ab")])], 5, "n")
     g, new2 = store.add(Finding("crash", "sig", c2, {"name": "t"}, {}, True))
     assert not new2 and g.count == 2 and g.case.size() == 2  # the smaller reproducer is kept
     path = store.path(g)
@@ -238,10 +238,10 @@ def _toy() -> WatchedServer:
     return spawned(shlex.split(TOY), name="toy").start()
 
 
-def _cmd_case(name: str) -> Case:
+def _cmd_case(name: str) -> FuzzCase:
     from rtmpspec import messages as m
 
-    return Case("test", [Conn([parts.handshake(random.Random(0), digest=False), parts.connect(),
+    return FuzzCase("test", [Conn([parts.handshake(random.Random(0), digest=False), parts.connect(),
                                Part("noise", craft.command(m.call("call", 9.0, None, "x" * 300))),
                                Part(name, craft.command(m.call(name, 5.0)))])], note=name)
 

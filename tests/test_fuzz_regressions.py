@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from fuzz.case import Case, Conn, Part
+from fuzz.case import Conn, FuzzCase, Part
 from fuzz.inproc import classify, run_target
 from rtmpspec import messages as msgs
 from rtmpspec.chunkwriter import chunk_message
@@ -57,7 +57,7 @@ def test_reference_server_handles_former_findings_without_internal_error():
     try:
         checker = Checker(t, probe_timeout=5)
         for name, data in NETWORK_REGRESSIONS:
-            obs = asyncio.run(checker.check(Case("regression", [Conn([Part(name, data)])])))
+            obs = asyncio.run(checker.check(FuzzCase("regression", [Conn([Part(name, data)])])))
             assert obs is None, (name, obs)
     finally:
         t.stop()
