@@ -26,16 +26,6 @@ from .report import DEFAULT_DIR
 SUBCOMMANDS = ("run", "replay", "minimize", "inproc", "capture")
 
 
-def _hostport(text: str) -> tuple[str, int]:
-    s = text.strip()
-    if "://" in s:
-        s = s.split("://", 1)[1].split("/", 1)[0]
-    host, sep, port = s.rpartition(":")
-    if not sep:
-        return s, 1935
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
 def _add_target_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("target (default: the embedded reference server)")
     g.add_argument("--target", metavar="HOST:PORT", help="a running server (loopback only)")
@@ -57,11 +47,11 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
 
 
 def _make_target(args):
-    from .netio import check_loopback
+    from .netio import check_loopback, hostport
     from .target import external, preset, spawned
 
     if args.target:
-        host, port = _hostport(args.target)
+        host, port = hostport(args.target)
         check_loopback(host)
         return external(host, port, pid=args.target_pid, log=args.target_log, ignore=args.log_ignore)
     if args.spawn:

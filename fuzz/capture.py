@@ -151,10 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="fuzz-capture-"))
     try:
         if args.upstream:
-            from .__main__ import _hostport
-            from .netio import check_loopback
+            from .netio import check_loopback, hostport
 
-            upstream = _hostport(args.upstream)
+            upstream = hostport(args.upstream)
             check_loopback(upstream[0])
         else:
             from .target import preset

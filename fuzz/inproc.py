@@ -58,9 +58,9 @@ from .inproc_targets import (  # noqa: E402  # noqa: E402,F401  (the targets, re
     SLOW_SECONDS,
     TARGETS,
     WEIGHTS,
-    _alarm,
-    _Timeout,
+    InputTimeout,
     classify,
+    on_alarm,
     run_target,
 )
 
@@ -164,13 +164,7 @@ class InprocFuzzer:
         chunks = seed.chunks
         if not chunks:
             return Seed(seed.data[:4096], seed.origin)
-        k = min(len(chunks), int(self.rng.expovariate(1 / 3)) + 1)
-        c = chunks[k - 1]
-        end = c.offset + len(c.header) + c.payload_length
-        out = Seed(seed.data[:end], seed.origin)
-        out._chunks = chunks[:k]
-        out._hs = seed.handshake_length
-        return out
+        return seed.first_chunks(min(len(chunks), int(self.rng.expovariate(1 / 3)) + 1))
 
     def _session_input(self, seed: Seed) -> bytes:
         s = self._prefix(seed)
@@ -360,7 +354,7 @@ class InprocFuzzer:
         if exc is None:
             st["accepted"] += 1
             sig = None
-        elif isinstance(exc, _Timeout):
+        elif isinstance(exc, InputTimeout):
             sig = f"slow: more than {self.slow_seconds * 2:g}s"
         else:
             sig = classify(exc)
@@ -383,7 +377,7 @@ class InprocFuzzer:
                     f["data"], f["params"] = data.hex(), params
 
     def run(self, duration: float, max_inputs: int = 10**12, progress: Callable[[int], None] | None = None) -> None:
-        old = signal.signal(signal.SIGALRM, _alarm)
+        old = signal.signal(signal.SIGALRM, on_alarm)
         deadline = time.monotonic() + duration
         next_check = 0
         try:
@@ -410,7 +404,7 @@ def same_signature(target: str, data: bytes, params: dict, want: str) -> bool:
     exc = run_target(target, data, params, timeout=SLOW_SECONDS * 2)
     if exc is None:
         return False
-    if isinstance(exc, _Timeout):
+    if isinstance(exc, InputTimeout):
         return want.startswith("slow")
     return classify(exc) == want
 
@@ -419,7 +413,7 @@ def minimize_input(target: str, data: bytes, params: dict, signature: str, *, ma
                    max_seconds: float = 20.0) -> tuple[bytes, dict]:
     if signature.startswith("slow"):
         return data, {"tests": 0, "skipped": "slow inputs are not minimized"}
-    old = signal.signal(signal.SIGALRM, _alarm)
+    old = signal.signal(signal.SIGALRM, on_alarm)
     try:
         budget = Budget(max_tests, max_seconds)
         p = dict(params)
@@ -447,7 +441,7 @@ def replay_finding(f: Finding) -> int:
     target = f.detail.get("target") or f.case.kind
     params = f.detail.get("params", {})
     data = f.case.conns[0].data
-    old = signal.signal(signal.SIGALRM, _alarm)
+    old = signal.signal(signal.SIGALRM, on_alarm)
     try:
         exc = run_target(target, data, params, timeout=SLOW_SECONDS * 2)
     finally:
@@ -455,7 +449,7 @@ def replay_finding(f: Finding) -> int:
     if exc is None:
         print(f"not reproduced: {target} accepted the input")
         return 0
-    sig = "slow" if isinstance(exc, _Timeout) else classify(exc)
+    sig = "slow" if isinstance(exc, InputTimeout) else classify(exc)
     if sig is None:
         print(f"not reproduced: {target} raised a documented error: {type(exc).__name__}: {exc}")
         return 0

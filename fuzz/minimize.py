@@ -171,7 +171,7 @@ def _split_messages(data: bytes) -> tuple[bytes, list[Message]] | None:
         out = list(r)
     except RTMPError:
         return None
-    if r.pending or r._held or not out:
+    if r.pending or r.held or not out:
         return None
     return data[:hs], out
 

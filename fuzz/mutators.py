@@ -64,6 +64,13 @@ class Seed:
             self._chunks = r.chunks[:MAX_SEED_CHUNKS]
         return self._chunks
 
+    def first_chunks(self, k: int) -> Seed:
+        """This seed cut after its first ``k`` chunks (its parsed layout kept)."""
+        chunks = self.chunks[:k]
+        c = chunks[-1]
+        return Seed(self.data[:c.offset + len(c.header) + c.payload_length], self.origin, chunks,
+                    self.handshake_length)
+
 
 # -- byte level -------------------------------------------------------------------------------------------
 def _pos(rng: random.Random, data: bytes | bytearray, lo: int) -> int:

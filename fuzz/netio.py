@@ -26,11 +26,22 @@ from dataclasses import dataclass
 
 from .case import Conn, FuzzCase
 
-__all__ = ["ConnResult", "CaseResult", "run_case", "check_loopback", "response_shape"]
+__all__ = ["ConnResult", "CaseResult", "run_case", "check_loopback", "hostport", "response_shape"]
 
 KEEP_RESPONSE = 16384  # bytes of each response kept for the shape / report
 _CODE_RE = re.compile(rb"(?:NetStream|NetConnection)\.[A-Za-z.]{3,40}")
 _LINGER0 = struct.pack("ii", 1, 0)
+
+
+def hostport(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``rtmp://host:port/...`` (port 1935 when absent)."""
+    s = text.strip()
+    if "://" in s:
+        s = s.split("://", 1)[1].split("/", 1)[0]
+    host, sep, port = s.rpartition(":")
+    if not sep:
+        return s, 1935
+    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def check_loopback(host: str) -> None:

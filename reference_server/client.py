@@ -84,23 +84,19 @@ from rtmpspec.control import SET_BUFFER_LENGTH
 from rtmpspec.message_format import Message
 from rtmpspec.messages import Command, DataMessage, MessageType
 
-from .client_base import (  # noqa: F401  (re-exported: the client's public API)
-    _END,
-    _PLAY_END_CODES,
-    _PLAY_FAIL_CODES,
-    DEFAULT_PORTS,
+from .client_errors import (
+    END_OF_STREAM,
+    PLAY_FAIL_CODES,
     PLAY_FLASH_VER,
     PUBLISH_FLASH_VER,
-    RTMPURL,
     ClientError,
     ConnectionFailed,
     ConnectionLost,
     RTMPTimeout,
     StatusError,
-    parse_url,
-    split_app_playpath,
 )
-from .client_recv import _Receiver
+from .client_recv import Receiver
+from .url import RTMPURL, parse_url
 
 __all__ = [
     "RTMPClient", "RTMPURL", "parse_url", "ClientError", "StatusError", "RTMPTimeout", "ConnectionFailed",
@@ -120,7 +116,7 @@ class _Waiter:
     future: asyncio.Future
 
 
-class RTMPClient(_Receiver):
+class RTMPClient(Receiver):
     """One RTMP connection (NetConnection) with at most one publishing or playing stream in normal use.
 
     Parameters: ``timeout`` (seconds, default for every wait), ``handshake`` ("digest", "digest-strict" or
@@ -218,8 +214,8 @@ class RTMPClient(_Receiver):
             raise RTMPTimeout(f"no media for {timeout} s") from None
         if self._queue.qsize() <= self.max_queue // 2:
             self._drained.set()
-        if item is _END:
-            self._queue.put_nowait(_END)  # stay ended for later reads
+        if item is END_OF_STREAM:
+            self._queue.put_nowait(END_OF_STREAM)  # stay ended for later reads
             return self._end_item()
         return item
 
@@ -503,7 +499,7 @@ class RTMPClient(_Receiver):
                 return True
             code = cmd.code or ""
             level = (cmd.status or {}).get("level")
-            return (code == success or level == "error" or code in _PLAY_FAIL_CODES
+            return (code == success or level == "error" or code in PLAY_FAIL_CODES
                     or (bool(prefixes) and code.startswith(prefixes) and code.endswith(
                         ("BadName", "Denied", "Failed", "Rejected", "Forbidden"))))
 

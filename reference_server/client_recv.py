@@ -1,5 +1,5 @@
-"""The receiving half of :class:`reference_server.client.RTMPClient`: the reader task, the handshake and the
-dispatch of events (a mixin, to keep the client module small)."""
+"""The receiving half of :class:`reference_server.client.RTMPClient`: the reader task and the dispatch of events
+(a mixin, to keep the client module small; the handshake is the Connection's)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,16 @@ from rtmpspec.errors import ProtocolError
 from rtmpspec.messages import Command, DataMessage, MessageType
 from rtmpspec.sentinels import NEED_DATA
 
-from .client_base import _END, _PLAY_END_CODES, RECONNECT_REQUEST, ConnectionLost, resolve_tc_url
+from .client_errors import END_OF_STREAM, PLAY_END_CODES, RECONNECT_REQUEST, ConnectionLost
+from .url import resolve_tc_url
 
 log = logging.getLogger("reference_server.client")
 
 
-class _Receiver:
+class Receiver:
+    """The receiving half of :class:`reference_server.client.RTMPClient` (a mixin): the reader task and the
+    dispatch of events."""
+
     # the reader task ------------------------------------------------------------------------------------------
     async def _read_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -100,7 +104,7 @@ class _Receiver:
                 log.info("the server asks to reconnect to %s", self.reconnect_request)
                 return
             self._status(cmd)
-            if self.playing is not None and cmd.code in _PLAY_END_CODES:
+            if self.playing is not None and cmd.code in PLAY_END_CODES:
                 self._end_play(cmd.code)
             return
         if cmd.name == "close":
@@ -121,7 +125,7 @@ class _Receiver:
             return False
         if isinstance(ev, DataMessage) and ev.name == "onPlayStatus":
             info = ev.values[1] if len(ev.values) > 1 and isinstance(ev.values[1], dict) else {}
-            if info.get("code") in _PLAY_END_CODES:
+            if info.get("code") in PLAY_END_CODES:
                 self._end_play(info["code"])
             return False
         if isinstance(ev, E.Aggregate):
@@ -146,7 +150,7 @@ class _Receiver:
             log.debug("stream ended: %s", reason)
             self.end_reason = reason
             self._ended = True
-            self._queue.put_nowait(_END)
+            self._queue.put_nowait(END_OF_STREAM)
             self._drained.set()
 
     def _finish(self, reason: str, error: BaseException | None) -> None:
@@ -163,5 +167,5 @@ class _Receiver:
         if not self._ended:
             self.end_reason = self.end_reason or reason
             self._ended = True
-            self._queue.put_nowait(_END)
+            self._queue.put_nowait(END_OF_STREAM)
         self._drained.set()

@@ -15,7 +15,8 @@ from conformance.case import REGISTRY
 from conformance.client import inputs, judge
 from conformance.client.presets import PRESETS, role_of
 from conformance.client.process import ClientCommandError, render
-from conformance.client.runner import SCENARIOS, ClientSpec
+from conformance.client.runner import SCENARIOS
+from conformance.client.scenario import ClientSpec
 from conformance.client.stage import Peer
 from conformance.selftest import ROOT
 from conformance.wire import WireLog

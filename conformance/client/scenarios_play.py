@@ -19,7 +19,7 @@ from rtmpspec.messages import DataMessage, SubMessage, build_aggregate
 
 from . import inputs
 from .inputs import Served
-from .runner import Run, ScenarioError, register
+from .scenario import Run, ScenarioError, register
 from .script import Behaviour, Script
 from .stage import Peer
 

@@ -14,7 +14,7 @@ from rtmpspec import control, events, messages
 from rtmpspec.chunkheader import build_header
 from rtmpspec.messages import Command
 
-from .runner import Run, ScenarioError, register
+from .scenario import Run, ScenarioError, register
 from .script import Behaviour, Script
 from .stage import Peer
 
