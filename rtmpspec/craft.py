@@ -30,7 +30,8 @@ from .chunkheader import (
 from .chunkwriter import chunk_message
 from .message_format import CSID_COMMAND, CSID_CONTROL, Message, MessageType
 
-__all__ = ["basic_header", "message_header", "header", "chunked", "chunk_list", "message", "command", "raw",
+__all__ = ["basic_header", "message_header", "header", "chunked", "chunk_list", "message", "message_chunks", "command",
+           "raw",
            "control_payload", "set_chunk_size", "c0", "c1", "c1_random_digest", "c2_echo", "c2_random", "flight",
            "tc_url", "connect", "prefix", "LEVELS", "STREAM_ID"]
 
@@ -102,6 +103,23 @@ def chunk_list(payload: bytes, chunk_size: int, first: bytes, cont: bytes) -> li
     return out
 
 
+def _headers(csid: int, type_id: int, n: int, *, fmt: int, timestamp: int, msid: int, form: int | None,
+             cont_form: int | None, ext_on_type3: bool, prev_ext: int | None, length: int | None
+             ) -> tuple[bytes, bytes]:
+    """The first chunk's header and the continuation chunks' header of one message (see :func:`message`)."""
+    timestamp &= _U32
+    if fmt == 3:
+        first = basic_header(3, csid, form) + message_header(3, type3_extended=prev_ext)
+        ext_value = prev_ext
+    else:
+        first = header(fmt, csid, form=form, timestamp=timestamp, length=n if length is None else length,
+                       type_id=type_id, msid=msid)
+        ext_value = timestamp if timestamp >= EXTENDED_TIMESTAMP_MARK else None
+    cont = basic_header(3, csid, cont_form if cont_form is not None else form) + message_header(
+        3, type3_extended=ext_value if ext_on_type3 else None)
+    return first, cont
+
+
 def message(csid: int, type_id: int, payload: bytes, *, chunk_size: int = 128, fmt: int = 0, timestamp: int = 0,
             msid: int = 0, form: int | None = None, cont_form: int | None = None, ext_on_type3: bool = True,
             prev_ext: int | None = None, limit: int | None = None, length: int | None = None) -> bytes:
@@ -109,18 +127,20 @@ def message(csid: int, type_id: int, payload: bytes, *, chunk_size: int = 128, f
     the continuation headers repeat it (errata 4.1) unless ``ext_on_type3`` is False (the pre-errata mistake).
     For ``fmt == 3`` ``prev_ext`` is the extended value in force on the chunk stream (None: not in use).
     ``length``: the messageLength the header claims instead of the payload's (the payload is still cut at
-    ``chunk_size``: a lying length makes the receiver wait for or misread bytes)."""
-    timestamp &= _U32
-    if fmt == 3:
-        first = basic_header(3, csid, form) + message_header(3, type3_extended=prev_ext)
-        ext_value = prev_ext
-    else:
-        first = header(fmt, csid, form=form, timestamp=timestamp,
-                       length=len(payload) if length is None else length, type_id=type_id, msid=msid)
-        ext_value = timestamp if timestamp >= EXTENDED_TIMESTAMP_MARK else None
-    cont = basic_header(3, csid, cont_form if cont_form is not None else form) + message_header(
-        3, type3_extended=ext_value if ext_on_type3 else None)
+    ``chunk_size``: a lying length makes the receiver wait for or misread bytes). ``limit``: stop after that many
+    chunks (an unfinished message)."""
+    first, cont = _headers(csid, type_id, len(payload), fmt=fmt, timestamp=timestamp, msid=msid, form=form,
+                           cont_form=cont_form, ext_on_type3=ext_on_type3, prev_ext=prev_ext, length=length)
     return chunked(payload, chunk_size, first, cont, limit=limit)
+
+
+def message_chunks(csid: int, type_id: int, payload: bytes, *, chunk_size: int = 128, fmt: int = 0,
+                   timestamp: int = 0, msid: int = 0, form: int | None = None, cont_form: int | None = None,
+                   ext_on_type3: bool = True, prev_ext: int | None = None, length: int | None = None) -> list[bytes]:
+    """:func:`message` as its list of chunks (header + data each), to interleave with other chunk streams."""
+    first, cont = _headers(csid, type_id, len(payload), fmt=fmt, timestamp=timestamp, msid=msid, form=form,
+                           cont_form=cont_form, ext_on_type3=ext_on_type3, prev_ext=prev_ext, length=length)
+    return chunk_list(payload, chunk_size, first, cont)
 
 
 def command(cmd: m.Command, chunk_size: int = 128, csid: int = CSID_COMMAND) -> bytes:

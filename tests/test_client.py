@@ -79,7 +79,7 @@ class FakeSession:
         return [c.name for c in self.commands()]
 
     def media(self) -> list[Any]:
-        return [e for e in self.events if type(e) in (E.Audio, E.Video) or isinstance(e, M.DataMessage)]
+        return [e for e in self.events if isinstance(e, (E.Audio, E.Video, M.DataMessage))]
 
 
 class FakeServer:
@@ -365,7 +365,7 @@ def test_play_flow_and_stream_end(end, reason):
         if kind == "data":
             assert isinstance(ev, M.DataMessage) and ev.values == body
         else:
-            assert type(ev) is (E.Video if kind == "video" else E.Audio)
+            assert isinstance(ev, E.Video if kind == "video" else E.Audio)
             assert (ev.timestamp, ev.payload) == (ts, body)
     assert got[1].metadata == {"width": 320.0, "videocodecid": 7.0, "audiocodecid": 10.0}
     if end != "close":
@@ -563,7 +563,7 @@ def test_lenient_reader_accepts_type1_first_chunk(strict):
             assert ei.value.section == "RTMP 5.3.1.2.1"
         else:
             got = run(go(srv))
-            assert len([e for e in got if type(e) is E.Video]) == 11
+            assert len([e for e in got if isinstance(e, E.Video)]) == 11
 
 
 def test_api_misuse():

@@ -79,9 +79,9 @@ def test_library_player_against_ffmpeg_listen(sample_flv, tmp_path):
         kinds = {"video": 0, "audio": 0, "meta": 0}
         msids = set()
         async for ev in c:
-            if type(ev) is E.Video:
+            if isinstance(ev, E.Video):
                 kinds["video"] += 1
-            elif type(ev) is E.Audio:
+            elif isinstance(ev, E.Audio):
                 kinds["audio"] += 1
             elif ev.metadata is not None:
                 kinds["meta"] += 1

@@ -124,7 +124,7 @@ def test_strict_reader_accepts_nginx_relay(nginx):
         await pub.close()
         out = []
         for p in (early, late):
-            got = [(ev.timestamp, ev.payload) async for ev in p if type(ev) is E.Video]
+            got = [(ev.timestamp, ev.payload) async for ev in p if isinstance(ev, E.Video)]
             assert p.error is None and p.end_reason == "StreamEOF"
             await p.close()
             out.append(got)

@@ -66,7 +66,7 @@ async def sync(p: Endpoint) -> None:
 
 
 def media_of(p: Endpoint) -> list:
-    return [e.message for e in p.events if type(e) in (E.Audio, E.Video)]
+    return [e.message for e in p.events if isinstance(e, (E.Audio, E.Video))]
 
 
 async def wait_media(p: Endpoint, n: int, timeout: float = 5) -> list:
