@@ -5,7 +5,6 @@ module's private name, and no I/O in the sans-I/O core."""
 from __future__ import annotations
 
 import ast
-import sys
 from pathlib import Path
 
 import pytest
@@ -122,38 +121,42 @@ def test_the_battery_and_the_fuzzer_never_import_the_reference_server():
 
 
 def test_no_import_circle():
-    """Tarjan's strongly connected components of the module graph: every one is a single module."""
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on: set[str] = set()
-    circles: list[list[str]] = []
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on.add(v)
-        for w in GRAPH[v]:
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                comp.append(w)
-                if w == v:
-                    break
-            if len(comp) > 1:
-                circles.append(sorted(comp))
-
-    for v in GRAPH:
-        if v not in index:
-            visit(v)
+    """The strongly connected components of the module graph (Kosaraju, iterative): every one is one module."""
+    order: list[str] = []
+    seen: set[str] = set()
+    for root in GRAPH:
+        if root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(sorted(GRAPH[root])))]
+        while stack:
+            v, it = stack[-1]
+            w = next(it, None)
+            if w is None:
+                stack.pop()
+                order.append(v)
+            elif w not in seen:
+                seen.add(w)
+                stack.append((w, iter(sorted(GRAPH[w]))))
+    reverse: dict[str, set[str]] = {v: set() for v in GRAPH}
+    for v, ws in GRAPH.items():
+        for w in ws:
+            reverse[w].add(v)
+    done: set[str] = set()
+    circles = []
+    for v in reversed(order):
+        if v in done:
+            continue
+        comp, todo = [], [v]
+        done.add(v)
+        while todo:
+            x = todo.pop()
+            comp.append(x)
+            for y in reverse[x] - done:
+                done.add(y)
+                todo.append(y)
+        if len(comp) > 1:
+            circles.append(sorted(comp))
     assert not circles, f"import circles: {circles}"
 
 
