@@ -117,7 +117,8 @@ class ChunkReader:
     @property
     def offset(self) -> int:
         """Stream offset of the next unconsumed byte."""
-        return self._in.offset
+        rb = self._in
+        return rb.base + rb.pos
 
     @property
     def pending(self) -> int:
@@ -188,7 +189,7 @@ class ChunkReader:
             pos = rb.pos
             avail = len(buf) - pos
             if avail < 1:
-                self._compact()
+                rb.compact()
                 return NEED_DATA
             b0 = buf[pos]
             fmt = b0 >> 6
@@ -281,7 +282,7 @@ class ChunkReader:
             # -- commit this chunk ---------------------------------------------------------------------------
             if csid not in streams:
                 streams[csid] = st
-            offset = self.offset
+            offset = rb.base + pos
             if not in_progress:
                 if fmt == 0:
                     st.msid = parsed[5]
@@ -343,7 +344,7 @@ class ChunkReader:
             received = st.received + size
             held = self._held + size
             limit = self.max_reassembly
-            chunk_offset = rb.offset
+            chunk_offset = rb.base + rb.pos
             if held <= limit and received < length and not st.extended and not self.record_chunks:
                 head = build_basic_header(3, csid)
                 hl = len(head)
@@ -404,14 +405,12 @@ class ChunkReader:
     def _need(self, want: int = 18):
         # The buffer never holds more than one incomplete chunk once drained: bound it (h11 style).
         limit = 18 + min(self.chunk_size, self.max_message_size)
-        if len(self._in) > limit:
-            raise LimitExceeded(f"{len(self._in)} bytes buffered for one chunk exceed {limit}",
+        rb = self._in
+        if len(rb.data) - rb.pos > limit:
+            raise LimitExceeded(f"{len(rb)} bytes buffered for one chunk exceed {limit}",
                                 offset=self.offset, section="RTMP 5.3.1")
-        self._compact()
+        rb.compact()
         return NEED_DATA
-
-    def _compact(self) -> None:
-        self._in.compact()
 
     def _parse_header(self, header: bytes, ext3: bool, pos: int) -> tuple:
         """(fmt, csid, timestamp field, length, type id, msid, extended timestamp) of one framed header, by
