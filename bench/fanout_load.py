@@ -41,7 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rtmpspec import control  # noqa: E402
-from rtmpspec.chunkstream import ChunkWriter, Message  # noqa: E402
+from rtmpspec.chunkwriter import ChunkWriter  # noqa: E402
+from rtmpspec.message_format import Message  # noqa: E402
 from rtmpspec.messages import Command, DataMessage, connect, create_stream, decode_values, play, publish  # noqa: E402
 
 HANDSHAKE = 1 + 1536 + 1536  # S0 S1 S2

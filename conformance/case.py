@@ -44,7 +44,7 @@ from .driver import (
     is_user_control,
 )
 from .payloads import AUDIO, VIDEO, Item
-from .verdicts import CaseEnd, Observed, Outcome, SetupError, Verdict
+from .verdicts import CaseEnd, Observed, Outcome, SetupError, Verdict, evidence_of
 
 REGISTRY: dict[str, Case] = {}
 
@@ -429,22 +429,16 @@ def _normalize(case: Case, res: Any) -> Outcome:
         if mapped is None:
             return Outcome(Verdict.FAIL, f"unexpected behaviour {res.behaviour!r}: {res.detail}",
                            res.expected or _expected_from(case), f"{res.behaviour}: {res.detail}".strip(": "),
-                           res.behaviour, _ev(res.offending))
+                           res.behaviour, evidence_of(res.offending))
         verdict, note = (mapped if isinstance(mapped, tuple) else (mapped, ""))
         verdict = Verdict(verdict)
         detail = "; ".join(x for x in (f"behaviour {res.behaviour!r}", note, res.detail) if x)
         out = Outcome(verdict, detail, res.expected or _expected_from(case), f"{res.behaviour}: {res.detail}",
-                      res.behaviour, _ev(res.offending) if verdict in (Verdict.FAIL, Verdict.NON_STRICT) else [])
+                      res.behaviour, evidence_of(res.offending) if verdict in (Verdict.FAIL, Verdict.NON_STRICT) else [])
         return out
     if isinstance(res, str):
         return _normalize(case, Observed(res))
     raise TypeError(f"check of {case.id} returned {res!r}")
-
-
-def _ev(offending: Any) -> list[dict]:
-    from .verdicts import _evidence
-
-    return _evidence(offending)
 
 
 def _expected_from(case: Case) -> str:

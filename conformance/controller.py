@@ -13,7 +13,7 @@ from .case import probe_contract
 from .driver import WireLog
 from .guard import SharedState, stop_all, target_to_json
 from .preflight import probe
-from .target import EmbeddedServer, TargetError, embedded_reconnect_trigger, parse_target
+from .target import TargetError, embedded_reconnect_trigger, embedded_server, parse_target, start_embedded
 
 
 def setup_target(config: pytest.Config, st: dict) -> None:
@@ -36,11 +36,11 @@ def setup_target(config: pytest.Config, st: dict) -> None:
             restart = {"kind": "command", "command": config.getoption("--restart-cmd"), "timeout": max(30.0, 10 * step)}
     else:
         control = str(shared.dir / "control.sock")
-        server = EmbeddedServer(config.getoption("--reference-server-cmd"), log=shared.dir / "server.log",
-                                control=control)
+        server = embedded_server(config.getoption("--reference-server-cmd"), log=shared.dir / "server.log",
+                                 control=control)
         trigger = trigger or embedded_reconnect_trigger(control)
         try:
-            host, port = server.start()
+            host, port = start_embedded(server)
         except TargetError as exc:
             _stop(config, st, f"the embedded reference server did not start: {exc}", None, t0)
             return

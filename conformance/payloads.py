@@ -31,7 +31,7 @@ from construct import (
 
 from rtmpspec import media, messages, sharedobject
 from rtmpspec.amf0 import ECMAArray
-from rtmpspec.messages import DataMessage
+from rtmpspec.messages import Command, DataMessage
 
 AUDIO, VIDEO = 8, 9
 
@@ -356,3 +356,10 @@ def multitrack_sequence(n: int = 4, *, seed: int = 15, start: int = 0) -> list[I
         items.append(Item(VIDEO, start + 40 * i, ex_video_multitrack(1 if key else 2, 1, b"av01", bodies),
                           "mt-key" if key else "mt-inter"))
     return items
+
+
+def padded_create_stream(tid: float, length: int) -> bytes:
+    """A createStream command payload of ``length`` bytes (a padding string argument): a message of a chosen size
+    whose answer proves the server read all of it."""
+    base = len(Command("createStream", tid, None, ("",)).to_message().payload)
+    return Command("createStream", tid, None, ("x" * max(0, length - base),)).to_message().payload

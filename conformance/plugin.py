@@ -328,7 +328,7 @@ class Runner:
                   "evidence": outcome.evidence, "notes": outcome.notes, "known_failure": bool(known),
                   "crash": outcome.crash,
                   "target": self.settings.target.label or self.settings.target.url, "doc": case.description,
-                  "refs": list(case.refs), **_statements(case.id)}
+                  "refs": list(case.refs), **statements_of(case.id)}
         props = self.item.user_properties
         props.append(("conformance.case", case.id))
         props.append(("conformance.requirement", req.id))
@@ -352,7 +352,7 @@ class Runner:
             pytest.skip(f"unsupported: {outcome.detail}")
 
 
-def _statements(case_id: str) -> dict:
+def statements_of(case_id: str) -> dict:
     """The ledger statements a case checks (fully, in part): its record names them."""
     try:
         from .ledger import case_statements

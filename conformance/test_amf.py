@@ -23,7 +23,7 @@ from rtmpspec.amf3_values import (
     AMF3Vector,
     AMF3XMLDocument,
 )
-from rtmpspec.chunkstream import Message
+from rtmpspec.message_format import Message
 from rtmpspec.messages import Command, DataMessage, MessageType
 
 from .case import Case, Player, parametrize

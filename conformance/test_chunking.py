@@ -7,7 +7,7 @@ id). Timestamp cases go through the target contract (publish -> play) and compar
 from __future__ import annotations
 
 from rtmpspec import messages
-from rtmpspec.chunkstream import Message
+from rtmpspec.message_format import Message
 from rtmpspec.messages import Command
 
 from . import craft

@@ -19,18 +19,6 @@ from .verdicts import Verdict, fail, informational, non_strict, observed
 V = Verdict
 
 
-def _status(s, prefixes: tuple[str, ...], what: str, timeout: float | None = None):
-    def pred(m):
-        c = m.command
-        if c is None:
-            return False
-        if c.name == "_error":
-            return True
-        return c.name == "onStatus" and any((c.code or "").startswith(p) for p in prefixes)
-
-    return s.expect(pred, what, timeout)
-
-
 def _info(res) -> dict:
     c = res.command
     for v in c.args:
@@ -267,7 +255,7 @@ def observe_publish_kind(ctx, kind: str | None):
     args = (key,) if kind is None else (key, kind)
     s.send_cmd(Command("publish", 0, None, args, sid), csid=5)
     try:
-        st = _status(s, ("NetStream.Publish", "NetStream.Record"), f"onStatus for publish {kind or '(no type)'}")
+        st = s.expect_status(("NetStream.Publish", "NetStream.Record"), f"onStatus for publish {kind or '(no type)'}")
     except Closed:
         return observed("closed", "closed the connection")
     if st.code == "NetStream.Publish.Start":
@@ -315,7 +303,7 @@ def check_play_start(ctx):
     if st.code not in ("NetStream.Play.Start", "NetStream.Play.Reset"):
         fail("onStatus NetStream.Play.Start", f"{st.name} {st.code}", offending=st)
     if st.code == "NetStream.Play.Reset":
-        st = _status(s, ("NetStream.Play.Start",), "onStatus NetStream.Play.Start after Play.Reset")
+        st = s.expect_status(("NetStream.Play.Start",), "onStatus NetStream.Play.Start after Play.Reset")
     if st.msid != sid:
         fail(f"onStatus on message stream {sid}", f"message stream {st.msid}", offending=st)
 
@@ -327,7 +315,7 @@ def observe_play_reset(ctx, reset: bool):
     s = ctx.connected("play")
     sid = ctx.create_stream(s)
     s.send_cmd(messages.play(pub.key, -2, -1, reset, msid=sid), csid=8)
-    st = _status(s, ("NetStream.Play.Start", "NetStream.Play.StreamNotFound", "NetStream.Play.Failed"),
+    st = s.expect_status(("NetStream.Play.Start", "NetStream.Play.StreamNotFound", "NetStream.Play.Failed"),
                  f"onStatus NetStream.Play.Start for play with reset {str(reset).lower()}")
     if st.code != "NetStream.Play.Start":
         with ctx.setup("play of a published key"):
@@ -372,7 +360,7 @@ def observe_play_missing_live(ctx):
     ctx.create_stream(s)
     s.send_cmd(messages.play(ctx.key(), -1, msid=s.stream_ids[-1]), csid=8)
     try:
-        st = _status(s, ("NetStream.Play",), "onStatus for play (start -1) of a missing stream",
+        st = s.expect_status(("NetStream.Play",), "onStatus for play (start -1) of a missing stream",
                      timeout=min(1.0, ctx.step_timeout))
     except Closed:
         return observed("closed")
@@ -479,7 +467,7 @@ def observe_pause(ctx, unpause: bool):
     want = ("NetStream.Pause.Notify",)
     if unpause:
         try:
-            _status(s, want, "Pause.Notify", timeout=min(1.0, ctx.step_timeout))
+            s.expect_status(want, "Pause.Notify", timeout=min(1.0, ctx.step_timeout))
         except StepTimeout:
             pass
         s.send_cmd(messages.pause(False, 0.0, msid=play.msid), csid=8)

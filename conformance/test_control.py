@@ -11,13 +11,13 @@ import random
 import time
 
 from rtmpspec import control
-from rtmpspec.chunkstream import Message
+from rtmpspec.message_format import Message
 from rtmpspec.messages import Command
 
 from . import craft
 from .case import Case, compare_relay, parametrize
 from .driver import Closed, DriverError, StepTimeout, is_command, is_type, is_user_control
-from .payloads import AUDIO, VIDEO, Item, aac, aac_config, avc_nalu, avcc, legacy_video
+from .payloads import AUDIO, VIDEO, Item, aac, aac_config, avc_nalu, avcc, legacy_video, padded_create_stream
 from .verdicts import Verdict, fail, informational, observed, unsupported
 
 V = Verdict
@@ -81,17 +81,12 @@ def check_user_control_stream(ctx):
 # -- Set Chunk Size ------------------------------------------------------------------------------------------------
 
 
-def _padded_create_stream(tid: float, length: int) -> bytes:
-    base = len(Command("createStream", tid, None, ("",)).to_message().payload)
-    return Command("createStream", tid, None, ("x" * max(0, length - base),)).to_message().payload
-
-
 def check_scs(ctx, size: int, length: int, timestamp: int = 0):
     """Set Chunk Size ``size``, then (in the same TCP write) a ``length``-byte createStream chunked at that size."""
     s = ctx.connected()
     ctx.ready(s)
     tid = s.next_tid()
-    payload = _padded_create_stream(tid, length)
+    payload = padded_create_stream(tid, length)
     # one write: the server may well read the Set Chunk Size and the first chunks at once (TCP has no boundaries)
     s.send_many([Message(control.SET_CHUNK_SIZE, control.build_set_chunk_size(size), timestamp, 0, 2),
                  Message(CMD, payload, 0, 0, 3)])
@@ -125,7 +120,7 @@ def observe_scs_reserved_bit(ctx):
     s = ctx.connected()
     ctx.ready(s)
     tid = s.next_tid()
-    payload = _padded_create_stream(tid, 3000)
+    payload = padded_create_stream(tid, 3000)
     scs = control.SetChunkSize.build({"reserved": 1, "chunkSize": 4096})
     s.send_many([Message(control.SET_CHUNK_SIZE, scs, 0, 0, 2), Message(CMD, payload, 0, 0, 3)],
                 note="Set Chunk Size 0x80001000, then a 3000-byte createStream in one 4096-byte chunk")

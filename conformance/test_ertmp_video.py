@@ -275,7 +275,7 @@ def check_real_media(ctx):
 
 
 def _message(tag):
-    from rtmpspec.chunkstream import Message
+    from rtmpspec.message_format import Message
 
     return Message(tag.tag_type, bytes(tag.data), tag.timestamp, 1, 5)
 

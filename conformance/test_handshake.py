@@ -67,7 +67,7 @@ def check_waits_for_c0(ctx, quiet: float):
     while time.monotonic() < deadline and not s.closed:
         s.pump(deadline - time.monotonic())
     if s.bytes_in:
-        fail("no bytes before C0", f"{s.bytes_in} bytes before C0", offending=bytes(s._hs_buf[:32]))
+        fail("no bytes before C0", f"{s.bytes_in} bytes before C0", offending=s.hs_in[:32])
     s.send_c0c1()
     s.read_s0s1s2()
 
@@ -79,10 +79,10 @@ def check_s2_after_c1(ctx, split: int, quiet: float):
     deadline = time.monotonic() + quiet
     while time.monotonic() < deadline and not s.closed:
         s.pump(deadline - time.monotonic())
-    early = len(s._hs_buf)
+    early = len(s.hs_in)
     if early > 1 + hs.PACKET_SIZE:
         fail("at most S0+S1 (1537 bytes) before C1 is complete", f"{early} bytes before C1 was complete",
-             offending=bytes(s._hs_buf[1 + hs.PACKET_SIZE:1 + hs.PACKET_SIZE + 32]))
+             offending=s.hs_in[1 + hs.PACKET_SIZE:1 + hs.PACKET_SIZE + 32])
     s.send_raw(c1[split:], "rest of C1")
     _, _, s2 = s.read_s0s1s2()
     if not hs.echo_matches(s2, c1):
@@ -165,7 +165,7 @@ def check_byte_stream(ctx, mode: str):
     c0 = hs.C0.build({"version": 3})
     if mode == "bytewise":
         for b in c0 + c1:
-            s._write(bytes([b]))
+            s.write(bytes([b]))
         s.log.add(s.label, "out", "C0+C1", "sent one byte per write (1537 writes)", c0 + c1)
         s.c1 = c1
         s.read_s0s1s2()
@@ -183,9 +183,9 @@ def check_byte_stream(ctx, mode: str):
         connect = s.writer.write(messages.connect(ctx.target.app, ctx.target.tc_url(), extra=extra).to_message())
         s.log.add(s.label, "out", "C2+connect", f"C2 and a {len(connect)}-byte connect command in one write",
                   c2 + connect)
-        s._write(c2 + connect)
-        s._decode_out(connect, log=True)
-        s._finish_handshake()
+        s.write(c2 + connect)
+        s.decode_sent(connect, log=True)
+        s.finish_handshake()
         res = s.expect(lambda m: m.name in ("_result", "_error"), "_result for connect")
         if res.name != "_result":
             fail("_result for connect", f"{res.name} {res.code}", offending=res)
@@ -216,7 +216,7 @@ def observe_version(ctx, version: int):
         return observed("s0-3", f"answered S0 version 3 to C0 version {version}")
     if s0 == version:
         return observed("s0-requested", f"answered S0 version {s0} (the version asked for)")
-    return observed("s0-other", f"answered S0 version {s0}", offending=bytes(s._hs_buf[:16]))
+    return observed("s0-other", f"answered S0 version {s0}", offending=s.hs_in[:16])
 
 
 def observe_digest(ctx, scheme: int):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from rtmpspec import messages
-from rtmpspec.chunkstream import Message
+from rtmpspec.message_format import Message
 
 from .case import Case, compare_relay, parametrize
 from .payloads import AUDIO, VIDEO, Item, aac, av_sequence, avc_nalu, legacy_video, metadata

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from rtmpspec import control, media, messages
-from rtmpspec.chunkstream import Message
+from rtmpspec.message_format import Message
 from rtmpspec.messages import DataMessage, MessageType, SubMessage, build_aggregate, split_aggregate
 
 from .case import Case, compare_relay, contract, parametrize

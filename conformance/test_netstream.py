@@ -10,7 +10,6 @@ from rtmpspec.messages import Command
 from .case import Case, Player, parametrize
 from .driver import Closed, DriverError, StepTimeout
 from .payloads import AUDIO, VIDEO, Item, av_sequence, avc_nalu, legacy_video
-from .test_commands import _status
 from .test_control import barrier
 from .verdicts import Verdict, fail, informational, observed
 
@@ -47,7 +46,7 @@ def observe_play_live_only(ctx):
     sid = ctx.create_stream(s)
     s.send_cmd(messages.play(pub.key, -1, msid=sid), csid=8)
     try:
-        st = _status(s, ("NetStream.Play.Start", "NetStream.Play.StreamNotFound", "NetStream.Play.Failed"),
+        st = s.expect_status(("NetStream.Play.Start", "NetStream.Play.StreamNotFound", "NetStream.Play.Failed"),
                      "onStatus NetStream.Play.Start for play start -1")
     except (Closed, StepTimeout) as exc:
         return observed("no-start", str(exc))
@@ -68,7 +67,7 @@ def observe_duration(ctx, duration: float):
     sid = ctx.create_stream(s)
     s.send_cmd(messages.play(pub.key, -2, duration, msid=sid), csid=8)
     with ctx.setup("play"):
-        st = _status(s, ("NetStream.Play.Start",), "onStatus NetStream.Play.Start")
+        st = s.expect_status(("NetStream.Play.Start",), "onStatus NetStream.Play.Start")
         if st.code != "NetStream.Play.Start":
             raise DriverError(f"play answered {st.name} {st.code}")
     play = Player(s, pub.key, sid)
@@ -135,7 +134,7 @@ def observe_unpause_timestamps(ctx):
     t_pause = max(m.timestamp for m in play.media())
     s.send_cmd(messages.pause(True, float(t_pause), msid=play.msid), csid=8)
     try:
-        _status(s, ("NetStream.Pause.Notify",), "Pause.Notify", timeout=min(1.0, ctx.step_timeout))
+        s.expect_status(("NetStream.Pause.Notify",), "Pause.Notify", timeout=min(1.0, ctx.step_timeout))
     except StepTimeout:
         return observed("no-pause", "no NetStream.Pause.Notify (pause is not supported)")
     # inter frames only: the GOP that started before the pause is still the current one
@@ -145,7 +144,7 @@ def observe_unpause_timestamps(ctx):
     mark = len(s.inbox)
     s.send_cmd(messages.pause(False, float(t_pause), msid=play.msid), csid=8)
     try:
-        _status(s, ("NetStream.Unpause.Notify",), "Unpause.Notify", timeout=min(1.0, ctx.step_timeout))
+        s.expect_status(("NetStream.Unpause.Notify",), "Unpause.Notify", timeout=min(1.0, ctx.step_timeout))
     except StepTimeout:
         return observed("no-pause", "no NetStream.Unpause.Notify")
     # a server may wait for a keyframe after the unpause: one follows

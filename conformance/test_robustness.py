@@ -9,7 +9,7 @@ import socket
 import struct
 
 from rtmpspec import amf0, control, messages
-from rtmpspec.chunkstream import Message
+from rtmpspec.message_format import Message
 from rtmpspec.messages import Command
 
 from . import craft
@@ -274,7 +274,7 @@ def observe_unknown_type(ctx, type_id: int):
     """A message of type ``type_id`` (no such type) whose payload reads like a Set Chunk Size of 16: the chunk layer
     treats the type as opaque (it is not a control message), so a 3000-byte createStream that follows in 128-byte
     chunks is still answered."""
-    from .test_control import _padded_create_stream
+    from .payloads import padded_create_stream
 
     s = ctx.connected()
     ctx.ready(s)
@@ -283,7 +283,7 @@ def observe_unknown_type(ctx, type_id: int):
     if s.wait_closed(0.1):
         return observed("closed")
     tid = s.next_tid()
-    s.send(Message(CMD, _padded_create_stream(tid, 3000), 0, 0, 3), note="a 3000-byte createStream in 128-byte chunks")
+    s.send(Message(CMD, padded_create_stream(tid, 3000), 0, 0, 3), note="a 3000-byte createStream in 128-byte chunks")
     try:
         s.expect(lambda m: m.command is not None and m.command.transaction_id == tid,
                  f"the answer to the 3000-byte createStream (tid {tid:g})")

@@ -6,7 +6,7 @@ without shared objects (no answer to Use) is "unsupported"; one that answers is 
 from __future__ import annotations
 
 from rtmpspec import amf0, sharedobject
-from rtmpspec.chunkstream import Message
+from rtmpspec.message_format import Message
 from rtmpspec.messages import MessageType
 from rtmpspec.sharedobject import EventType as E
 from rtmpspec.sharedobject import Name as SharedObjectName

@@ -8,7 +8,9 @@ from __future__ import annotations
 from _common import Manifest
 
 from rtmpspec import control
-from rtmpspec.chunkstream import ChunkWriter, Message, build_header, chunk_message
+from rtmpspec.chunkheader import build_header
+from rtmpspec.chunkwriter import ChunkWriter, chunk_message
+from rtmpspec.message_format import Message
 from rtmpspec.messages import SubMessage, build_aggregate
 
 

@@ -77,31 +77,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from rtmpspec import events as E
-from rtmpspec import handshake as hs
 from rtmpspec import media
 from rtmpspec import messages as M
-from rtmpspec.chunkstream import Message
 from rtmpspec.connection import Connection, Role
 from rtmpspec.control import SET_BUFFER_LENGTH
+from rtmpspec.message_format import Message
 from rtmpspec.messages import Command, DataMessage, MessageType
 
-from .client_base import (  # noqa: F401  (re-exported: the client's public API)
-    _END,
-    _PLAY_END_CODES,
-    _PLAY_FAIL_CODES,
-    DEFAULT_PORTS,
+from .client_errors import (
+    END_OF_STREAM,
+    PLAY_FAIL_CODES,
     PLAY_FLASH_VER,
     PUBLISH_FLASH_VER,
-    RTMPURL,
     ClientError,
     ConnectionFailed,
     ConnectionLost,
     RTMPTimeout,
     StatusError,
-    parse_url,
-    split_app_playpath,
 )
-from .client_recv import _Receiver
+from .client_recv import Receiver
+from .url import RTMPURL, parse_url
 
 __all__ = [
     "RTMPClient", "RTMPURL", "parse_url", "ClientError", "StatusError", "RTMPTimeout", "ConnectionFailed",
@@ -121,7 +116,7 @@ class _Waiter:
     future: asyncio.Future
 
 
-class RTMPClient(_Receiver):
+class RTMPClient(Receiver):
     """One RTMP connection (NetConnection) with at most one publishing or playing stream in normal use.
 
     Parameters: ``timeout`` (seconds, default for every wait), ``handshake`` ("digest", "digest-strict" or
@@ -177,9 +172,6 @@ class RTMPClient(_Receiver):
         self._unanswered: set[float] = set()  # fire-and-forget calls: their _result/_error is dropped
         self._waiters: list[_Waiter] = []
         self._handshake_done: asyncio.Future | None = None
-        self._hs: hs.HandshakeClient | None = None
-        self._peer_version = 0
-        self._peer_digest = False
         self._queue: asyncio.Queue = asyncio.Queue()
         self._drained = asyncio.Event()
         self._drained.set()
@@ -223,8 +215,8 @@ class RTMPClient(_Receiver):
             raise RTMPTimeout(f"no media for {timeout} s") from None
         if self._queue.qsize() <= self.max_queue // 2:
             self._drained.set()
-        if item is _END:
-            self._queue.put_nowait(_END)  # stay ended for later reads
+        if item is END_OF_STREAM:
+            self._queue.put_nowait(END_OF_STREAM)  # stay ended for later reads
             return self._end_item()
         return item
 
@@ -264,14 +256,10 @@ class RTMPClient(_Receiver):
                 await asyncio.sleep(0.05)
             except (OSError, ssl.SSLError) as exc:
                 raise ConnectionFailed(f"cannot connect to {u.host}:{u.port}: {exc}") from exc
-        # The handshake is driven here with rtmpspec's HandshakeClient rather than inside the Connection: the
-        # Connection maps digest="auto" to True for a client, which rejects the plain S1 of ffmpeg -listen.
-        self.conn = Connection(Role.CLIENT, now=loop.time(), strict=self.strict, handshake=False,
-                               max_message_size=self.max_message_size)
-        self._hs = hs.HandshakeClient(digest=_HANDSHAKE_MODES[self.handshake],
-                                      now_ms=int(loop.time() * 1000) & 0xFFFFFFFF)
+        self.conn = Connection(Role.CLIENT, now=loop.time(), strict=self.strict,
+                               digest=_HANDSHAKE_MODES[self.handshake], max_message_size=self.max_message_size)
         self._handshake_done = loop.create_future()
-        self._write(self._hs.data_to_send())
+        self._flush()  # C0+C1
         self._task = asyncio.create_task(self._read_loop(), name=f"rtmp-client {u}")
         await self._wait(self._handshake_done, timeout, "handshake")
         log.debug("handshake done with %s:%s (%s)", u.host, u.port, self.handshake_info)
@@ -519,7 +507,7 @@ class RTMPClient(_Receiver):
                 return True
             code = cmd.code or ""
             level = (cmd.status or {}).get("level")
-            return (code == success or level == "error" or code in _PLAY_FAIL_CODES
+            return (code == success or level == "error" or code in PLAY_FAIL_CODES
                     or (bool(prefixes) and code.startswith(prefixes) and code.endswith(
                         ("BadName", "Denied", "Failed", "Rejected", "Forbidden"))))
 

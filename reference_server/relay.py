@@ -13,7 +13,7 @@ Chunk once, one write per player per batch
     (:meth:`Connection.chunk_shared`: a Type 0 header built by arithmetic, then Type 3 headers; valid whatever
     the receiver's state), the chunks are joined into one ``bytes``, and that same object is written to every
     player of the group: one ``transport.write`` per player per batch and nothing else per player (the group's
-    :class:`rtmpspec.chunkstream.SharedOutput`, attached to every member's Connection, accounts for the bytes
+    :class:`rtmpspec.chunkwriter.SharedOutput`, attached to every member's Connection, accounts for the bytes
     and the chunk streams once per batch), and no Python object made per player or per message.
 
 Late joiners
@@ -59,10 +59,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rtmpspec import control, media
-from rtmpspec.chunkstream import Message, SharedOutput
+from rtmpspec.chunkwriter import SharedOutput
 from rtmpspec.connection import Connection, State
 from rtmpspec.errors import DecodeError, RTMPError
 from rtmpspec.events import UserControl
+from rtmpspec.message_format import Message
 from rtmpspec.messages import CSID_AUDIO, CSID_DATA, CSID_VIDEO, DataMessage, on_status, plain
 
 from . import logs

@@ -30,9 +30,11 @@ from collections.abc import Callable
 from typing import Any
 
 from rtmpspec import control, events, media
-from rtmpspec.connection import NEED_DATA, Connection, Role, State
+from rtmpspec.connection import Connection, Role, State
 from rtmpspec.errors import DecodeError, ProtocolError
-from rtmpspec.messages import Command, DataMessage, on_status, plain, split_aggregate
+from rtmpspec.message_format import MessageType
+from rtmpspec.messages import Command, DataMessage, error, on_status, plain, result, split_aggregate
+from rtmpspec.sentinels import NEED_DATA
 
 from . import logs
 from .config import Config, valid_name
@@ -42,6 +44,7 @@ from .relay import Player, Relay, Stream
 from .sharedobjects import SharedObjects
 
 _ids = itertools.count(1)
+_MEDIA = (events.Video, events.Audio)
 FMS_VERSION = "FMS/3,0,1,123"
 CLOSE_GRACE = 1.0
 MAX_STREAMS = 256  # message streams per connection (createStream, play, publish)
@@ -60,14 +63,14 @@ class SessionRegistry:
     the one read buffer the event loop reads every connection into (each read is handled before the next)."""
 
     def __init__(self) -> None:
-        self.sessions: set[Session] = set()
+        self.sessions: set[ServerSession] = set()
         self.recorders: set[Recorder] = set()
         self.stopping = False
         self.shared_objects = SharedObjects()  # RTMP 7.1.3, per application
         self.read_buffer = memoryview(bytearray(READ_BUFFER))
 
 
-class Session(asyncio.BufferedProtocol):
+class ServerSession(asyncio.BufferedProtocol):
     def __init__(self, cfg: Config, relay: Relay, registry: SessionRegistry, clock: Callable[[], float]) -> None:
         self.cfg = cfg
         self.relay = relay
@@ -82,8 +85,8 @@ class Session(asyncio.BufferedProtocol):
         # RTMP 5.4.1: Set Chunk Size up to 2147483647 is valid (sizes above 16777215 are all equivalent); a chunk
         # never exceeds its message, which max_message_size bounds, so accepting them allocates nothing extra
         self.conn = Connection(Role.SERVER, now=now, max_message_size=self.cfg.max_message_size,
-                               max_chunk_size=0x7FFFFFFF)
-        self.created = now
+                               max_chunk_size=0x7FFFFFFF, handshake_timeout=cfg.handshake_timeout,
+                               idle_timeout=cfg.idle_timeout)
         self.closing = False
         self.app: str | None = None
         self.object_encoding = 0
@@ -91,7 +94,6 @@ class Session(asyncio.BufferedProtocol):
         self.created_streams: set[int] = set()
         self.publishing: dict[int, Stream] = {}
         self.playing: dict[int, Player] = {}
-        self.last_ping = 0.0
         self.last_state = State.HANDSHAKE
         self.log = logs.get()
 
@@ -223,44 +225,38 @@ class Session(asyncio.BufferedProtocol):
 
     # -- timers (called by the server's tick) ---------------------------------------------------------------
     def tick(self, now: float) -> None:
+        """The server's periodic look: input batching, players that lag, then the Connection's own deadlines
+        (handshake + connect, idle, pings: :meth:`Connection.handle_timer`)."""
         if self.closing:
             return
-        st = self.conn.state
-        if st in (State.HANDSHAKE, State.AWAIT_CONNECT, State.CONNECT_PENDING):
-            if now - self.created > self.cfg.handshake_timeout:
-                self.close("handshake_timeout", f"no handshake + connect within {self.cfg.handshake_timeout}s",
-                           level="warning", state=st.value)
-            return
-        if self.publishing or self.batcher.target > 1:
-            self.batcher.tune(self.conn.bytes_received, bool(self.publishing))
-        for p in list(self.playing.values()):
-            if p.lagging:
-                queued = self.transport.get_write_buffer_size()
-                if queued <= self.cfg.player_soft_limit:
-                    p.lagging = False
-                elif now - p.lag_since > self.cfg.player_lag_timeout:
-                    self.close("slow_player", f"{queued} bytes queued for the player for more than "
-                               f"{self.cfg.player_lag_timeout}s", level="warning", dropped=p.dropped)
-                    return
-        idle = now - self.conn.last_receive
-        if idle > self.cfg.idle_timeout:
-            self.close("idle_timeout", f"nothing received for {idle:.1f}s", level="warning")
-        elif idle > self.cfg.idle_timeout / 2 and now - self.last_ping > self.cfg.idle_timeout / 4 \
-                and st is State.CONNECTED:
-            self.last_ping = now
-            self.send(events.UserControl(control.PING_REQUEST, timestamp=int(now * 1000) & 0xFFFFFFFF))
+        conn = self.conn
+        if conn.state is State.CONNECTED or conn.state is State.REJECTED:
+            if self.publishing or self.batcher.target > 1:
+                self.batcher.tune(conn.bytes_received, bool(self.publishing))
+            for p in list(self.playing.values()):
+                if p.lagging:
+                    queued = self.transport.get_write_buffer_size()
+                    if queued <= self.cfg.player_soft_limit:
+                        p.lagging = False
+                    elif now - p.lag_since > self.cfg.player_lag_timeout:
+                        self.close("slow_player", f"{queued} bytes queued for the player for more than "
+                                   f"{self.cfg.player_lag_timeout}s", level="warning", dropped=p.dropped)
+                        return
+        conn.handle_timer(now)
+        while not self.closing and (ev := conn.next_event()) is not NEED_DATA:
+            self.handle(ev)
+        self.write(b"")  # a ping the Connection queued
 
     # -- events ---------------------------------------------------------------------------------------------
-    def handle(self, ev: Any) -> None:
-        t = type(ev)
-        if t is events.Video or t is events.Audio:
+    def handle(self, ev: events.Event) -> None:
+        if isinstance(ev, _MEDIA):  # audio and video first: most of what a publisher sends
             s = self.publishing.get(ev.message.msid)
             if s is not None:
                 s.on_media(ev.message)
             return
-        if t is Command:
+        if isinstance(ev, Command):
             self.command(ev)
-        elif t is DataMessage:
+        elif isinstance(ev, DataMessage):
             s = self.publishing.get(ev.msid)
             if s is not None:
                 s.on_data(ev)
@@ -273,9 +269,9 @@ class Session(asyncio.BufferedProtocol):
                     raise ProtocolError(exc.what, offset=self.conn.reader.offset, field=exc.field,
                                         section=exc.section or "RTMP 7.1.6") from exc
                 for m in subs:
-                    if m.type_id in (8, 9):
+                    if m.type_id == MessageType.AUDIO or m.type_id == MessageType.VIDEO:
                         s.on_media(m)
-        elif t is events.Acknowledgement:
+        elif isinstance(ev, events.Acknowledgement):
             for p in list(self.playing.values()):  # flow control (RTMP 5.4.3-5.4.5): the window moves on
                 if p.stream is not None:
                     p.stream.acknowledged(p)
@@ -284,6 +280,12 @@ class Session(asyncio.BufferedProtocol):
         elif isinstance(ev, events.ConnectionClosed):
             self.close("peer_closed", None if ev.clean else "in the middle of a message or the handshake",
                        level="info" if ev.clean else "warning", clean=ev.clean)
+        elif isinstance(ev, events.Timeout):
+            if ev.what == "handshake":
+                self.close("handshake_timeout", f"no handshake + connect within {self.cfg.handshake_timeout}s",
+                           level="warning", state=ev.state)
+            else:
+                self.close("idle_timeout", f"nothing received for {ev.seconds:.1f}s", level="warning")
         elif isinstance(ev, events.UserControl):
             if ev.event_type == control.SET_BUFFER_LENGTH:
                 self.ev("debug", "set_buffer_length", stream_id=ev.stream_id, ms=ev.buffer_length)
@@ -302,9 +304,8 @@ class Session(asyncio.BufferedProtocol):
             return  # answers to our pings/calls, bandwidth probes, FCSubscribe (nginx-rtmp ignores it too)
         elif cmd.transaction_id != 0:
             self.ev("info", "unknown_command", command=name, tid=cmd.transaction_id)
-            self.send(Command("_error", cmd.transaction_id, None,
-                              ({"level": "error", "code": "NetConnection.Call.Failed",
-                                "description": f"unknown command {name!r}"},), amf3=cmd.amf3))
+            self.send(error(cmd.transaction_id, "NetConnection.Call.Failed", f"unknown command {name!r}",
+                            amf3=cmd.amf3))
         else:
             self.ev("debug", "unknown_command", command=name, tid=0)
 
@@ -320,9 +321,8 @@ class Session(asyncio.BufferedProtocol):
         app = _stream_name(obj.get("app", "")) or ""
         app = app.strip("/")
         if app not in self.cfg.apps or not valid_name(app):
-            self.send(Command("_error", cmd.transaction_id, None,
-                              ({"level": "error", "code": "NetConnection.Connect.Rejected",
-                                "description": f"application {app[:200]!r} is not served here"},), amf3=cmd.amf3))
+            self.send(error(cmd.transaction_id, "NetConnection.Connect.Rejected",
+                            f"application {app[:200]!r} is not served here", amf3=cmd.amf3))
             self.close("connect_rejected", f"application {app[:200]!r} not in {self.cfg.apps}", level="warning")
             return
         self.app = app
@@ -336,15 +336,14 @@ class Session(asyncio.BufferedProtocol):
                 "description": "Connection succeeded.", "objectEncoding": float(self.object_encoding)}
         self.send(events.WindowAckSize(cfg.window_ack_size), events.SetPeerBandwidth(cfg.peer_bandwidth, 2),
                   events.SetChunkSize(cfg.chunk_size), events.UserControl(control.STREAM_BEGIN, stream_id=0),
-                  Command("_result", cmd.transaction_id, props, (info,), amf3=cmd.amf3))
+                  result(cmd.transaction_id, props, info, amf3=cmd.amf3))
         self.ev("info", "connect", app=app, tcUrl=obj.get("tcUrl"), flashVer=obj.get("flashVer"),
                 objectEncoding=self.object_encoding)
 
     def on_create_stream(self, cmd: Command) -> None:
         if len(self.created_streams) >= MAX_STREAMS:
-            self.send(Command("_error", cmd.transaction_id, None,
-                              ({"level": "error", "code": "NetConnection.Call.Failed",
-                                "description": f"more than {MAX_STREAMS} streams"},), amf3=cmd.amf3))
+            self.send(error(cmd.transaction_id, "NetConnection.Call.Failed", f"more than {MAX_STREAMS} streams",
+                            amf3=cmd.amf3))
             return
         sid = self.next_stream_id
         self.next_stream_id += 1
@@ -563,20 +562,20 @@ class Session(asyncio.BufferedProtocol):
 
 
 _HANDLERS = {
-    "connect": Session.on_connect,
-    "createStream": Session.on_create_stream,
-    "close": Session.on_close,
-    "releaseStream": Session.on_release_stream,
-    "FCPublish": Session.on_fc_publish,
-    "FCUnpublish": Session.on_fc_unpublish,
-    "getStreamLength": Session.on_get_stream_length,
-    "deleteStream": Session.on_delete_stream,
-    "closeStream": Session.on_close_stream,
-    "publish": Session.on_publish,
-    "play": Session.on_play,
-    "play2": Session.on_play2,
-    "pause": Session.on_pause,
-    "seek": Session.on_seek,
-    "receiveAudio": Session.on_receive_audio,
-    "receiveVideo": Session.on_receive_video,
+    "connect": ServerSession.on_connect,
+    "createStream": ServerSession.on_create_stream,
+    "close": ServerSession.on_close,
+    "releaseStream": ServerSession.on_release_stream,
+    "FCPublish": ServerSession.on_fc_publish,
+    "FCUnpublish": ServerSession.on_fc_unpublish,
+    "getStreamLength": ServerSession.on_get_stream_length,
+    "deleteStream": ServerSession.on_delete_stream,
+    "closeStream": ServerSession.on_close_stream,
+    "publish": ServerSession.on_publish,
+    "play": ServerSession.on_play,
+    "play2": ServerSession.on_play2,
+    "pause": ServerSession.on_pause,
+    "seek": ServerSession.on_seek,
+    "receiveAudio": ServerSession.on_receive_audio,
+    "receiveVideo": ServerSession.on_receive_video,
 }

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rtmpspec import sharedobject
-from rtmpspec.chunkstream import Message
 from rtmpspec.errors import DecodeError, ProtocolError
+from rtmpspec.message_format import Message
 from rtmpspec.sharedobject import EventType as E
 
 SO_AMF0, SO_AMF3 = 19, 16

@@ -103,22 +103,3 @@ SECTION = {
 def transition(role: Role, state: State, inp: Input) -> State | None:
     """Next state, or None when ``inp`` is not allowed in ``state``."""
     return TABLE.get((role, state, inp))
-
-
-class StateMachine:
-    """Applies the table; the first input not in it poisons the machine (state ERROR)."""
-
-    def __init__(self, role: Role, state: State = State.HANDSHAKE) -> None:
-        self.role = role
-        self.state = state
-
-    def process(self, inp: Input) -> State:
-        if self.state is State.ERROR:
-            raise RuntimeError("state machine is poisoned by an earlier error")
-        nxt = transition(self.role, self.state, inp)
-        if nxt is None:
-            bad = self.state
-            self.state = State.ERROR
-            raise KeyError(f"{inp.value} not allowed in {bad.value} ({self.role.value})")
-        self.state = nxt
-        return nxt

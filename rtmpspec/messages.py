@@ -8,7 +8,6 @@ frozen dataclasses with ``to_message`` / ``from_message``; the bytes always come
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any
 
 from construct import Bytes, GreedyRange, Int8ub, Int24ub, Int32ub, Struct, this
@@ -16,40 +15,20 @@ from construct import Bytes, GreedyRange, Int8ub, Int24ub, Int32ub, Struct, this
 from . import amf0
 from .amf0_values import AVMPlus
 from .amf3_values import AMF3Array, AMF3Object
-from .chunkstream import Message
 from .errors import DecodeError
+from .events import Event
+from .message_format import (  # noqa: F401  (the one table, importable here too)
+    COMMAND_TYPES,
+    CSID_AUDIO,
+    CSID_COMMAND,
+    CSID_CONTROL,
+    CSID_DATA,
+    CSID_VIDEO,
+    DATA_TYPES,
+    Message,
+    MessageType,
+)
 from .registry import Codec, register, register_schema
-
-
-class MessageType(IntEnum):
-    """RTMP message type ids (RTMP 5.4, 6.2, 7.1)."""
-
-    SET_CHUNK_SIZE = 1
-    ABORT = 2
-    ACKNOWLEDGEMENT = 3
-    USER_CONTROL = 4
-    WINDOW_ACK_SIZE = 5
-    SET_PEER_BANDWIDTH = 6
-    AUDIO = 8
-    VIDEO = 9
-    DATA_AMF3 = 15
-    SHARED_OBJECT_AMF3 = 16
-    COMMAND_AMF3 = 17
-    DATA_AMF0 = 18
-    SHARED_OBJECT_AMF0 = 19
-    COMMAND_AMF0 = 20
-    AGGREGATE = 22
-
-
-COMMAND_TYPES = (MessageType.COMMAND_AMF0, MessageType.COMMAND_AMF3)
-DATA_TYPES = (MessageType.DATA_AMF0, MessageType.DATA_AMF3)
-
-# chunk stream ids conventionally used (ffmpeg, nginx-rtmp, OBS): 2 control, 3 commands, 4 audio/data, 5..8
-CSID_CONTROL = 2
-CSID_COMMAND = 3
-CSID_AUDIO = 4
-CSID_VIDEO = 6
-CSID_DATA = 5
 
 # RTMP 7.1.6 Aggregate message: a sequence of sub-messages, each an FLV-like tag with a back pointer
 AggregateSubMessage = Struct(
@@ -88,7 +67,7 @@ def encode_values(type_id: int, values: list) -> bytes:
 
 
 @dataclass(frozen=True)
-class Command:
+class Command(Event):
     """A command message (RTMP 7.1.1, 7.2): name, transaction id, command object, further arguments."""
 
     name: str
@@ -151,7 +130,7 @@ def plain(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class DataMessage:
+class DataMessage(Event):
     """A data message (RTMP 7.1.2): e.g. ``@setDataFrame onMetaData {...}`` or ``onMetaData {...}``."""
 
     values: tuple = ()
@@ -196,13 +175,17 @@ def connect(app: str, tc_url: str, *, transaction_id: float = 1, flash_ver: str 
 
 
 def result(transaction_id: float, properties: Any = None, information: Any = None, *, msid: int = 0,
-           name: str = "_result") -> Command:
-    return Command(name, transaction_id, properties, (information,) if information is not None else (), msid)
+           name: str = "_result", amf3: bool = False) -> Command:
+    return Command(name, transaction_id, properties, (information,) if information is not None else (), msid,
+                   amf3=amf3)
 
 
-def error(transaction_id: float, code: str, description: str = "", *, msid: int = 0, level: str = "error") -> Command:
+def error(transaction_id: float, code: str, description: str = "", *, msid: int = 0, level: str = "error",
+          amf3: bool = False) -> Command:
+    """``_error`` (RTMP 7.2.1.1): a null command object, then the information object (level, code, description);
+    ``amf3``: in a type 17 message, as the answer to an AMF3 command."""
     return Command("_error", transaction_id, None, ({"level": level, "code": code, "description": description},),
-                   msid)
+                   msid, amf3=amf3)
 
 
 def on_status(code: str, description: str = "", *, level: str = "status", msid: int = 1,

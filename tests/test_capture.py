@@ -49,10 +49,11 @@ except ImportError:  # tests/ on sys.path (pytest's rootdir-relative import)
     import peers
     import relay
 
-from rtmpspec.chunkstream import NEED_DATA, ChunkReader
+from rtmpspec.chunkreader import ChunkReader
 from rtmpspec.dissect import HANDSHAKE_LENGTH, dissect_stream
 from rtmpspec.flv import FLVWriter
 from rtmpspec.media import parse_audio_tag, parse_video_tag
+from rtmpspec.sentinels import NEED_DATA
 
 ROOT = Path(__file__).resolve().parent.parent
 TSHARK_MAX_PACKET_SIZE = 32768  # packet-rtmpt.c default of the rtmpt.max_packet_size preference

@@ -6,9 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rtmpspec.chunk import ChunkHeader, basic_header_fields, csid_of
-from rtmpspec.chunkstream import NEED_DATA, ChunkReader, ChunkWriter, Message, build_header, chunk_message
+from rtmpspec.chunkheader import ChunkHeader, basic_header_fields, build_header, csid_of
+from rtmpspec.chunkreader import ChunkReader
+from rtmpspec.chunkwriter import ChunkWriter, chunk_message
 from rtmpspec.errors import LimitExceeded, ProtocolError
+from rtmpspec.message_format import Message
+from rtmpspec.sentinels import NEED_DATA
 from rtmpspec.strategies import from_schema
 
 
@@ -33,7 +36,7 @@ def read_bytewise(data: bytes, **kw) -> list[Message]:
     (2, "02"), (63, "3f"), (64, "0000"), (319, "00ff"), (320, "010001"), (65599, "01ffff"), (1000, "01a803"),
 ])
 def test_basic_header_forms(csid, expected):
-    from rtmpspec.chunk import ChunkBasicHeader
+    from rtmpspec.chunkheader import ChunkBasicHeader
 
     b = ChunkBasicHeader.build(basic_header_fields(0, csid))
     assert b.hex() == expected
@@ -42,7 +45,7 @@ def test_basic_header_forms(csid, expected):
 
 def test_three_byte_csid_is_little_endian():
     # errata 4.1: 0x01, then (csid - 64) little-endian: 64 + 0x0201 = 577
-    from rtmpspec.chunk import ChunkBasicHeader
+    from rtmpspec.chunkheader import ChunkBasicHeader
 
     assert csid_of(ChunkBasicHeader.parse(bytes([0x01, 0x01, 0x02]))) == 64 + 0x0201
 

@@ -199,10 +199,10 @@ def test_summary_and_html(tmp_path):
 
 def test_case_records_name_their_statements():
     from conformance import ledger
-    from conformance.plugin import _statements
+    from conformance.plugin import statements_of
 
-    st = _statements("5.4.2-abort-partial-message")
+    st = statements_of("5.4.2-abort-partial-message")
     assert "errata-6-2" in st["statements"] and "rtmp-5.4.2-1" in st["statements"]
-    assert _statements("no-such-case") == {"statements": [], "statements_partial": []}
+    assert statements_of("no-such-case") == {"statements": [], "statements_partial": []}
     inv = ledger.case_statements()
     assert all(c in inv for c in ledger.registered_cases())

@@ -8,21 +8,22 @@ import socket
 import time
 
 import pytest
+from endpoint import AVC_SEQ, Endpoint, RefServer, avc_frame, video
 from test_server import connected, media_of, player, publisher, run, wait_media
 
-from reference_server.probe import AVC_SEQ, Probe, ServerProcess, avc_frame, video
 from rtmpspec import messages as M
-from rtmpspec.chunkstream import Message, chunk_message
+from rtmpspec.chunkwriter import chunk_message
+from rtmpspec.message_format import Message
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     d = tmp_path_factory.mktemp("bad")
-    with ServerProcess(log_path=str(d / "server.log")) as srv:
+    with RefServer(log_path=str(d / "server.log")) as srv:
         yield srv
 
 
-def peer_of(p: Probe) -> str:
+def peer_of(p: Endpoint) -> str:
     host, port = p.transport.get_extra_info("sockname")[:2]
     return f"{host}:{port}"
 
@@ -136,7 +137,7 @@ def test_malformed_handshake(server):
 def test_publish_before_connect(server):
     async def main():
         pub, msid, pl = await healthy_pair(server, "bad-order")
-        p = await Probe.open(server.host, server.port)
+        p = await Endpoint.open(server.host, server.port)
         peer = peer_of(p)
         p.send_raw(chunk_message(M.publish("x", msid=1).to_message(), 128))
         await p.wait_closed(5)
@@ -175,7 +176,7 @@ def test_bad_stream_names(server, mode, name):
 
 
 def test_timeouts_and_max_connections(tmp_path):
-    with ServerProcess("--handshake-timeout", "1", "--idle-timeout", "2", "--max-connections", "3",
+    with RefServer("--handshake-timeout", "1", "--idle-timeout", "2", "--max-connections", "3",
                        log_path=str(tmp_path / "server.log")) as srv:
         async def main():
             # handshake timeout: connect and say nothing

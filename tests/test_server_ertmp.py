@@ -13,14 +13,14 @@ import time
 from pathlib import Path
 
 import pytest
+from endpoint import Endpoint, RefServer
 
 from conformance import ertmp
 from reference_server.control import RECONNECT_REQUEST
-from reference_server.probe import Probe, ServerProcess
 from rtmpspec import amf0, sharedobject
 from rtmpspec import messages as M
-from rtmpspec.chunkstream import Message
 from rtmpspec.flv import read_flv
+from rtmpspec.message_format import Message
 from rtmpspec.sharedobject import EventType as E
 
 _names = itertools.count(1)
@@ -52,7 +52,7 @@ def test_multitrack_and_modex_are_recorded_byte_exact(tmp_path: Path):
     rec = tmp_path / "rec"
 
     async def main(srv):
-        p = await Probe.open(srv.host, srv.port)
+        p = await Endpoint.open(srv.host, srv.port)
         assert (await p.connect("live")).name == "_result"
         msid = await p.create_stream()
         name = key()
@@ -65,7 +65,7 @@ def test_multitrack_and_modex_are_recorded_byte_exact(tmp_path: Path):
         p.close()
         return name
 
-    with ServerProcess("--record-dir", str(rec), log_path=str(tmp_path / "s.log")) as srv:
+    with RefServer("--record-dir", str(rec), log_path=str(tmp_path / "s.log")) as srv:
         name = run(main(srv))
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and not srv.events("record_close"):
@@ -86,12 +86,12 @@ def test_reconnect_request_on_the_control_socket_and_on_shutdown(tmp_path: Path)
     sock = tmp_path / "ctl.sock"
 
     async def main(srv):
-        a = await Probe.open(srv.host, srv.port)
+        a = await Endpoint.open(srv.host, srv.port)
         await a.connect("live")
         msid = await a.create_stream()
         name = key()
         await a.publish(name, msid)
-        b = await Probe.open(srv.host, srv.port)  # connected, no stream
+        b = await Endpoint.open(srv.host, srv.port)  # connected, no stream
         await b.connect("live")
         r = await asyncio.to_thread(_control, sock, "--app", "live", "--key", name, "--redirect", "rtmp://x/live")
         assert r.returncode == 0, r.stderr
@@ -103,7 +103,7 @@ def test_reconnect_request_on_the_control_socket_and_on_shutdown(tmp_path: Path)
         assert r.returncode == 1  # nobody publishes or plays that key
         # graceful shutdown: every client is asked to reconnect, and served while it leaves
         t0 = time.monotonic()
-        srv.signal(signal.SIGTERM)
+        srv.send_signal(signal.SIGTERM)
         for p in (a, b):
             st = await p.status(RECONNECT_REQUEST)
             assert "tcUrl" not in st.status
@@ -115,7 +115,7 @@ def test_reconnect_request_on_the_control_socket_and_on_shutdown(tmp_path: Path)
         await asyncio.to_thread(srv.wait, 10)
         return time.monotonic() - t0
 
-    with ServerProcess("--control-socket", str(sock), "--drain-timeout", "5", log_path=str(tmp_path / "s.log")) as srv:
+    with RefServer("--control-socket", str(sock), "--drain-timeout", "5", log_path=str(tmp_path / "s.log")) as srv:
         took = run(main(srv))
         assert took < 4, f"the drain did not end when the clients left ({took:.1f} s)"
         assert srv.events("drained")
@@ -126,8 +126,8 @@ def test_reference_client_follows_a_reconnect_request(tmp_path: Path):
     where a player gets the stream from the next keyframe on."""
     sock = tmp_path / "a.sock"
     flv = Path(__file__).resolve().parents[1] / "conformance" / "data" / "av.flv"
-    with ServerProcess("--control-socket", str(sock), log_path=str(tmp_path / "a.log")) as a, \
-            ServerProcess(log_path=str(tmp_path / "b.log")) as b:
+    with RefServer("--control-socket", str(sock), log_path=str(tmp_path / "a.log")) as a, \
+            RefServer(log_path=str(tmp_path / "b.log")) as b:
         name = key()
         client = subprocess.Popen([sys.executable, "-m", "reference_server.client_cli", "publish",
                                    f"{a.url}/live/{name}", str(flv), "--realtime"],
@@ -166,7 +166,7 @@ def test_shared_objects_sync_between_clients(tmp_path: Path):
         return out
 
     async def main(srv):
-        a, b = await Probe.open(srv.host, srv.port), await Probe.open(srv.host, srv.port)
+        a, b = await Endpoint.open(srv.host, srv.port), await Endpoint.open(srv.host, srv.port)
         for p in (a, b):
             await p.connect("live")
         a.send(so("chat", [(E.Use, b"")]))
@@ -181,7 +181,7 @@ def test_shared_objects_sync_between_clients(tmp_path: Path):
         b.close()
         a.close()
 
-    with ServerProcess(log_path=str(tmp_path / "s.log")) as srv:
+    with RefServer(log_path=str(tmp_path / "s.log")) as srv:
         run(main(srv))
 
 
@@ -202,7 +202,7 @@ def test_client_and_server_negotiate_ertmp_both_ways(tmp_path: Path):
         await c.close()
         return caps
 
-    with ServerProcess(log_path=str(tmp_path / "s.log")) as srv:
+    with RefServer(log_path=str(tmp_path / "s.log")) as srv:
         caps = run(main(srv))
     assert caps.caps_ex & media.CapsExMask.Multitrack and caps.caps_ex & media.CapsExMask.ModEx
     assert caps.supports("av01") and caps.supports("Opus") and caps.supports("hvc1")

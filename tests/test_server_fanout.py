@@ -12,23 +12,18 @@ import random
 from pathlib import Path
 
 import pytest
+from endpoint import AAC_SEQ, AVC_SEQ, aac_frame, audio, avc_frame, video
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reference_server.config import Config
-from reference_server.probe import AAC_SEQ, AVC_SEQ, aac_frame, audio, avc_frame, video
 from reference_server.relay import Player, Relay
 from rtmpspec._state import TABLE, Input, Role, State
-from rtmpspec.chunkstream import (
-    ChunkReader,
-    ChunkWriter,
-    Message,
-    SharedOutput,
-    build_header,
-    chunk_message,
-    type0_header,
-)
+from rtmpspec.chunkheader import build_header
+from rtmpspec.chunkreader import ChunkReader
+from rtmpspec.chunkwriter import ChunkWriter, SharedOutput, chunk_message, type0_header
 from rtmpspec.connection import Connection
+from rtmpspec.message_format import Message
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,9 +20,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from reference_server import client as client_module  # noqa: E402
 from reference_server import client_cli  # noqa: E402
-from rtmpspec.chunk import EXTENDED_TIMESTAMP_MARK  # noqa: E402
-from rtmpspec.chunkstream import ChunkWriter, Message, build_header  # noqa: E402
+from rtmpspec.chunkheader import (
+    EXTENDED_TIMESTAMP_MARK,  # noqa: E402
+    build_header,  # noqa: E402
+)
+from rtmpspec.chunkwriter import ChunkWriter  # noqa: E402
 from rtmpspec.connection import Connection  # noqa: E402
+from rtmpspec.message_format import Message  # noqa: E402
 
 FAULTS = ("no-type3-extended-timestamp", "no-acknowledgement", "ignore-set-chunk-size")
 
