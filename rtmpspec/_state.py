@@ -91,6 +91,11 @@ for _role in Role:
             TABLE[(_role, _state, I.RECV_EOF)] = S.CLOSED
             TABLE[(_role, _state, I.CLOSE)] = S.CLOSED
     TABLE[(_role, S.CLOSED, I.SEND_CONTROL)] = S.CLOSED  # harmless: nothing will be written
+    # bytes that were in flight when we closed are not the peer's fault: discarded, no event
+    for _i in (I.RECV_COMMAND, I.RECV_CONTROL, I.RECV_DATA, I.RECV_MEDIA, I.RECV_OTHER):
+        TABLE[(_role, S.CLOSED, _i)] = S.CLOSED
+    TABLE[(_role, S.ERROR, I.CLOSE)] = S.ERROR  # the shell closes a poisoned connection; it stays poisoned
+TABLE[(V, S.CLOSED, I.RECV_CONNECT)] = S.CLOSED
 
 SECTION = {
     I.RECV_CONNECT: "RTMP 7.2.1.1",

@@ -203,6 +203,8 @@ class Connection:
         if not data:
             self._eof = True
             return
+        if self.state is State.CLOSED:
+            return  # in flight when we closed: discarded (the state table), never buffered
         if self.state is State.HANDSHAKE:
             try:
                 self._hs.receive_data(data, now_ms=None if now is None else _ms(now))
@@ -546,4 +548,5 @@ class Connection:
         self.state = nxt
 
     def close(self) -> None:
-        self.state = State.CLOSED
+        """We are done with the connection (the state table: CLOSED, or ERROR stays ERROR)."""
+        self.state = transition(self.role, self.state, Input.CLOSE)

@@ -37,11 +37,16 @@ def test_every_state_but_error_is_reachable(role):
 
 @pytest.mark.parametrize("role", list(Role))
 def test_error_is_final_and_closed_takes_only_control(role):
-    """A poisoned connection (ERROR) accepts nothing; a closed one only the harmless control sends and another
-    close or end of input."""
-    assert all(transition(role, State.ERROR, i) is None for i in Input)
-    assert {i for i in Input if transition(role, State.CLOSED, i) is not None} == {
-        Input.SEND_CONTROL, Input.RECV_EOF, Input.CLOSE}
+    """A poisoned connection (ERROR) accepts nothing but its shell closing it, and stays poisoned; a closed one
+    takes harmless control sends, another close or end of input, and discards what was in flight."""
+    assert {i for i in Input if transition(role, State.ERROR, i) is not None} == {Input.CLOSE}
+    assert transition(role, State.ERROR, Input.CLOSE) is State.ERROR
+    sends = {i for i in Input if i.value.startswith("send_")}
+    role_only = {Input.RECV_CONNECT_RESULT, Input.RECV_CONNECT_ERROR} if role is Role.SERVER else \
+        {Input.RECV_CONNECT, Input.RECV_CONNECT_RESULT, Input.RECV_CONNECT_ERROR}  # never classified so there
+    assert {i for i in Input if transition(role, State.CLOSED, i) is None} == (sends - {Input.SEND_CONTROL}) | {
+        Input.HANDSHAKE_DONE} | role_only
+    assert all(transition(role, State.CLOSED, i) in (State.CLOSED, None) for i in Input)
 
 
 def test_nothing_but_control_before_connect():
