@@ -49,11 +49,13 @@ def test_chunk_message_with_replaced_ids_equals_chunking_the_replaced_message(t,
 
 
 def test_media_is_allowed_in_connected_only_and_keeps_it():
-    """Connection's media fast path skips the table lookup in CONNECTED: the table must agree."""
+    """Connection's media fast path skips the table lookup in CONNECTED: the table must agree (media is taken in
+    CONNECTED, which it keeps; after close it is discarded; anywhere else it is a protocol error)."""
     for role in Role:
         allowed = {s for s in State if (role, s, Input.RECV_MEDIA) in TABLE}
-        assert allowed == {State.CONNECTED}
+        assert allowed == {State.CONNECTED, State.CLOSED}
         assert TABLE[(role, State.CONNECTED, Input.RECV_MEDIA)] is State.CONNECTED
+        assert TABLE[(role, State.CLOSED, Input.RECV_MEDIA)] is State.CLOSED
 
 
 def _read(data: bytes, chunk_size: int = 128):
