@@ -39,7 +39,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -50,7 +49,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fuzz.peers import free_port, nginx_rtmp_binary, nginx_rtmp_conf, wait_listening  # noqa: E402
+from harness import peers  # noqa: E402
+from harness.process import rss_tree  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 LOADGEN = Path(__file__).resolve().parent / "fanout_load.py"
@@ -111,14 +111,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def rss_mib(pid: int) -> float:
-    total = 0
-    for p in _tree(pid):
-        try:
-            with open(f"/proc/{p}/status") as f:
-                total += sum(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-        except OSError:
-            pass
-    return total / 1024
+    return (rss_tree(pid) or 0) / (1 << 20)
 
 
 def pinned(cmd: list[str], cpu: int | None) -> list[str]:
@@ -147,57 +140,27 @@ class Ours:
     name = "ours"
 
     def __init__(self, workdir: Path, cpu: int | None, extra: list[str]) -> None:
-        cmd = [sys.executable, "-m", "reference_server", "--listen", "127.0.0.1:0", "--log-level", "warning",
-               "--max-connections", "20000", *extra]
-        self.proc = subprocess.Popen(pinned(cmd, cpu), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                     stderr=open(workdir / "ours.log", "ab"), text=True, cwd=ROOT)
-        self.pid = self.proc.pid
-        line = self.proc.stdout.readline()
-        if not line.startswith("listening "):
-            self.stop()
-            raise RuntimeError(f"our server did not start (see {workdir / 'ours.log'})")
-        self.port = int(line.rsplit(":", 1)[1])
+        self.server = peers.reference_server("--log-level", "warning", "--max-connections", "20000", *extra,
+                                             log=workdir / "ours.log", cwd=ROOT)
+        self.server.cmd_template = pinned(self.server.cmd_template, cpu)
+        self.server.start()  # ServerStartError (see ours.log) when it does not
+        self.pid, self.port = self.server.pid, self.server.port
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        self.server.stop(timeout=10)
 
 
 class Nginx:
     name = "nginx-rtmp"
 
     def __init__(self, workdir: Path, cpu: int | None, extra: list[str]) -> None:
-        nginx = nginx_rtmp_binary()
-        if nginx is None:
-            raise FileNotFoundError("nginx with the rtmp module is not installed")
-        d = workdir / "nginx"
-        d.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        conf = d / "nginx.conf"
-        conf.write_text(nginx_rtmp_conf(d, self.port, connections=16384))
-        self.proc = subprocess.Popen(pinned([nginx, "-p", f"{d}/", "-c", str(conf), "-e", str(d / "error.log")], cpu),
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=open(d / "stderr.log", "ab"))
-        self.pid = self.proc.pid
-        try:
-            wait_listening(self.port, self.proc, time.monotonic() + 10, "nginx-rtmp")
-        except RuntimeError:
-            self.stop()
-            raise
+        prefix = pinned([], cpu)
+        self.server = peers.nginx_rtmp(workdir / "nginx", connections=16384, prefix=prefix, start_timeout=10)
+        self.server.start()
+        self.pid, self.port = self.server.pid, self.server.port
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        self.server.stop(timeout=10)
 
 
 KINDS = {"ours": Ours, "nginx": Nginx}

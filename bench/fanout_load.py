@@ -12,7 +12,8 @@ collected and decoded, by rtmpspec. :class:`Walker` is the Python reference; ``b
 C (compiled and loaded with ctypes when a C compiler is there), so that thousands of players fit on one core.
 Reads go into one buffer shared by all players (``asyncio.BufferedProtocol``), so a read allocates nothing, and
 once playing a player is woken only when ``--read-batch`` seconds of the stream are queued (SO_RCVLOWAT).
-Players use the plain handshake (RTMP 5.2) and acknowledge the server's window (RTMP 5.4.3) as ffmpeg does.
+Players use the plain handshake (RTMP 5.2) and acknowledge the server's window (RTMP 5.4.3) as ffmpeg does (after
+half of it).
 
 The publisher (4096-byte chunks, as ffmpeg and OBS publish) chunks the FLV's tags with rtmpspec's ChunkWriter
 and sends each one when it is due (looping the file, timestamps continuing), so media time = wall time since the
@@ -41,7 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rtmpspec import control  # noqa: E402
-from rtmpspec.chunkstream import ChunkWriter, Message  # noqa: E402
+from rtmpspec.chunkwriter import ChunkWriter  # noqa: E402
+from rtmpspec.message_format import Message  # noqa: E402
 from rtmpspec.messages import Command, DataMessage, connect, create_stream, decode_values, play, publish  # noqa: E402
 
 HANDSHAKE = 1 + 1536 + 1536  # S0 S1 S2
@@ -268,7 +270,11 @@ class Client(asyncio.BufferedProtocol):
                 self.walker.feed(rest)
         else:
             self.walker.feed(_VIEW[:nbytes])
-        if self.window and self.bytes_in - self.acked >= self.window:
+        # ffmpeg acknowledges after half the window (rtmpproto.c handle_window_ack_size: "to make sure the peer can
+        # keep on sending without waiting for acknowledgements"); a player that waited for the whole window would
+        # stall a server that keeps its output within it (RTMP 5.4.4) for a round trip, or for good while fewer
+        # than its SO_RCVLOWAT bytes are queued
+        if self.window and self.bytes_in - self.acked >= self.window // 2:
             self.acked = self.bytes_in
             self.send(Message(control.ACKNOWLEDGEMENT, (self.bytes_in & 0xFFFFFFFF).to_bytes(4, "big"), 0, 0, 2))
 

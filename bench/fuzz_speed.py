@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 from fuzz.findings import FindingStore  # noqa: E402
 from fuzz.generators import Generator  # noqa: E402
 from fuzz.inproc import run_parallel  # noqa: E402
-from fuzz.peers import make_preset  # noqa: E402
 from fuzz.runner import Campaign, Options  # noqa: E402
+from fuzz.target import preset as target_preset  # noqa: E402
 
 NETWORK_TARGET = 500.0
 INPROC_TARGET = 20000.0
@@ -41,8 +41,7 @@ def _steady(timeline: list, skip: float) -> float | None:
 
 
 def bench_network(seconds: float, preset: str, concurrency: int, tmp: Path) -> dict:
-    target = make_preset(preset)
-    target.start()
+    target = target_preset(preset).start()
     try:
         gen = Generator(1)
         camp = Campaign(target, gen, FindingStore(tmp / "findings"),

@@ -24,8 +24,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from rtmpspec.chunk import ChunkHeader  # noqa: E402
-from rtmpspec.chunkstream import ChunkReader, ChunkWriter, Message, chunk_message  # noqa: E402
+from rtmpspec.chunkheader import ChunkHeader  # noqa: E402
+from rtmpspec.chunkreader import ChunkReader  # noqa: E402
+from rtmpspec.chunkwriter import ChunkWriter, chunk_message  # noqa: E402
+from rtmpspec.message_format import Message  # noqa: E402
 
 
 def make_flv(path: str, seconds: int) -> None:
@@ -37,8 +39,8 @@ def make_flv(path: str, seconds: int) -> None:
 
 
 def messages_from_flv(path: str) -> list[Message]:
-    from rtmpspec.flv import NEED_DATA as FLV_NEED
     from rtmpspec.flv import FLVReader, FLVTag
+    from rtmpspec.sentinels import NEED_DATA as FLV_NEED
 
     r = FLVReader()
     with open(path, "rb") as f:

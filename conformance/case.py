@@ -44,7 +44,7 @@ from .driver import (
     is_user_control,
 )
 from .payloads import AUDIO, VIDEO, Item
-from .verdicts import CaseEnd, Observed, Outcome, SetupError, Verdict
+from .verdicts import CaseEnd, Observed, Outcome, SetupError, Verdict, evidence_of
 
 REGISTRY: dict[str, Case] = {}
 
@@ -112,6 +112,7 @@ class Settings:
         self.strict = strict
         self.contract: tuple[bool, str] | None = None  # (relay works, detail)
         self.client = None  # client mode: the conformance.client.runner.ClientMode
+        self.reconnect_trigger: str | None = None  # --reconnect-trigger (the embedded server has its own)
         self.worker = os.environ.get("PYTEST_XDIST_WORKER", "gw")
 
 
@@ -186,9 +187,10 @@ class Ctx:
             s.close()
 
     # relay helpers ---------------------------------------------------------------------------------------------
-    def publisher(self, key: str | None = None, label: str = "pub", *, fc: bool = False) -> Publisher:
+    def publisher(self, key: str | None = None, label: str = "pub", *, fc: bool = False, **connect: Any) -> Publisher:
+        """Connect (``connect``: keyword arguments of :meth:`Session.connect`), createStream, publish ``key``."""
         key = key or self.key()
-        s = self.connected(label)
+        s = self.connected(label, **connect)
         with self.setup("publish"):
             if fc:
                 s.send_cmd(messages.release_stream(key, s.next_tid()))
@@ -199,8 +201,8 @@ class Ctx:
                 raise DriverError(f"publish {key!r} answered {st.name} {st.code}")
         return Publisher(s, key, s.stream_ids[-1])
 
-    def player(self, key: str, label: str = "play", *, wait: bool = True) -> Player:
-        s = self.connected(label)
+    def player(self, key: str, label: str = "play", *, wait: bool = True, **connect: Any) -> Player:
+        s = self.connected(label, **connect)
         with self.setup("play"):
             s.create_stream()
             st = s.play(key, wait=wait)
@@ -427,22 +429,16 @@ def _normalize(case: Case, res: Any) -> Outcome:
         if mapped is None:
             return Outcome(Verdict.FAIL, f"unexpected behaviour {res.behaviour!r}: {res.detail}",
                            res.expected or _expected_from(case), f"{res.behaviour}: {res.detail}".strip(": "),
-                           res.behaviour, _ev(res.offending))
+                           res.behaviour, evidence_of(res.offending))
         verdict, note = (mapped if isinstance(mapped, tuple) else (mapped, ""))
         verdict = Verdict(verdict)
         detail = "; ".join(x for x in (f"behaviour {res.behaviour!r}", note, res.detail) if x)
         out = Outcome(verdict, detail, res.expected or _expected_from(case), f"{res.behaviour}: {res.detail}",
-                      res.behaviour, _ev(res.offending) if verdict in (Verdict.FAIL, Verdict.NON_STRICT) else [])
+                      res.behaviour, evidence_of(res.offending) if verdict in (Verdict.FAIL, Verdict.NON_STRICT) else [])
         return out
     if isinstance(res, str):
         return _normalize(case, Observed(res))
     raise TypeError(f"check of {case.id} returned {res!r}")
-
-
-def _ev(offending: Any) -> list[dict]:
-    from .verdicts import _evidence
-
-    return _evidence(offending)
 
 
 def _expected_from(case: Case) -> str:

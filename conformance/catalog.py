@@ -21,7 +21,7 @@ CHAPTERS: dict[str, str] = {
     "handshake": "Handshake (RTMP 5.2)",
     "chunking": "Chunk stream (RTMP 5.3)",
     "control": "Protocol control (RTMP 5.4, 6.2, 7.1.7)",
-    "commands": "Commands (RTMP 7.2, errata 7)",
+    "commands": "Commands (RTMP 7.2, errata 8)",
     "media": "Media relay (RTMP 7.1, FLV, E-RTMP)",
     "robustness": "Robustness",
     "interop": "Real-world interop bugs",
@@ -32,8 +32,9 @@ SEVERITY = {"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}  # Allure se
 
 SPEC_NAMES = {
     "RTMP 1.0": "Adobe RTMP 1.0 (2012)",
-    "RTMP errata": "RTMP Errata and Addenda (zenomt, 2023)",
+    "RTMP errata": "RTMP Errata and Addenda (zenomt, 2 July 2024)",
     "AMF0": "Action Message Format AMF0",
+    "AMF3": "Action Message Format AMF3 (over RTMP: errata 7.2, E-RTMP v2)",
     "FLV 10.1": "Adobe Flash Video File Format 10.1, Annex E",
     "E-RTMP v1": "Enhanced RTMP v1 (veovera)",
     "E-RTMP v2": "Enhanced RTMP v2 (veovera)",

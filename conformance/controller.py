@@ -13,7 +13,7 @@ from .case import probe_contract
 from .driver import WireLog
 from .guard import SharedState, stop_all, target_to_json
 from .preflight import probe
-from .target import EmbeddedServer, TargetError, parse_target
+from .target import TargetError, embedded_reconnect_trigger, embedded_server, parse_target, start_embedded
 
 
 def setup_target(config: pytest.Config, st: dict) -> None:
@@ -26,6 +26,7 @@ def setup_target(config: pytest.Config, st: dict) -> None:
     st["shared"] = shared
     t0 = time.monotonic()
     restart = None
+    trigger = config.getoption("--reconnect-trigger")
     if spec:
         try:
             target = parse_target(spec, app=config.getoption("--app"), tls_insecure=config.getoption("--tls-insecure"))
@@ -34,9 +35,12 @@ def setup_target(config: pytest.Config, st: dict) -> None:
         if config.getoption("--restart-cmd"):
             restart = {"kind": "command", "command": config.getoption("--restart-cmd"), "timeout": max(30.0, 10 * step)}
     else:
-        server = EmbeddedServer(config.getoption("--reference-server-cmd"), log=shared.dir / "server.log")
+        control = str(shared.dir / "control.sock")
+        server = embedded_server(config.getoption("--reference-server-cmd"), log=shared.dir / "server.log",
+                                 control=control)
+        trigger = trigger or embedded_reconnect_trigger(control)
         try:
-            host, port = server.start()
+            host, port = start_embedded(server)
         except TargetError as exc:
             _stop(config, st, f"the embedded reference server did not start: {exc}", None, t0)
             return
@@ -45,7 +49,7 @@ def setup_target(config: pytest.Config, st: dict) -> None:
         target = parse_target(f"{server.scheme}://{host}:{port}", app=config.getoption("--app"),
                               tls_insecure=server.scheme == "rtmps" or config.getoption("--tls-insecure"))
         target.label = target.url
-        restart = {"kind": "embedded", "command": config.getoption("--reference-server-cmd")}
+        restart = {"kind": "embedded", "command": config.getoption("--reference-server-cmd"), "control": control}
     health = probe(target, step, label="preflight")
     if not health.ok:
         _stop(config, st, f"{target.url} does not speak RTMP: {health.reason}", health, t0, target)
@@ -63,7 +67,7 @@ def setup_target(config: pytest.Config, st: dict) -> None:
                        "seconds": round(time.monotonic() - t0, 3), "contract": list(contract)}
     shared.write({"target": target_to_json(target), "generation": 0, "restart": restart, "down": None,
                   "contract": list(contract), "crashes": [], "restarts": [], "step_timeout": step,
-                  "preflight": st["preflight"]})
+                  "preflight": st["preflight"], "reconnect_trigger": trigger})
 
 
 def setup_client(config: pytest.Config, st: dict) -> None:

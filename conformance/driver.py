@@ -2,14 +2,16 @@
 
 One :class:`Session` is one TCP (or TLS) connection to the target. It can
 
-- run the handshake step by step (``send_c0c1`` / ``read_s0s1s2`` / ``send_c2``) or at once (``handshake``),
-  with any version byte, a plain or digest C1, a bad C2, or a C1 cut short;
-- send messages through a :class:`rtmpspec.chunkstream.ChunkWriter` (``send``), pick the chunk header fmt
-  (``send(msg, fmt=...)``), or send raw crafted chunks built with :func:`rtmpspec.chunkstream.build_header`
+- run the handshake at once (``handshake``: rtmpspec's own client handshake, the one the Connection runs, C2 sent
+  once the whole S0+S1+S2 is in) or step by step (``send_c0c1`` / ``read_s0s1s2`` / ``send_c2``) with crafted
+  packets (:mod:`rtmpspec.craft`): any version byte, a plain or digest C1, a bad C2, or a C1 cut short;
+- send messages through a :class:`rtmpspec.chunkwriter.ChunkWriter` (``send``), pick the chunk header fmt
+  (``send(msg, fmt=...)``), or send raw crafted chunks built with :func:`rtmpspec.chunkheader.build_header`
   (``send_raw``), at any chunk size;
-- read the server's bytes with a *lenient* :class:`rtmpspec.chunkstream.ChunkReader` into :class:`Inbound`
+- read the server's bytes with a *lenient* :class:`rtmpspec.chunkreader.ChunkReader` into :class:`Inbound`
   records (message, offset, the exact chunk bytes), and wait for one that matches (``expect``), bounded by the
-  step timeout; answer pings and send Acknowledgements like a normal client;
+  step timeout; answer pings and send Acknowledgements like a normal client (rtmpspec's ``AckWindow`` and
+  ``control_message``, what the Connection does);
 - record both directions in a shared :class:`WireLog`, decoded with :func:`rtmpspec.dissect.describe_message`
   (what we send is decoded by a second lenient reader, so crafted chunks show up as the server should see them).
 
@@ -27,12 +29,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rtmpspec import control, messages
+from rtmpspec import control, craft, messages
 from rtmpspec import handshake as hs
-from rtmpspec.chunkstream import NEED_DATA, ChunkReader, ChunkWriter, Message, build_header
+from rtmpspec.chunkheader import build_header
+from rtmpspec.chunkreader import ChunkReader
+from rtmpspec.chunkwriter import ChunkWriter
+from rtmpspec.connection import AckWindow, control_message
 from rtmpspec.dissect import describe_message
 from rtmpspec.errors import ProtocolError
-from rtmpspec.messages import Command, DataMessage, MessageType
+from rtmpspec.events import Acknowledgement, SetChunkSize, UserControl
+from rtmpspec.message_format import CSID_CONTROL, MEDIA_TYPES, Message, MessageType
+from rtmpspec.messages import Command, DataMessage
+from rtmpspec.sentinels import NEED_DATA, Sentinel
 
 from .wire import (  # noqa: F401  (re-exported for the cases)
     HEX_LIMIT,
@@ -88,7 +96,7 @@ class Session:
         self._out_ok = True
         self.inbox: list[Inbound] = []
         self._consumed: set[int] = set()
-        self._hs_buf = bytearray()  # server bytes before the handshake is complete
+        self._hs_buf = bytearray()  # server bytes before the handshake is complete (``hs_in``)
         self.hs_done = False
         self.c1: bytes | None = None
         self.s0: int | None = None
@@ -96,12 +104,14 @@ class Session:
         self.s2: bytes | None = None
         self.decode_error: Undecodable | None = None
         self._pending_chunks: dict[int, list] = {}
-        self.server_window: int | None = None
-        self._acked = 0
+        self.acks = AckWindow()  # the server's Window Acknowledgement Size and our last Acknowledgement
         self.bytes_in = 0
         self.bytes_out = 0
         self._tid = 1.0
         self.stream_ids: list[int] = []
+        self.connect_result: Inbound | None = None  # the server's answer to our connect
+        self.object_encoding = 0  # negotiated: 3 only when we offered 3 and the _result said 3 (errata 8.1.1)
+        self.extended_at_oe0: list[Inbound] = []  # type 15/17 messages received while objectEncoding 0 was in force
 
     # -- connection ----------------------------------------------------------------------------------------------
     def open(self) -> Session:
@@ -134,7 +144,22 @@ class Session:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    @property
+    def server_window(self) -> int | None:
+        """The server's Window Acknowledgement Size (RTMP 5.4.4), once it sent one."""
+        return self.acks.size
+
+    @property
+    def hs_in(self) -> bytes:
+        """The bytes the server sent before our handshake was complete (S0, S1, S2, or whatever it sent)."""
+        return bytes(self._hs_buf)
+
     # -- raw I/O -------------------------------------------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        """Write bytes as they are, with no wire-log entry (the caller logs what it sent, e.g. once for a
+        handshake sent one byte per write)."""
+        self._write(data)
+
     def _write(self, data: bytes) -> None:
         if self.sock is None:
             raise Closed("the connection is closed")
@@ -213,25 +238,24 @@ class Session:
             return
         self.log.add(self.label, "out", "chunks", note, data)
         self._write(data)
-        self._decode_out(data, log=True)
+        self.decode_sent(data, log=True)
 
     def send_c0c1(self, *, version: int = hs.RTMP_VERSION, digest: bool = False, c1: bytes | None = None,
                   c1_length: int | None = None) -> bytes:
+        """A crafted C0+C1 (:mod:`rtmpspec.craft`): any ``version``, a plain or digest C1 (or ``c1``), cut to
+        ``c1_length`` bytes. Returns the whole C1."""
         if c1 is None:
-            if digest:
-                c1 = hs.make_challenge(time=0, version=hs.CLIENT_DIGEST_VERSION, key=hs.GENUINE_FP_KEY_PARTIAL,
-                                       rng=self.rng)
-            else:
-                c1 = hs.make_plain_challenge(time=0, rng=self.rng)
+            c1 = craft.c1(self.rng, digest=digest)
         self.c1 = c1
-        c0 = hs.C0.build({"version": version})
+        c0 = craft.c0(version)
         body = c1 if c1_length is None else c1[:c1_length]
         self.log.add(self.label, "out", "C0+C1",
                      {"version": version, "digest": digest, "c1_length": len(body)}, c0 + body)
         self._write(c0 + body)
         return c1
 
-    def _hs_need(self, n: int, what: str, timeout: float | None = None) -> None:
+    def wait_hs_bytes(self, n: int, what: str, timeout: float | None = None) -> None:
+        """Wait until the server sent ``n`` handshake bytes (StepTimeout / Closed otherwise)."""
         deadline = time.monotonic() + (self.step_timeout if timeout is None else timeout)
         while len(self._hs_buf) < n:
             left = deadline - time.monotonic()
@@ -243,18 +267,18 @@ class Session:
             self.pump(left)
 
     def read_s0(self, timeout: float | None = None) -> int:
-        self._hs_need(1, "S0", timeout)
+        self.wait_hs_bytes(1, "S0", timeout)
         self.s0 = self._hs_buf[0]
         return self.s0
 
     def read_s0s1(self, timeout: float | None = None) -> tuple[int, bytes]:
-        self._hs_need(1 + hs.PACKET_SIZE, "S0+S1", timeout)
+        self.wait_hs_bytes(1 + hs.PACKET_SIZE, "S0+S1", timeout)
         self.s0 = self._hs_buf[0]
         self.s1 = bytes(self._hs_buf[1:1 + hs.PACKET_SIZE])
         return self.s0, self.s1
 
     def read_s0s1s2(self, timeout: float | None = None) -> tuple[int, bytes, bytes]:
-        self._hs_need(hs.FLIGHT_SIZE, "S0+S1+S2", timeout)
+        self.wait_hs_bytes(hs.FLIGHT_SIZE, "S0+S1+S2", timeout)
         self.s0 = self._hs_buf[0]
         self.s1 = bytes(self._hs_buf[1:1 + hs.PACKET_SIZE])
         self.s2 = bytes(self._hs_buf[1 + hs.PACKET_SIZE:hs.FLIGHT_SIZE])
@@ -268,12 +292,13 @@ class Session:
     def send_c2(self, c2: bytes | None = None, note: str = "C2 (echo of S1)") -> None:
         if c2 is None:
             assert self.s1 is not None
-            c2 = hs.make_echo_response(self.s1, time2=0)
+            c2 = craft.c2_echo(self.s1)
         self.log.add(self.label, "out", "C2", note, c2)
         self._write(c2)
-        self._finish_handshake()
+        self.finish_handshake()
 
-    def _finish_handshake(self) -> None:
+    def finish_handshake(self) -> None:
+        """From here on the bytes both ways are the chunk stream (what came after S2 goes to the chunk reader)."""
         self.hs_done = True
         rest = bytes(self._hs_buf[hs.FLIGHT_SIZE:])
         self._hs_buf.clear()
@@ -281,17 +306,28 @@ class Session:
             self._feed_chunks(rest)
 
     def handshake(self, *, digest: bool = False) -> Session:
+        """rtmpspec's client handshake (:class:`rtmpspec.handshake.HandshakeClient`, what the Connection runs: a
+        digest C1 with ``digest``, answered with the digest signature or, for a server without digest, the echo),
+        with the time fields 0; C2 goes out once the whole S0+S1+S2 is in. A server's handshake that does not
+        decode (an S0 version other than 3) raises :class:`Undecodable`."""
         if self.sock is None:
             self.open()
-        self.send_c0c1(digest=digest)
+        client = hs.HandshakeClient(digest="auto" if digest else False, rng=self.rng)
+        c0c1 = client.data_to_send()
+        self.c1 = c0c1[1:]
+        self.log.add(self.label, "out", "C0+C1", {"version": c0c1[0], "digest": digest, "c1_length": len(self.c1)},
+                     c0c1)
+        self._write(c0c1)
         self.read_s0s1s2()
-        if digest and self.s1 is not None and (found := hs.find_digest(self.s1, hs.GENUINE_FMS_KEY_PARTIAL)):
-            peer_digest = self.s1[found[1]:found[1] + hs.DIGEST_SIZE]
-            c2 = hs.make_digest_response(peer_digest, hs.GENUINE_FP_KEY, time=int.from_bytes(self.s1[:4], "big"),
-                                         time2=0, rng=self.rng)
-            self.send_c2(c2, "C2 (digest signature over S1's digest)")
-        else:
-            self.send_c2()
+        try:
+            client.receive_data(bytes(self._hs_buf[:hs.FLIGHT_SIZE]))
+            while not isinstance(client.next_event(), (hs.HandshakeComplete, Sentinel)):
+                pass
+        except ProtocolError as exc:
+            raise Undecodable(exc, bytes(self._hs_buf[:256])) from None
+        digest_used = client.our_digest is not None and client.peer_digest is not None
+        self.send_c2(client.data_to_send(), "C2 (digest signature over S1's digest)" if digest_used else
+                     "C2 (echo of S1)")
         return self
 
     # -- inbound chunk stream ------------------------------------------------------------------------------------
@@ -313,7 +349,7 @@ class Session:
                     break
                 self._take(msg)
         except ProtocolError as exc:
-            tail = bytes(r._buf[r._pos:r._pos + 256]) if hasattr(r, "_buf") else b""
+            tail = r.unconsumed(256)
             self.decode_error = Undecodable(exc, tail)
             self.log.add(self.label, "in", "undecodable", str(exc), tail)
         self._maybe_ack()
@@ -330,27 +366,29 @@ class Session:
         self.inbox.append(m)
         self.log.add(self.label, "in", "message", describe_message(msg), raw)
         t = msg.type_id
-        if t == control.WINDOW_ACK_SIZE and msg.msid == 0 and len(msg.payload) == 4:
-            self.server_window = int.from_bytes(msg.payload, "big")
-        elif t == control.USER_CONTROL and self.auto_pong:
+        if t in (MessageType.DATA_AMF3, MessageType.COMMAND_AMF3) and self.object_encoding == 0:
+            self.extended_at_oe0.append(m)  # errata 8.1.1: never at objectEncoding 0
+        if t == MessageType.WINDOW_ACK_SIZE and msg.msid == 0 and len(msg.payload) == 4:
+            self.acks.size = control.parse_control(t, msg.payload).acknowledgementWindowSize
+        elif t == MessageType.USER_CONTROL and self.auto_pong:
             uc = m.user_control
             if uc and uc[0] == control.PING_REQUEST and uc[1] is not None:
-                self.send(Message(control.USER_CONTROL, control.build_user_control("PingResponse", timestamp=uc[1]),
-                                  0, 0, 2), note="auto PingResponse")
+                self.send(control_message(UserControl(control.PING_RESPONSE, timestamp=uc[1])),
+                          note="auto PingResponse")
 
     def _maybe_ack(self) -> None:
-        if not self.auto_ack or not self.server_window or self.sock is None or self.closed:
+        """RTMP 5.4.3 as the Connection does it (rtmpspec's AckWindow), counting every byte the server sent."""
+        if not self.auto_ack or self.sock is None or self.closed:
             return
-        received = self.bytes_in
-        if received - self._acked >= self.server_window:
-            self._acked = received
+        seq = self.acks.due(self.bytes_in)
+        if seq is not None:
             try:
-                self.send(Message(control.ACKNOWLEDGEMENT, control.build_ack(received), 0, 0, 2), note="auto ack")
+                self.send(control_message(Acknowledgement(seq)), note="auto ack")
             except DriverError:
                 pass
 
     # -- outbound --------------------------------------------------------------------------------------------------
-    def _decode_out(self, data: bytes, *, log: bool = False) -> None:
+    def decode_sent(self, data: bytes, *, log: bool = False) -> None:
         """Follow our own chunk stream with a lenient reader (so that chunk size changes and crafted headers stay
         in step); ``log``: put each message of crafted bytes in the wire log, decoded."""
         if not self._out_ok:
@@ -374,14 +412,17 @@ class Session:
             summary["fmt"] = fmt
         self.log.add(self.label, "out", "message", summary, data)
         self._write(data)
-        self._decode_out(data)
-        if msg.type_id == control.SET_CHUNK_SIZE and msg.msid == 0:
-            size = int.from_bytes(msg.payload, "big") & 0x7FFFFFFF
-            if 1 <= size <= 0xFFFFFF:
-                self.writer.set_chunk_size(size)
-            elif size > 0xFFFFFF:
-                self.writer.set_chunk_size(0xFFFFFF)
+        self.decode_sent(data)
+        self._follow_chunk_size(msg)
         return data
+
+    def _follow_chunk_size(self, msg: Message) -> None:
+        """After our own Set Chunk Size (any value, bit 31 too: its low 31 bits, RTMP 5.4.1), chunk at that size
+        (sizes above 16777215 are all equivalent)."""
+        if msg.type_id == MessageType.SET_CHUNK_SIZE and msg.msid == 0 and len(msg.payload) == 4:
+            size = control.SetChunkSize.parse(msg.payload).chunkSize
+            if size >= 1:
+                self.writer.set_chunk_size(min(size, 0xFFFFFF))
 
     def send_many(self, msgs: list[Message], note: str = "") -> None:
         """Chunk several messages (Set Chunk Size applied in between) and send them in ONE write, so that the server
@@ -393,12 +434,9 @@ class Session:
             summary["note"] = note or "sent in one write with the neighbouring messages"
             self.log.add(self.label, "out", "message", summary, data)
             out += data
-            if msg.type_id == control.SET_CHUNK_SIZE and msg.msid == 0:
-                size = int.from_bytes(msg.payload, "big") & 0x7FFFFFFF
-                if size >= 1:
-                    self.writer.set_chunk_size(min(size, 0xFFFFFF))
+            self._follow_chunk_size(msg)
         self._write(bytes(out))
-        self._decode_out(bytes(out))
+        self.decode_sent(bytes(out))
 
     def send_crafted(self, data: bytes, note: str, *, csids: tuple[int, ...] = ()) -> None:
         """Send crafted chunk bytes; the writer forgets ``csids`` so that its next message there is Type 0."""
@@ -413,10 +451,10 @@ class Session:
         return self.send(dm.to_message(csid))
 
     def set_chunk_size(self, size: int) -> None:
-        self.send(Message(control.SET_CHUNK_SIZE, control.build_set_chunk_size(size), 0, 0, 2))
+        self.send(control_message(SetChunkSize(size)))
 
     def control(self, type_id: int, payload: bytes) -> None:
-        self.send(Message(type_id, payload, 0, 0, 2))
+        self.send(Message(type_id, payload, 0, 0, CSID_CONTROL))
 
     def chunk_header(self, fmt: int, csid: int, tsfield: int = 0, length: int = 0, type_id: int = 0, msid: int = 0,
                      type3_extended_value: int | None = None) -> bytes:
@@ -498,7 +536,11 @@ class Session:
         self.send_cmd(cmd)
         if not expect:
             return None
-        return self.expect(is_command(("_result", "_error"), tid=tid), f"_result/_error for connect (tid {tid:g})")
+        res = self.expect(is_command(("_result", "_error"), tid=tid), f"_result/_error for connect (tid {tid:g})")
+        self.connect_result = res
+        if object_encoding == 3 and res.name == "_result" and result_object_encoding(res) == 3:
+            self.object_encoding = 3
+        return res
 
     def connected(self, app: str | None = None, **kw: Any) -> Inbound:
         """Handshake (if needed) + connect; raise DriverError unless the answer is _result."""
@@ -550,8 +592,29 @@ class Session:
             csid = messages.CSID_VIDEO if type_id == MessageType.VIDEO else messages.CSID_AUDIO
         self.send(Message(type_id, payload, timestamp, msid, csid), fmt=fmt)
 
+    def expect_status(self, prefixes: tuple[str, ...], what: str, timeout: float | None = None) -> Inbound:
+        """The next ``_error``, or ``onStatus`` whose code starts with one of ``prefixes``."""
+        def pred(m: Inbound) -> bool:
+            c = m.command
+            if c is None:
+                return False
+            if c.name == "_error":
+                return True
+            return c.name == "onStatus" and any((c.code or "").startswith(p) for p in prefixes)
+
+        return self.expect(pred, what, timeout)
+
     def media_received(self, msid: int | None = None) -> list[Inbound]:
-        return [m for m in self.inbox if m.type_id in (8, 9, 22) and (msid is None or m.msid == msid)]
+        return [m for m in self.inbox if m.type_id in MEDIA_TYPES and (msid is None or m.msid == msid)]
+
+
+def result_object_encoding(res: Inbound) -> Any:
+    """objectEncoding of a connect _result: in the information object or, as some servers put it, in the
+    properties."""
+    c = res.command
+    info = next((v for v in c.args if isinstance(v, dict)), {})
+    props = c.command_object if isinstance(c.command_object, dict) else {}
+    return info.get("objectEncoding", props.get("objectEncoding"))
 
 
 def _status_or_error(*prefixes: str) -> Callable[[Inbound], bool]:

@@ -27,9 +27,11 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
+from harness.process import log_tail, stop_process
+
 from .driver import Target
 from .preflight import Health, probe
-from .target import EmbeddedServer, RestartCommand, TargetError, log_tail, stop_process
+from .target import TargetError, embedded_server, restart_command, start_embedded
 from .verdicts import Outcome, Verdict
 
 STATE_FILE = "state.json"
@@ -150,21 +152,22 @@ def restart(state: SharedState, data: dict, why: str) -> tuple[bool, str]:
     target = target_from_json(data["target"])
     t0 = time.monotonic()
     if r.get("kind") == "embedded":
-        server = EmbeddedServer(r.get("command"), log=log)
+        server = embedded_server(r.get("command"), log=log, control=r.get("control"))
         try:
-            host, port = server.start()
+            host, port = start_embedded(server)
         except TargetError as exc:
             data["restarts"].append({"why": why, "ok": False, "detail": str(exc), "log": str(log)})
             return False, str(exc)
         target.host, target.port = host, port
         target.label = f"{server.scheme}://{host}:{port}/{target.app}"
-        pid = server.proc.pid if server.proc else None
-        server.proc = None  # stopped by the controller at the end of the run (stop_all), not by this object
+        pid = server.detach()  # stopped by the controller at the end of the run (stop_all), not by this object
     elif r.get("kind") == "command":
-        cmd = RestartCommand(r["command"], log=log, timeout=float(r.get("timeout", 30.0)))
-        proc = cmd.start()
-        pid = proc.pid
-        deadline = time.monotonic() + cmd.timeout
+        cmd = restart_command(r["command"], log=log)
+        timeout = float(r.get("timeout", 30.0))
+        cmd.start()
+        proc = cmd.proc
+        pid = cmd.detach()
+        deadline = time.monotonic() + timeout
         health = None
         while time.monotonic() < deadline:
             health = probe(target, min(step, 2.0), label="restart")
@@ -177,7 +180,7 @@ def restart(state: SharedState, data: dict, why: str) -> tuple[bool, str]:
         if health is None or not health.ok:
             code = proc.poll()
             detail = (f"--restart-cmd {r['command']!r} " + (f"exited with status {code}" if code not in (None, 0)
-                      else f"did not bring the target back within {cmd.timeout:g} s") +
+                      else f"did not bring the target back within {timeout:g} s") +
                       (f" (probe: {health.reason})" if health else "") + f"; its output: "
                       f"{' | '.join(log_tail(log, 6)) or '(none)'}")
             data["restarts"].append({"why": why, "ok": False, "detail": detail, "pid": pid, "log": str(log)})

@@ -276,6 +276,49 @@ def statements_for_case(case_id: str, ledger: Ledger | None = None) -> list[Stat
     return [s for s in led.statements.values() if case_id in s.all_cases()]
 
 
+@functools.cache
+def case_statements() -> dict[str, dict[str, tuple[str, ...]]]:
+    """The inverse map: case id -> {"checks": statement ids it checks, "part_of": ids it checks in part}."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for s in sorted(load().statements.values(), key=_order):
+        for c in s.cases + s.client_cases:
+            out.setdefault(c, {"checks": [], "part_of": []})["checks"].append(s.id)
+        for c in s.partial + s.client_partial:
+            out.setdefault(c, {"checks": [], "part_of": []})["part_of"].append(s.id)
+    return {c: {k: tuple(v) for k, v in d.items()} for c, d in out.items()}
+
+
+def report_summary(side: str = "server", ran: Iterable[str] | None = None, ledger: Ledger | None = None) -> dict:
+    """What the reports show of the ledger: coverage per source and per section for ``side``, the uncovered and partly
+    covered testable statements by id, and, when ``ran`` (case ids of this run) is given, how many statements the
+    cases of this run checked."""
+    led = ledger or load()
+    ran_set = set(ran) if ran is not None else None
+
+    def row(r: Row) -> dict:
+        title = led.sources[r.source].title if r.source in led.sources else r.source
+        return {"source": r.source, "title": title, "section": r.section, "statements": r.statements,
+                "testable": r.testable, "covered": r.covered, "partial": r.partial, "uncovered": r.uncovered,
+                "percent": round(r.percent, 1)}
+
+    rows = coverage(led, side)
+    yes = [s for s in led.statements.values() if s.applies_to(side) and s.testable == "yes"]
+    out = {"side": side, "sources": [row(r) for r in rows], "total": row(total(rows)),
+           "sections": [row(r) for r in coverage(led, side, by_section=True)],
+           "yes": {"statements": len(yes), "covered": sum(s.status(side) == "covered" for s in yes)},
+           "uncovered": [{"id": s.id, "source": s.source, "section": s.section, "keyword": s.keyword,
+                          "testable": s.testable, "status": s.status(side), "text": s.text, "why": s.why}
+                         for s in work_list(led, side)]}
+    out["yes"]["percent"] = round(100.0 * out["yes"]["covered"] / max(1, out["yes"]["statements"]), 1)
+    if ran_set is not None:
+        full, part = ("cases", "partial") if side == "server" else ("client_cases", "client_partial")
+        checked = [s for s in led.statements.values() if s.applies_to(side) and s.testable != "no"
+                   and set(getattr(s, full) + getattr(s, part)) & ran_set]
+        out["this_run"] = {"statements_checked": len(checked),
+                           "statements_fully_checked": sum(bool(set(getattr(s, full)) & ran_set) for s in checked)}
+    return out
+
+
 # -- markdown (docs/ledger.md and the CLI) ---------------------------------------------------------------------
 
 
@@ -329,15 +372,19 @@ def counts_markdown(ledger: Ledger | None = None, side: str = "server") -> str:
     unchecked_must = [st for st in must if st.status(side) != "covered"]
     by_src = {k: sum(st.source == k for st in unchecked_must) for k in SOURCE_ORDER}
     worst = max(by_src, key=by_src.get)
+    if unchecked_must:
+        tail = (f"The {len(unchecked_must)} not fully checked ({by_src[worst]} of them in "
+                f"{led.sources[worst].title}): " + ", ".join(f"`{st.id}`" for st in sorted(unchecked_must, key=_order))
+                + ".")
+    else:
+        tail = "Every one of them is checked by a case."
     return (f"Fully wire-testable (`yes`) statements binding the {side}: {len(yes)}, of which {n(yes, 'covered')} "
             f"covered, {n(yes, 'partial')} partly, {n(yes, 'uncovered')} not at all. From the specs alone (without "
             f"the de facto entries, covered by construction): {len(spec_yes)}, {n(spec_yes, 'covered')} covered "
             f"({100 * n(spec_yes, 'covered') / max(1, len(spec_yes)):.0f}%), {n(spec_yes, 'partial')} partly, "
             f"{n(spec_yes, 'uncovered')} not at all.\n\n"
             f"MUST-level (MUST, MUST NOT, REQUIRED, SHALL, SHALL NOT) and fully testable: {len(must)}; "
-            f"{n(must, 'covered')} covered, {n(must, 'partial')} partly, {n(must, 'uncovered')} unchecked. The "
-            f"{len(unchecked_must)} not fully checked ({by_src[worst]} of them in {led.sources[worst].title}): "
-            + ", ".join(f"`{st.id}`" for st in sorted(unchecked_must, key=_order)) + ".")
+            f"{n(must, 'covered')} covered, {n(must, 'partial')} partly, {n(must, 'uncovered')} unchecked. " + tail)
 
 
 def sections_markdown(ledger: Ledger | None = None, side: str = "server") -> str:

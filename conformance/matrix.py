@@ -37,7 +37,6 @@ from .verdicts import worst
 ROOT = Path(__file__).resolve().parent.parent
 BASELINES = Path(__file__).resolve().parent / "baselines"
 SERVERS = ("reference", "nginx-rtmp", "node-media-server")
-NMS_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rtmp-conformance" / "node-media-server-4"
 RUN_TIMEOUT = 240.0
 
 
@@ -57,46 +56,29 @@ class Impl:
 # -- servers we start ---------------------------------------------------------------------------------------------
 
 
-def _nms_dir() -> Path | None:
-    app = NMS_CACHE / "node_modules" / "node-media-server" / "bin" / "app.js"
-    if app.exists():
-        return NMS_CACHE
-    if shutil.which("npm") is None or shutil.which("node") is None:
-        return None
-    NMS_CACHE.mkdir(parents=True, exist_ok=True)
-    try:
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "node-media-server@4"], cwd=NMS_CACHE,
-                       capture_output=True, timeout=300, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return NMS_CACHE if app.exists() else None
-
-
 def start_server(name: str, workdir: Path):
-    """A fresh nginx-rtmp / node-media-server on a free loopback port (fuzz.peers presets)."""
-    from fuzz.peers import make_preset
+    """A fresh nginx-rtmp / node-media-server on a free loopback port (:mod:`harness.peers`)."""
+    from harness import peers
 
-    kw = {"workdir": str(workdir)}
     if name == "node-media-server":
-        d = _nms_dir()
-        if d is None:
+        app = peers.nms_app(install=True)
+        if app is None:
             raise RuntimeError("node-media-server 4 is not installed and npm could not install it")
-        kw["nms_dir"] = str(d)
-    target = make_preset(name, **kw)
-    target.start()
-    return target
+        return peers.node_media_server(app, workdir).start()
+    return peers.preset(name, workdir=workdir).start()
 
 
 def server_available(name: str) -> str | None:
     """None when the server can be run here, else why not."""
     if name == "reference":
         return None
-    if name == "nginx-rtmp":
-        from fuzz.peers import nginx_rtmp_binary
+    from harness import peers
 
-        return None if nginx_rtmp_binary() else "nginx with libnginx-mod-rtmp is not installed"
+    if name == "nginx-rtmp":
+        return None if peers.nginx_rtmp_binary() else "nginx with libnginx-mod-rtmp is not installed"
     if name == "node-media-server":
-        return None if _nms_dir() else "node-media-server 4 is not installed (npm install node-media-server@4)"
+        return None if peers.nms_app(install=True) else \
+            "node-media-server 4 is not installed (npm install node-media-server@4)"
     return f"unknown server {name!r}"
 
 

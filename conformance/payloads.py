@@ -18,22 +18,20 @@ from construct import (
     Bytes,
     Const,
     GreedyBytes,
-    GreedyRange,
     Int8ub,
     Int16ub,
     Int16ul,
     Int32ub,
     Int32ul,
-    PascalString,
     Prefixed,
     PrefixedArray,
     Struct,
     this,
 )
 
-from rtmpspec import media, messages
+from rtmpspec import media, messages, sharedobject
 from rtmpspec.amf0 import ECMAArray
-from rtmpspec.messages import DataMessage
+from rtmpspec.messages import Command, DataMessage
 
 AUDIO, VIDEO = 8, 9
 
@@ -109,19 +107,9 @@ OpusHead = Struct(
 )
 
 
-# RTMP 1.0 7.1.3 Shared Object Message body: name, current version, flags, then events (type, length, data)
-SharedObjectMessage = Struct(
-    "sharedObjectName" / PascalString(Int16ub, "utf8"),
-    "currentVersion" / Int32ub,
-    "flags" / Bytes(8),
-    "events" / GreedyRange(Struct("eventType" / Int8ub, "eventData" / Prefixed(Int32ub, GreedyBytes))),
-)
-
-
 def shared_object_use(name: str) -> bytes:
-    """A 'Use' event (type 1): the client announces a named shared object."""
-    return SharedObjectMessage.build({"sharedObjectName": name, "currentVersion": 0, "flags": bytes(8),
-                                      "events": [{"eventType": 1, "eventData": b""}]})
+    """A shared object message (RTMP 1.0 7.1.3) with one 'Use' event: the client announces a named shared object."""
+    return sharedobject.build(name, [(sharedobject.EventType.Use, b"")])
 
 
 class BitWriter:
@@ -368,3 +356,10 @@ def multitrack_sequence(n: int = 4, *, seed: int = 15, start: int = 0) -> list[I
         items.append(Item(VIDEO, start + 40 * i, ex_video_multitrack(1 if key else 2, 1, b"av01", bodies),
                           "mt-key" if key else "mt-inter"))
     return items
+
+
+def padded_create_stream(tid: float, length: int) -> bytes:
+    """A createStream command payload of ``length`` bytes (a padding string argument): a message of a chosen size
+    whose answer proves the server read all of it."""
+    base = len(Command("createStream", tid, None, ("",)).to_message().payload)
+    return Command("createStream", tid, None, ("x" * max(0, length - base),)).to_message().payload

@@ -75,6 +75,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="shell command that restarts the --target after it stopped serving (it may keep running: the "
                      "plugin stops it at the end); the case that stopped it fails, the run goes on. Without it "
                      "the cases after a crash are not run. The embedded server is always restarted")
+    g.addoption("--reconnect-trigger", default=None, metavar="CMD",
+                help="command that makes the target send an E-RTMP v2 reconnect request to the clients of a stream; "
+                     "{app}, {key}, {redirect} (a tcUrl to send them to, or empty), {python}, {host}, {port} are "
+                     "substituted per argument (the embedded reference server has one built in)")
     client_mode.add_options(g)
 
 
@@ -225,7 +229,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
-    """-k matches a case's requirement id and section too (e.g. -k 5.3.1.2, -k errata-7.1.1); server mode runs
+    """-k matches a case's requirement id and section too (e.g. -k 5.3.1.2, -k errata-8.1.1); server mode runs
     the server cases, client mode (--client) the client cases of the client's role."""
     client_mode.select(config, items)
     for item in items:
@@ -268,6 +272,7 @@ def rtmp_settings(request: pytest.FixtureRequest):
     contract = data.get("contract")
     settings.contract = (bool(contract[0]), str(contract[1])) if contract else None
     settings.guard = Guard(shared, os.environ.get("PYTEST_XDIST_WORKER", "main"))
+    settings.reconnect_trigger = data.get("reconnect_trigger")
     yield settings
     shared.unlock()
 
@@ -323,7 +328,7 @@ class Runner:
                   "evidence": outcome.evidence, "notes": outcome.notes, "known_failure": bool(known),
                   "crash": outcome.crash,
                   "target": self.settings.target.label or self.settings.target.url, "doc": case.description,
-                  "refs": list(case.refs)}
+                  "refs": list(case.refs), **statements_of(case.id)}
         props = self.item.user_properties
         props.append(("conformance.case", case.id))
         props.append(("conformance.requirement", req.id))
@@ -345,6 +350,17 @@ class Runner:
             pytest.fail(msg, pytrace=False)
         if v is Verdict.UNSUPPORTED:
             pytest.skip(f"unsupported: {outcome.detail}")
+
+
+def statements_of(case_id: str) -> dict:
+    """The ledger statements a case checks (fully, in part): its record names them."""
+    try:
+        from .ledger import case_statements
+
+        st = case_statements().get(case_id, {})
+    except Exception:  # noqa: BLE001 - a broken ledger never breaks a case report
+        st = {}
+    return {"statements": list(st.get("checks", ())), "statements_partial": list(st.get("part_of", ()))}
 
 
 def failure_message(case: Case, outcome, strict: bool) -> str:
@@ -601,6 +617,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     tr.write_line("verdicts: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
     tr.write_line(f"requirements: {summary['requirements_checked']} of {summary['requirements_total']} checked by "
                   f"a case; unchecked: {', '.join(summary['unchecked_requirements']) or 'none'}")
+    _terminal_ledger(tr, summary.get("ledger"))
     bl = summary.get("baseline")
     if bl:
         tr.write_line(f"baseline {bl['file']}: {len(bl['known_failures'])} known failures, "
@@ -616,6 +633,26 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     reports = st["reports"]
     tr.write_line(f"reports: {reports / 'conformance.html'}, {reports / 'conformance.json'}, "
                   f"{config.option.xmlpath or '-'}, {getattr(config.option, 'allure_report_dir', None) or '-'}")
+
+
+def _terminal_ledger(tr, led: dict | None) -> None:
+    """Statement coverage per source, and the statements no case checks (by id)."""
+    if not led or led.get("error"):
+        if led:
+            tr.write_line(f"statement ledger: {led['error']}", red=True)
+        return
+    y = led["yes"]
+    tr.write_line(f"statements ({led['side']} side, conformance/ledger): {y['covered']} of {y['statements']} fully "
+                  f"wire-testable ones checked by a case ({y['percent']:g}%)"
+                  + (f"; this run checked {led['this_run']['statements_checked']}" if led.get("this_run") else ""))
+    for r in led["sources"]:
+        tr.write_line(f"  {r['title']:<28} {r['statements']:>4} statements {r['testable']:>4} testable "
+                      f"{r['covered']:>4} covered {r['partial']:>3} partly {r['uncovered']:>3} not")
+    un = [u["id"] for u in led["uncovered"] if u["status"] == "uncovered"]
+    part = [u["id"] for u in led["uncovered"] if u["status"] == "partial"]
+    tr.write_line(f"  uncovered: {', '.join(un) or 'none'}")
+    if part:
+        tr.write_line(f"  partly covered: {', '.join(part)}")
 
 
 def relpath(p: str) -> str:

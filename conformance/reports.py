@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import catalog
+from . import ledger as _ledger
 from .verdicts import worst
 
 FAILING = {"fail", "non-strict", "error"}  # verdicts a baseline may list as known failures
@@ -169,8 +170,17 @@ def build_summary(results: list[dict], *, target: str, strict: bool, started: fl
         "unchecked_requirements": unchecked,
         "not_run_requirements": not_run,
         "baseline": baseline,
+        "ledger": _ledger_summary(who, results),
         "requirements": requirements,
     }
+
+
+def _ledger_summary(who: str, results: list[dict]) -> dict | None:
+    """Statement coverage (conformance/ledger): per source and section, the uncovered statements by id."""
+    try:
+        return _ledger.report_summary(who, ran={r["case"] for r in results})
+    except _ledger.LedgerError as exc:  # a broken ledger never breaks a report
+        return {"error": str(exc)}
 
 
 def write_json(summary: dict, path: Path) -> None:
@@ -242,6 +252,10 @@ def _case_html(c: dict) -> str:
         kv.append(f"<div class='kv'><b>note:</b> {html.escape(n)}</div>")
     if c.get("doc"):
         kv.append(f"<div class='kv'><b>case:</b> {html.escape(c['doc'])}</div>")
+    if c.get("statements") or c.get("statements_partial"):
+        st = ", ".join(c.get("statements") or []) + (
+            f"; in part: {', '.join(c['statements_partial'])}" if c.get("statements_partial") else "")
+        kv.append(f"<div class='kv'><b>statements:</b> <span class='id'>{html.escape(st)}</span></div>")
     parts.extend(kv)
     if c.get("evidence"):
         parts.append("<details><summary>offending message(s)</summary><pre>"
@@ -296,6 +310,7 @@ def write_html(summary: dict, path: Path) -> None:
                         + "".join(rows) + "</table>")
     unchecked = summary.get("unchecked_requirements") or []
     banner = _banner_html(summary)
+    ledger_html = _ledger_html(summary.get("ledger"))
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>RTMP conformance: {html.escape(summary['target'])}</title>
 <style>{CSS}</style></head><body>
@@ -309,10 +324,48 @@ checked</p>
 {''.join(sections)}
 <h2>Requirements no case checks yet ({len(unchecked)})</h2>
 <p class="meta">{html.escape(', '.join(unchecked)) or 'none'}</p>
+{ledger_html}
 </body></html>
 """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(doc, encoding="utf-8")
+
+
+def _ledger_html(led: dict | None) -> str:
+    """Statement coverage (the ledger): per source, per section (collapsed), and the statements no case checks."""
+    if not led:
+        return ""
+    if led.get("error"):
+        return f"<h2>Statement coverage</h2><p class='meta'>the statement ledger does not load: " \
+               f"{html.escape(led['error'])}</p>"
+    head = ("<tr><th>source</th><th>section</th><th>statements</th><th>testable</th><th>covered</th><th>partly</th>"
+            "<th>uncovered</th><th>covered %</th></tr>")
+
+    def rows(items: list[dict], with_section: bool) -> str:
+        out = []
+        for r in items:
+            out.append(f"<tr><td>{html.escape(r['title'])}</td><td class='id'>"
+                       f"{html.escape(r['section'] if with_section else '')}</td><td>{r['statements']}</td>"
+                       f"<td>{r['testable']}</td><td>{r['covered']}</td><td>{r['partial']}</td>"
+                       f"<td>{r['uncovered']}</td><td>{r['percent']:g}%</td></tr>")
+        return "".join(out)
+
+    y = led["yes"]
+    run = led.get("this_run")
+    un = "".join(f"<tr id='st-{html.escape(u['id'])}'><td class='id'>{html.escape(u['id'])}</td>"
+                 f"<td>{html.escape(u['keyword'])}</td><td>{html.escape(u['status'])} ({html.escape(u['testable'])})"
+                 f"</td><td>{html.escape(u['text'])}"
+                 + (f"<div class='meta'>{html.escape(u['why'])}</div>" if u.get("why") else "") + "</td></tr>"
+                 for u in led["uncovered"])
+    return (f"<h2 id='statements'>Statement coverage ({html.escape(led['side'])} side)</h2>"
+            f"<p class='meta'>conformance/ledger: every normative statement of RTMP 1.0, the errata, E-RTMP v1/v2, "
+            f"AMF0/AMF3 and FLV Annex E, and which cases check it. {y['covered']} of {y['statements']} fully "
+            f"wire-testable statements are checked by a case ({y['percent']:g}%)"
+            + (f"; the cases of this run checked {run['statements_checked']}" if run else "") + ".</p>"
+            f"<table>{head}{rows(led['sources'] + [led['total']], False)}</table>"
+            f"<details><summary>per section</summary><table>{head}{rows(led['sections'], True)}</table></details>"
+            f"<h2>Statements no case checks, or checks only in part ({len(led['uncovered'])})</h2>"
+            f"<table><tr><th>statement</th><th>keyword</th><th>status</th><th>text</th></tr>{un}</table>")
 
 
 def _banner_html(summary: dict) -> str:

@@ -1,4 +1,4 @@
-"""Chunk stream cases (RTMP 1.0 section 5.3 with errata 3-4): basic header forms, header types, timestamps.
+"""Chunk stream cases (RTMP 1.0 section 5.3 with errata 4-5): basic header forms, header types, timestamps.
 
 Header-level cases need no relay: a createStream sent with a crafted layout must get its _result (same transaction
 id). Timestamp cases go through the target contract (publish -> play) and compare what the player receives.
@@ -7,7 +7,7 @@ id). Timestamp cases go through the target contract (publish -> play) and compar
 from __future__ import annotations
 
 from rtmpspec import messages
-from rtmpspec.chunkstream import Message
+from rtmpspec.message_format import Message
 from rtmpspec.messages import Command
 
 from . import craft
@@ -191,7 +191,7 @@ def check_extended(ctx, mode: str):
 
 
 def check_fmt3_extended(ctx, mode: str):
-    """Extended timestamp repeated in Type 3 chunks (errata 4.1): multi-chunk video, or a Type 3 new message."""
+    """Extended timestamp repeated in Type 3 chunks (errata 5.1): multi-chunk video, or a Type 3 new message."""
     pub, play = ctx.relay_pair()
     import random
 
@@ -245,7 +245,7 @@ def check_fmt3_extended_sent(ctx):
             checked += 1
             if info.header_fields.get("message", {}).get("extendedTimestamp") is None:
                 fail("every Type 3 chunk repeats the extended timestamp of the last Type 0/1/2 header of its chunk "
-                     "stream (RTMP 5.3.1.3, errata 4.1)",
+                     "stream (RTMP 5.3.1.3, errata 5.1)",
                      f"a Type 3 chunk at stream offset {info.offset} (csid {info.csid}) has no extended timestamp",
                      offending=m)
     if not checked:
@@ -348,6 +348,142 @@ def check_shrink_buffered(ctx, size: int):
         fail("_result", f"{res.name} {res.code}", offending=res)
 
 
+# -- the server's own chunk headers --------------------------------------------------------------------------
+
+
+def _chunks(s) -> list:
+    """Every chunk of the completed messages the server sent on ``s``, in stream order."""
+    return sorted((ci for m in s.inbox for ci in m.chunks), key=lambda ci: ci.offset)
+
+
+def _owner(s, ci):
+    return next((m for m in s.inbox if ci in m.chunks), None)
+
+
+def _av_with_big_frames(seed: int) -> list[Item]:
+    import random
+
+    rnd = random.Random(seed)
+    items = [Item(VIDEO, 0, legacy_video(1, 7, avcc(), avc_packet_type=0), "avc-seq"),
+             Item(AUDIO, 0, aac(0, aac_config()), "aac-seq")]
+    for i in range(4):
+        items.append(Item(VIDEO, 40 * i, legacy_video(1 if i == 0 else 2, 7, avc_nalu(i == 0, 20000 if i == 0 else
+                                                                                          3000, seed + i),
+                                                      avc_packet_type=1), "video"))
+        items.append(Item(AUDIO, 40 * i + 5, aac(1, rnd.randbytes(300)), "audio"))
+    return items
+
+
+def check_server_first_chunk(ctx):
+    """Connect, createStream, publish, play and relay (a 20 KB keyframe among audio): every chunk the server sends
+    comes whole after the previous one (all messages decode byte-exact), and the first chunk of each chunk stream
+    has a Type 0 header."""
+    pub, play = ctx.relay_pair()
+    items = _av_with_big_frames(301)
+    pub.send_all(items)
+    got = play.wait_media(len(items))
+    problem = compare_relay(items, got)
+    if problem:
+        fail("every relayed message intact (each chunk whole, in sequence)", problem[0], offending=problem[1])
+    for s in (pub.s, play.s):
+        seen: set[int] = set()
+        for ci in _chunks(s):
+            if ci.csid not in seen and ci.fmt != 0:
+                fail("a Type 0 header on the first chunk of each chunk stream (RTMP 1.0 5.3.1.2.1: MUST)",
+                     f"the first chunk on chunk stream {ci.csid} (offset {ci.offset}) has a Type {ci.fmt} header",
+                     offending=_owner(s, ci))
+            seen.add(ci.csid)
+
+
+def observe_backward_type0(ctx):
+    """Audio 0, 1000, 500, 1040 from the publisher: where the server's output to the player goes backward on a
+    chunk stream, the message there starts with a Type 0 header."""
+    import random
+
+    pub, play = ctx.relay_pair()
+    rnd = random.Random(303)
+    items = [Item(AUDIO, 0, aac(0, aac_config()), "seq"), Item(AUDIO, 1000, aac(1, rnd.randbytes(90)), "a"),
+             Item(AUDIO, 500, aac(1, rnd.randbytes(90)), "back"), Item(AUDIO, 1040, aac(1, rnd.randbytes(90)), "c")]
+    for it in items:
+        pub.s.send(Message(AUDIO, it.payload, it.timestamp, pub.msid, 4), fmt=0)
+    play.wait_media(len(items), timeout=min(1.0, ctx.step_timeout))
+    last: dict[tuple[int, int], int] = {}
+    backward = 0
+    for m in play.s.inbox:
+        if not m.chunks:
+            continue
+        key = (m.msg.csid, m.msid)
+        if key in last and m.timestamp < last[key] and (last[key] - m.timestamp) < (1 << 31):
+            backward += 1
+            if m.chunks[0].fmt != 0:
+                return observed("not-type0", f"timestamp {last[key]} -> {m.timestamp} on chunk stream "
+                                f"{m.msg.csid} with a Type {m.chunks[0].fmt} header", offending=m)
+        last[key] = m.timestamp
+    if not backward:
+        return observed("no-backward-step", "the server's output never went backward (nothing to check)")
+    return observed("type0")
+
+
+def check_extended_delta_sent(ctx):
+    """Two video frames 0x1000010 ms apart on one chunk stream: the server's header for the second writes
+    0xFFFFFF in its timestamp (delta) field and the full value in the extended timestamp."""
+    pub, play = ctx.relay_pair()
+    items = [Item(VIDEO, 100, legacy_video(1, 7, avcc(), avc_packet_type=0), "avc-seq"),
+             Item(VIDEO, 100, legacy_video(1, 7, avc_nalu(True, 900, 305), avc_packet_type=1), "key"),
+             Item(VIDEO, 100 + 0x1000010, legacy_video(2, 7, avc_nalu(False, 500, 306), avc_packet_type=1), "far")]
+    pub.send_all(items)
+    got = play.wait_media(len(items))
+    problem = compare_relay(items, got)
+    if problem:
+        fail("the frames relayed with their timestamp deltas", problem[0], offending=problem[1])
+    prev: dict[int, int] = {}
+    for m in play.s.inbox:
+        if m.type_id != VIDEO or not m.chunks:
+            continue
+        ci = m.chunks[0]
+        h = ci.header_fields.get("message", {})
+        if m.payload == items[2].payload:
+            if ci.fmt == 0:
+                field, ext, want = h.get("timestamp"), h.get("extendedTimestamp"), m.timestamp
+            elif ci.fmt in (1, 2):
+                field, ext, want = h.get("timestampDelta"), h.get("extendedTimestamp"), \
+                    (m.timestamp - prev.get(ci.csid, 0)) & 0xFFFFFFFF
+            else:
+                informational("the frame came with a Type 3 header (its delta repeated): nothing to check")
+            if want >= 0xFFFFFF and (field != 0xFFFFFF or ext != want):
+                fail(f"0xFFFFFF in the Type {ci.fmt} timestamp field and {want} in the extended timestamp "
+                     "(RTMP 1.0 5.3.1.2.5, 5.3.1.3)", f"field 0x{field or 0:06x}, extended {ext}", offending=m)
+        prev[ci.csid] = m.timestamp
+
+
+def check_server_header_forms(ctx):
+    """Everything the server sends in a publish/play/relay session: chunk stream ids in the shortest basic header
+    form, timestamps and deltas below 0xFFFFFF in the 3-byte field (no needless extended timestamp), and every User
+    Control message in a single chunk."""
+    pub, play = ctx.relay_pair()
+    items = _av_with_big_frames(307)
+    pub.send_all(items)
+    play.wait_media(len(items))
+    for s in (pub.s, play.s):
+        for ci in _chunks(s):
+            prov = ci.header_fields["basic"]["head"]["provisionalChunkStreamID"]
+            form = 1 if prov >= 2 else prov + 2  # 0: two-byte form, 1: three-byte form
+            shortest = 1 if ci.csid <= 63 else 2 if ci.csid <= 319 else 3
+            if form != shortest:
+                fail(f"chunk stream {ci.csid} in the {shortest}-byte basic header (RTMP 1.0 5.3.1.1: SHOULD)",
+                     f"a {form}-byte basic header at offset {ci.offset}", offending=_owner(s, ci))
+            h = ci.header_fields.get("message", {})
+            field = h.get("timestamp", h.get("timestampDelta"))
+            ext = h.get("extendedTimestamp")
+            if field == 0xFFFFFF and ext is not None and ext < 0xFFFFFF:
+                fail("timestamps and deltas below 0xFFFFFF in the 3-byte field (RTMP 1.0 5.3.1.2.1, 5.3.1.2.5: "
+                     "SHOULD)", f"0xFFFFFF + extended timestamp {ext} at offset {ci.offset}", offending=_owner(s, ci))
+        for m in s.inbox:
+            if m.type_id == 4 and len(m.chunks) > 1:
+                fail("a User Control message in one chunk (RTMP 1.0 6.2: SHOULD)",
+                     f"{len(m.chunks)} chunks", offending=m)
+
+
 CASES = [
     Case("5.3.1.1-csid-one-byte-3", "5.3.1.1-csid-one-byte", check_csid, {"csid": 3}),
     Case("5.3.1.1-csid-one-byte-31", "5.3.1.1-csid-one-byte", check_csid, {"csid": 31}),
@@ -402,6 +538,15 @@ CASES = [
     Case("5.3.1.2.5-publish-on-command-chunk-stream", "5.3.1.2.5-message-streams-share-chunk-stream",
          check_shared_chunk_stream, doc="msid 0 and msid N on chunk stream 3, switched by Type 0 headers"),
     Case("5.3-chunk-size-direction-client-50", "5.3-chunk-size-per-direction", check_direction, {"size": 50}),
+    Case("5.3.1.2.1-server-first-chunk-type0", "5.3.1-server-chunk-headers", check_server_first_chunk,
+         relay=True, doc="connect, publish, play, a 20 KB keyframe among audio: each chunk stream starts with Type 0"),
+    Case("5.3.1.2.1-server-type0-on-backward-timestamp", "5.3.1-server-chunk-headers", observe_backward_type0,
+         relay=True, accept={"type0": V.PASS, "not-type0": V.FAIL,
+                             "no-backward-step": (V.INFORMATIONAL, "the server's output never goes backward")}),
+    Case("5.3.1.2.5-server-extended-delta", "5.3.1-server-chunk-headers", check_extended_delta_sent, relay=True,
+         doc="video frames at 100 and 100 + 0x1000010: the delta (or timestamp) past 24 bits is escaped"),
+    Case("5.3.1.1-server-shortest-header-forms", "5.3.1-server-header-forms", check_server_header_forms,
+         relay=True),
     Case("5.3-set-chunk-size-50-with-connect-in-one-read", "5.4.1-set-chunk-size-applies", check_shrink_buffered,
          {"size": 50}, doc="the Set Chunk Size and the chunks after it arrive in the same TCP read"),
 ]

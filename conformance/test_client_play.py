@@ -144,7 +144,7 @@ CASES = [
     Case("client-7.2.1.1-connect-tcurl-play", "client-7.2.1.1-connect-tcurl", check_connect_tcurl, BASIC),
     Case("client-7.2.1.1-connect-flashver-play", "client-7.2.1.1-connect-flashver", check_connect_flashver, BASIC,
          accept={"present": V.PASS}),
-    Case("client-errata-7.1.1-object-encoding-play", "client-errata-7.1.1-object-encoding", check_object_encoding,
+    Case("client-errata-8.1.1-object-encoding-play", "client-errata-8.1.1-object-encoding", check_object_encoding,
          BASIC, accept={"absent": V.PASS, "present": V.PASS}),
     Case("client-ertmp-connect-capabilities-play", "client-ertmp-connect-capabilities", check_ertmp_caps, BASIC,
          accept={"present": V.PASS}),

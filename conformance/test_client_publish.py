@@ -220,7 +220,7 @@ def check_delete_stream(ctx, scenario: str = "pub-basic"):
     if not isinstance(sid, (int, float)) or isinstance(sid, bool) or sid != 1:
         fail("deleteStream with stream id 1 (a number) as its fourth field", f"fourth field {sid!r}", offending=m)
     if m.msid != 0:
-        fail("deleteStream on message stream 0 (errata 7.3)", f"on message stream {m.msid}", offending=m)
+        fail("deleteStream on message stream 0 (errata 8.3)", f"on message stream {m.msid}", offending=m)
     return observed("ok", f"deleteStream {sid:g} on stream 0")
 
 
@@ -343,7 +343,7 @@ def check_type3_extended(ctx):
     peer = J.need_peer(run, "extended timestamps on Type 3 chunks")
     needed, bad = J.type3_extended_violations(peer)
     if bad:
-        fail("the extended timestamp on every Type 3 chunk while one is in use (errata 4.1)",
+        fail("the extended timestamp on every Type 3 chunk while one is in use (errata 5.1)",
              f"{len(bad)} of {needed} such Type 3 chunks lack it or carry another value", offending=bad[:3])
     if not needed:
         if run.error:
@@ -473,7 +473,7 @@ CASES = [
     Case("client-7.2.1.1-connect-tcurl-publish", "client-7.2.1.1-connect-tcurl", check_connect_tcurl),
     Case("client-7.2.1.1-connect-flashver-publish", "client-7.2.1.1-connect-flashver", check_connect_flashver,
          accept={"present": V.PASS}),
-    Case("client-errata-7.1.1-object-encoding-publish", "client-errata-7.1.1-object-encoding",
+    Case("client-errata-8.1.1-object-encoding-publish", "client-errata-8.1.1-object-encoding",
          check_object_encoding, accept={"absent": V.PASS, "present": V.PASS}),
     Case("client-ertmp-connect-capabilities-publish", "client-ertmp-connect-capabilities", check_ertmp_caps,
          accept={"present": V.PASS}),
@@ -493,7 +493,7 @@ CASES = [
          accept={"kept": V.PASS}),
     Case("client-flv-sequence-headers-first", "client-flv-sequence-headers-first", check_sequence_headers_first),
     Case("client-media-keyframe-first", "client-media-keyframe-first", check_keyframe_first),
-    Case("client-errata-4.2-monotone-timestamps", "client-errata-4.2-monotone-timestamps", check_monotone),
+    Case("client-errata-5.2-monotone-timestamps", "client-errata-5.2-monotone-timestamps", check_monotone),
     Case("client-media-stream-id", "client-media-stream-id", check_media_stream_id),
     Case("client-7.1.2-metadata", "client-7.1.2-metadata", check_metadata, accept={"sent": V.PASS}),
     Case("client-5.4.1-set-chunk-size-1-publish", "client-5.4.1-set-chunk-size", check_completes,
@@ -519,7 +519,7 @@ CASES = [
          check_completes, {"scenario": "pub-server-ext-ts", "what": "answers with extended timestamps"},
          accept=PASS, doc="Every answer of the server with timestamp 0x1000005 at chunk size 128: extended "
                           "timestamps on the Type 0 header and on every Type 3 chunk."),
-    Case("client-errata-4.1-type3-extended-timestamp", "client-errata-4.1-type3-extended-timestamp",
+    Case("client-errata-5.1-type3-extended-timestamp", "client-errata-5.1-type3-extended-timestamp",
          check_type3_extended, accept=PASS, refs=("OBS PR 10097",)),
     Case("client-5.3.1.3-timestamps-beyond-24-bits-publish", "client-5.3.1.3-timestamps-beyond-24-bits",
          check_timestamps_kept, {"scenario": "pub-ext-ts", "requirement_note": " (a 2^24 ms gap after the sequence "

@@ -1,4 +1,4 @@
-"""Command cases (RTMP 1.0 7.2, errata 6.2 and 7): connect, createStream, publish, play, deleteStream, ...
+"""Command cases (RTMP 1.0 7.2, errata 7.2 and 7): connect, createStream, publish, play, deleteStream, ...
 
 Where RTMP 1.0 is silent the expected behaviour is what ffmpeg / nginx-rtmp / FMS do, and the case says so.
 """
@@ -14,21 +14,9 @@ from .case import Case, contract, parametrize
 from .driver import Closed, DriverError, StepTimeout, is_command
 from .payloads import AUDIO, VIDEO, Item, av_sequence
 from .test_control import barrier
-from .verdicts import Verdict, fail, informational, observed
+from .verdicts import Verdict, fail, informational, non_strict, observed
 
 V = Verdict
-
-
-def _status(s, prefixes: tuple[str, ...], what: str, timeout: float | None = None):
-    def pred(m):
-        c = m.command
-        if c is None:
-            return False
-        if c.name == "_error":
-            return True
-        return c.name == "onStatus" and any((c.code or "").startswith(p) for p in prefixes)
-
-    return s.expect(pred, what, timeout)
 
 
 def _info(res) -> dict:
@@ -107,7 +95,19 @@ def observe_connect_app(ctx, variant: str):
         if s.wait_closed(0.1):
             return observed("closed", "closed the connection without an answer")
         return observed("silent", "no answer")
+    level = (res.command.status or {}).get("level")
+    want = _NC_LEVELS.get(res.code or "")
+    if want and level != want:
+        return observed("wrong-level", f"{res.code} with level {level!r} (E-RTMP v2 NetConnection status table: "
+                                       f"{want})", offending=res)
     return observed(res.name.lstrip("_"), f"{res.name} {res.code or ''}", offending=res)
+
+
+# E-RTMP v2 "onStatus for NetConnection": the level of each NetConnection status code
+_NC_LEVELS = {"NetConnection.Connect.Success": "status", "NetConnection.Connect.Closed": "status",
+              "NetConnection.Connect.ReconnectRequest": "status", "NetConnection.Call.Failed": "error",
+              "NetConnection.Connect.AppShutdown": "error", "NetConnection.Connect.Failed": "error",
+              "NetConnection.Connect.Rejected": "error", "NetConnection.Proxy.NotResponding": "error"}
 
 
 def _oe(res):
@@ -147,14 +147,20 @@ def observe_amf3(ctx, what: str):
             if res.name == "_result":
                 return observed("understood", "Type 17 connect answered with _result")
             return observed("refused", f"{res.name} {res.code}")
-        res = s.connect(object_encoding=3)
+        with ctx.setup("connect offering objectEncoding 3"):
+            res = s.connect(object_encoding=3)
+            if res.name != "_result":
+                raise DriverError(f"connect answered {res.name} {res.code or ''}")
         if _oe(res) != 3:
-            return observed("refused", f"objectEncoding {_oe(res)!r} negotiated: Type 17 not allowed")
+            return observed("not-negotiated", f"objectEncoding {_oe(res)!r} negotiated: Type 17 not allowed")
         ctx.ready(s)
         tid = s.next_tid()
         s.send_cmd(Command("createStream", tid, None, amf3=True))
         r = s.expect(is_command(("_result", "_error"), tid=tid), "_result for a Type 17 createStream")
-        return observed("understood" if r.name == "_result" else "refused", r.name)
+        if r.name == "_result":
+            return observed("understood")
+        return observed("refused", f"{r.name} {r.code or ''} to a Type 17 createStream after objectEncoding 3 was "
+                                   "agreed", offending=r)
     except Closed:
         return observed("closed", "closed the connection" + (" after objectEncoding 3 was agreed" if what != "connect"
                                                              else ""))
@@ -179,18 +185,27 @@ def check_create_stream(ctx):
     res = s.expect(is_command(("_result", "_error"), tid=tid), "_result for createStream")
     if res.name != "_result":
         fail("_result", f"{res.name} {res.code}", offending=res)
+    if res.msid != 0:
+        fail("the createStream _result on the NetConnection (message stream 0)", f"on message stream {res.msid}",
+             offending=res)
     nums = [a for a in res.command.args if isinstance(a, (int, float)) and not isinstance(a, bool)]
     if not nums:
         fail("a stream id number after the null command object", f"arguments {res.command.args!r}", offending=res)
     sid = nums[0]
-    if sid != int(sid) or not 1 <= sid <= 0xFFFFFF:
-        fail("an integer stream id 1..16777215 (errata 6)", f"{sid!r}", offending=res)
+    if sid != int(sid) or sid < 1:
+        fail("a positive integer stream id (0 is the NetConnection)", f"{sid!r}", offending=res)
+    if sid > 0xFFFFFF:
+        non_strict("a stream id of at most 16777215 (errata 4.2 and 7: SHOULD NOT exceed)", f"{sid!r}",
+                   offending=res)
 
 
 def observe_distinct(ctx):
     """Three createStream calls on one connection: are the stream ids distinct?"""
     s = ctx.connected()
     ids = [ctx.create_stream(s)] + [s.create_stream() for _ in range(2)]
+    bad = [i for i in ids if i < 1 or i > 0xFFFFFF]
+    if bad:
+        return observed("out-of-range", f"stream ids {ids}: a message stream id is 1..16777215")
     return observed("distinct" if len(set(ids)) == 3 else "repeated", f"stream ids {ids}")
 
 
@@ -209,7 +224,8 @@ def check_publish_start(ctx):
 
 
 def check_onstatus_format(ctx):
-    """Every onStatus of a publish and a play: tid 0, null command object, level/code/description strings."""
+    """Every onStatus of a publish and a play: tid 0, null command object, level/code strings; a NetStream status
+    (message stream id other than 0) also a description string (E-RTMP v2: optional on the NetConnection)."""
     pub = ctx.publisher()
     play = ctx.player(pub.key)
     statuses = [m for m in pub.s.inbox + play.s.inbox if m.name == "onStatus"]
@@ -224,7 +240,7 @@ def check_onstatus_format(ctx):
             fail("a null command object", f"{c.command_object!r}", offending=m)
         if not isinstance(info, dict):
             fail("an info object", f"{info!r}", offending=m)
-        for k in ("level", "code", "description"):
+        for k in ("level", "code", "description") if m.msid != 0 else ("level", "code"):
             if not isinstance(info.get(k), str):
                 fail(f"a string {k!r} in the info object", f"{info.get(k)!r}", offending=m)
         if info["level"] not in ("status", "warning", "error"):
@@ -239,7 +255,7 @@ def observe_publish_kind(ctx, kind: str | None):
     args = (key,) if kind is None else (key, kind)
     s.send_cmd(Command("publish", 0, None, args, sid), csid=5)
     try:
-        st = _status(s, ("NetStream.Publish", "NetStream.Record"), f"onStatus for publish {kind or '(no type)'}")
+        st = s.expect_status(("NetStream.Publish", "NetStream.Record"), f"onStatus for publish {kind or '(no type)'}")
     except Closed:
         return observed("closed", "closed the connection")
     if st.code == "NetStream.Publish.Start":
@@ -287,9 +303,30 @@ def check_play_start(ctx):
     if st.code not in ("NetStream.Play.Start", "NetStream.Play.Reset"):
         fail("onStatus NetStream.Play.Start", f"{st.name} {st.code}", offending=st)
     if st.code == "NetStream.Play.Reset":
-        st = _status(s, ("NetStream.Play.Start",), "onStatus NetStream.Play.Start after Play.Reset")
+        st = s.expect_status(("NetStream.Play.Start",), "onStatus NetStream.Play.Start after Play.Reset")
     if st.msid != sid:
         fail(f"onStatus on message stream {sid}", f"message stream {st.msid}", offending=st)
+
+
+def observe_play_reset(ctx, reset: bool):
+    """play of a published key with the reset flag set to ``reset`` explicitly: Play.Reset before Play.Start exactly
+    when reset is true (RTMP 1.0 7.2.2.1)."""
+    pub = ctx.publisher()
+    s = ctx.connected("play")
+    sid = ctx.create_stream(s)
+    s.send_cmd(messages.play(pub.key, -2, -1, reset, msid=sid), csid=8)
+    st = s.expect_status(("NetStream.Play.Start", "NetStream.Play.StreamNotFound", "NetStream.Play.Failed"),
+                 f"onStatus NetStream.Play.Start for play with reset {str(reset).lower()}")
+    if st.code != "NetStream.Play.Start":
+        with ctx.setup("play of a published key"):
+            raise DriverError(f"play answered {st.name} {st.code}")
+    resets = [m for m in s.inbox if m.name == "onStatus" and m.code == "NetStream.Play.Reset"]
+    if reset and not resets:
+        return observed("no-reset", "Play.Start without a Play.Reset before it although reset was true", offending=st)
+    if not reset and resets:
+        return observed("reset", "NetStream.Play.Reset although the play command set reset false",
+                        offending=resets[0])
+    return observed("as-asked", "Play.Reset then Play.Start" if reset else "Play.Start without Play.Reset")
 
 
 def observe_play_before_publish(ctx):
@@ -318,25 +355,29 @@ def observe_play_before_publish(ctx):
 
 
 def observe_play_missing_live(ctx):
-    """play (start -1, live only) of a key that does not exist: the status the server sends is recorded."""
+    """play (start -1, live only) of a key nobody publishes: onStatus NetStream.Play.StreamNotFound expected."""
     s = ctx.connected()
     ctx.create_stream(s)
     s.send_cmd(messages.play(ctx.key(), -1, msid=s.stream_ids[-1]), csid=8)
     try:
-        st = _status(s, ("NetStream.Play",), "onStatus for play (start -1) of a missing stream",
+        st = s.expect_status(("NetStream.Play",), "onStatus for play (start -1) of a missing stream",
                      timeout=min(1.0, ctx.step_timeout))
     except Closed:
         return observed("closed")
     except StepTimeout:
         return observed("silent", "no onStatus within 1 s")
-    return observed("status", f"{st.name} {st.code}")
+    if st.code == "NetStream.Play.StreamNotFound":
+        return observed("not-found", f"{st.name} {st.code}")
+    if st.code in ("NetStream.Play.Start", "NetStream.Play.Reset"):
+        return observed("start-and-wait", f"{st.name} {st.code}: the server waits for a live stream", offending=st)
+    return observed("other", f"{st.name} {st.code}", offending=st)
 
 
 def check_delete_stream(ctx):
-    """A publisher sends deleteStream on message stream 0 (errata 7.3): no response, the session goes on, the name can be published again."""
+    """A publisher sends deleteStream on message stream 0 (errata 8.3): no response, the session goes on, the name can be published again."""
     pub = ctx.publisher()
     s = pub.s
-    s.send_cmd(messages.delete_stream(pub.msid))  # errata 7.3: on message stream 0
+    s.send_cmd(messages.delete_stream(pub.msid))  # errata 8.3: on message stream 0
     if barrier(s, "after deleteStream") != "ok":
         fail("the connection stays usable after deleteStream", "no answer to createStream")
     if any(m.command and m.command.transaction_id == 0 and m.name in ("_result", "_error") for m in s.inbox):
@@ -376,6 +417,10 @@ def observe_unknown_command(ctx):
     r = [m for m in s.inbox if m.command and m.command.transaction_id == tid and m.name in ("_result", "_error")]
     if not r:
         return observed("ignored", "no _error for the unknown command")
+    want = _NC_LEVELS.get(r[0].code or "")
+    if want and (r[0].command.status or {}).get("level") != want:
+        return observed("wrong-level", f"{r[0].code} with level {(r[0].command.status or {}).get('level')!r}",
+                        offending=r[0])
     return observed(r[0].name.lstrip("_"), f"{r[0].name} {r[0].code or ''}")
 
 
@@ -422,7 +467,7 @@ def observe_pause(ctx, unpause: bool):
     want = ("NetStream.Pause.Notify",)
     if unpause:
         try:
-            _status(s, want, "Pause.Notify", timeout=min(1.0, ctx.step_timeout))
+            s.expect_status(want, "Pause.Notify", timeout=min(1.0, ctx.step_timeout))
         except StepTimeout:
             pass
         s.send_cmd(messages.pause(False, 0.0, msid=play.msid), csid=8)
@@ -463,9 +508,14 @@ def observe_receive(ctx, kind: str):
     pub, play = ctx.relay_pair()
     s = play.s
     builder = messages.receive_video if kind == "video" else messages.receive_audio
+    before = len(s.inbox)
     s.send_cmd(builder(False, msid=play.msid), csid=8)
     if barrier(s, f"after receive{kind.title()} false") != "ok":
         return observed("closed")
+    answers = [m for m in s.inbox[before:] if m.msid == play.msid and m.name in ("_result", "_error", "onStatus")]
+    if answers:
+        return observed("responded", f"receive{kind.title()} false was answered with {answers[0].name} "
+                                     f"{answers[0].code or ''} (it draws no response)", offending=answers[0])
     mark = len(s.inbox)
     items = av_sequence(6, seed=47)
     pub.send_all(items)
@@ -557,29 +607,35 @@ CASES = [
          {"variant": "user-args"}, doc="optional user arguments after the command object"),
     Case("7.2.1.1-connect-unknown-app", "7.2.1.1-connect-unknown-app", observe_connect_app, {"variant": "unknown"},
          accept={"error": V.PASS, "closed": (V.FAIL, "closed without telling the client why"),
-                 "result": (V.INFORMATIONAL, "the server accepts any application name"), "silent": V.FAIL},
+                 "result": (V.INFORMATIONAL, "the server accepts any application name"), "silent": V.FAIL,
+                 "wrong-level": V.FAIL},
          healthy_after=True),
-    Case("errata-7.1.3-connect-missing-app", "errata-7.1.3-connect-missing-app", observe_connect_app,
-         {"variant": "missing"}, accept={"error": V.PASS, "closed": V.PASS, "result": V.FAIL, "silent": V.FAIL},
-         healthy_after=True),
-    Case("errata-7.1.2-connect-missing-tcurl", "errata-7.1.2-connect-missing-tcurl", observe_connect_app,
+    Case("errata-8.1.3-connect-missing-app", "errata-8.1.3-connect-missing-app", observe_connect_app,
+         {"variant": "missing"}, accept={"error": V.PASS, "closed": V.PASS,
+                                         "result": (V.INFORMATIONAL, "the server does not need app"),
+                                         "silent": V.FAIL},
+         healthy_after=True, doc="connect with tcUrl but without the app the client MUST send: refused or accepted, "
+                                 "never unanswered"),
+    Case("errata-8.1.2-connect-missing-tcurl", "errata-8.1.2-connect-missing-tcurl", observe_connect_app,
          {"variant": "no-tcurl"}, accept={"error": V.PASS, "closed": V.PASS,
                                           "result": (V.INFORMATIONAL, "the server does not need tcUrl"),
                                           "silent": V.FAIL},
          healthy_after=True, doc="connect with app but without the REQUIRED tcUrl: refused or accepted, never a crash"),
-    Case("errata-7.1.1-object-encoding-0", "errata-7.1.1-object-encoding", check_object_encoding, {"offered": 0}),
-    Case("errata-7.1.1-object-encoding-absent", "errata-7.1.1-object-encoding", check_object_encoding,
+    Case("errata-8.1.1-object-encoding-0", "errata-8.1.1-object-encoding", check_object_encoding, {"offered": 0}),
+    Case("errata-8.1.1-object-encoding-absent", "errata-8.1.1-object-encoding", check_object_encoding,
          {"offered": None}),
-    Case("errata-7.1.1-object-encoding-3", "errata-7.1.1-object-encoding-3", check_object_encoding, {"offered": 3}),
-    Case("errata-7.1.1-object-encoding-in-result", "errata-7.1.1-object-encoding-present", observe_oe_present,
+    Case("errata-8.1.1-object-encoding-3", "errata-8.1.1-object-encoding-3", check_object_encoding, {"offered": 3}),
+    Case("errata-8.1.1-object-encoding-in-result", "errata-8.1.1-object-encoding-present", observe_oe_present,
          accept={"present": V.PASS, "absent": V.FAIL}),
-    Case("errata-6.2-amf3-connect", "errata-6.2-amf3-command", observe_amf3, {"what": "connect"},
+    Case("errata-7.2-amf3-connect", "errata-7.2-amf3-command", observe_amf3, {"what": "connect"},
          accept={"understood": V.PASS, "refused": (V.UNSUPPORTED, "no Type 17 commands"),
                  "closed": (V.UNSUPPORTED, "no Type 17 commands (closed)"),
                  "silent": (V.UNSUPPORTED, "no Type 17 commands (no answer)")},
          healthy_after=True, doc="connect sent as a Type 17 message: format selector 0, AMF0 values"),
-    Case("errata-6.2-amf3-create-stream", "errata-6.2-amf3-command", observe_amf3, {"what": "command"},
-         accept={"understood": V.PASS, "refused": (V.UNSUPPORTED, "no Type 17 commands"),
+    Case("errata-7.2-amf3-create-stream", "errata-8.1.1-extended-after-3", observe_amf3, {"what": "command"},
+         accept={"understood": V.PASS,
+                 "not-negotiated": (V.UNSUPPORTED, "the server answered objectEncoding 0: no Type 17 commands"),
+                 "refused": (V.FAIL, "objectEncoding 3 agreed, then a Type 17 command refused"),
                  "closed": (V.FAIL, "objectEncoding 3 agreed, then a Type 17 command closed the connection"),
                  "silent": (V.FAIL, "objectEncoding 3 agreed, then a Type 17 command got no answer")},
          healthy_after=True, doc="objectEncoding 3 negotiated, then createStream as a Type 17 message"),
@@ -589,7 +645,7 @@ CASES = [
          doc="2^40: beyond 32-bit integers"),
     Case("7.2.1.3-create-stream-result", "7.2.1.3-create-stream", check_create_stream),
     Case("7.2.1.3-create-stream-distinct-ids", "7.2.1.3-create-stream-distinct", observe_distinct,
-         accept={"distinct": V.PASS, "repeated": V.FAIL}),
+         accept={"distinct": V.PASS, "repeated": V.FAIL, "out-of-range": V.FAIL}),
     Case("7.2.2.6-publish-live-start", "7.2.2.6-publish-start", check_publish_start),
     Case("7.2.2-onstatus-format", "7.2.2-onstatus-format", check_onstatus_format),
     Case("7.2.2.6-publish-record", "7.2.2.6-publish-record", observe_publish_kind, {"kind": "record"},
@@ -602,16 +658,22 @@ CASES = [
          accept={"refused": V.PASS, "took-over": (V.INFORMATIONAL, "the second publisher replaces the first"),
                  "accepted-both": V.FAIL, "first-broken": V.FAIL, "silent": V.FAIL}),
     Case("7.2.2.1-play-start", "7.2.2.1-play-start", check_play_start),
+    Case("7.2.2.1-play-reset-false", "7.2.2.1-play-reset", observe_play_reset, {"reset": False},
+         accept={"as-asked": V.PASS, "reset": (V.FAIL, "Play.Reset for a play that did not set the reset flag")}),
+    Case("7.2.2.1-play-reset-true", "7.2.2.1-play-reset", observe_play_reset, {"reset": True},
+         accept={"as-asked": V.PASS, "no-reset": (V.FAIL, "no Play.Reset for a play that set the reset flag")}),
     Case("7.2.2.1-play-before-publish", "7.2.2.1-play-before-publish", observe_play_before_publish, relay=True,
          accept={"waited": V.PASS, "not-found": V.FAIL, "no-media": V.FAIL, "altered": V.FAIL}),
     Case("7.2.2.1-play-missing-live-only", "7.2.2.1-play-missing-live", observe_play_missing_live,
-         accept={"status": V.INFORMATIONAL, "silent": V.INFORMATIONAL, "closed": V.INFORMATIONAL}),
+         accept={"not-found": V.PASS, "start-and-wait": (V.FAIL, "Play.Start for a live stream that does not exist"),
+                 "other": (V.FAIL, "a status other than NetStream.Play.StreamNotFound"),
+                 "silent": V.FAIL, "closed": V.FAIL}),
     Case("7.2.2.3-delete-stream-republish", "7.2.2.3-delete-stream", check_delete_stream),
     Case("7.2.2-close-stream-republish", "7.2.2-close-stream", observe_close_stream,
          accept={"ended": V.PASS, "still-published": V.FAIL, "closed": V.FAIL}),
     Case("7.2-unknown-command-error", "7.2-unknown-command", observe_unknown_command,
          accept={"error": V.PASS, "result": (V.INFORMATIONAL, "answered _result"), "ignored": V.FAIL,
-                 "closed": V.FAIL, "stalled": V.FAIL}),
+                 "closed": V.FAIL, "stalled": V.FAIL, "wrong-level": V.FAIL}),
     Case("7.2.1.2-call-tid0-no-response", "7.2.1.2-call-no-response", observe_call_tid0,
          accept={"silent": V.PASS, "responded": (V.INFORMATIONAL, "answered a call that expects no response"),
                  "closed": V.FAIL, "stalled": V.FAIL}),
@@ -627,10 +689,10 @@ CASES = [
          accept={"notify": V.PASS, "error": V.PASS, "ignored": V.FAIL, "closed": V.FAIL, "stalled": V.FAIL}),
     Case("7.2.2.5-receive-video-false", "7.2.2.5-receive-video", observe_receive, {"kind": "video"}, relay=True,
          accept={"stopped": V.PASS, "ignored": (V.UNSUPPORTED, "receiveVideo is ignored"),
-                 "both-stopped": V.FAIL, "closed": V.FAIL, "lost": V.FAIL, "altered": V.FAIL}),
+                 "both-stopped": V.FAIL, "closed": V.FAIL, "lost": V.FAIL, "altered": V.FAIL, "responded": V.FAIL}),
     Case("7.2.2.4-receive-audio-false", "7.2.2.4-receive-audio", observe_receive, {"kind": "audio"}, relay=True,
          accept={"stopped": V.PASS, "ignored": (V.UNSUPPORTED, "receiveAudio is ignored"),
-                 "both-stopped": V.FAIL, "closed": V.FAIL, "lost": V.FAIL, "altered": V.FAIL}),
+                 "both-stopped": V.FAIL, "closed": V.FAIL, "lost": V.FAIL, "altered": V.FAIL, "responded": V.FAIL}),
     Case("7.2-create-stream-before-connect", "7.2-command-before-connect", observe_before_connect,
          accept={"error": V.PASS, "closed": V.PASS, "ignored": (V.PASS, "ignored until connect"),
                  "result": V.FAIL, "connect-refused": V.INFORMATIONAL}, healthy_after=True),

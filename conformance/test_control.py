@@ -1,4 +1,4 @@
-"""Protocol control cases (RTMP 1.0 5.4, 6.2, 7.1.7; errata 5): Set Chunk Size, Abort, Acknowledgement, Window
+"""Protocol control cases (RTMP 1.0 5.4, 6.2, 7.1.7; errata 6): Set Chunk Size, Abort, Acknowledgement, Window
 Acknowledgement Size, Set Peer Bandwidth, user control events.
 
 A *barrier* is a createStream round trip: servers process a connection's messages in order, so once its _result
@@ -11,13 +11,13 @@ import random
 import time
 
 from rtmpspec import control
-from rtmpspec.chunkstream import Message
+from rtmpspec.message_format import Message
 from rtmpspec.messages import Command
 
 from . import craft
 from .case import Case, compare_relay, parametrize
-from .driver import Closed, StepTimeout, is_command, is_type, is_user_control
-from .payloads import AUDIO, VIDEO, Item, aac, aac_config, avc_nalu, avcc, legacy_video
+from .driver import Closed, DriverError, StepTimeout, is_command, is_type, is_user_control
+from .payloads import AUDIO, VIDEO, Item, aac, aac_config, avc_nalu, avcc, legacy_video, padded_create_stream
 from .verdicts import Verdict, fail, informational, observed, unsupported
 
 V = Verdict
@@ -81,17 +81,12 @@ def check_user_control_stream(ctx):
 # -- Set Chunk Size ------------------------------------------------------------------------------------------------
 
 
-def _padded_create_stream(tid: float, length: int) -> bytes:
-    base = len(Command("createStream", tid, None, ("",)).to_message().payload)
-    return Command("createStream", tid, None, ("x" * max(0, length - base),)).to_message().payload
-
-
 def check_scs(ctx, size: int, length: int, timestamp: int = 0):
     """Set Chunk Size ``size``, then (in the same TCP write) a ``length``-byte createStream chunked at that size."""
     s = ctx.connected()
     ctx.ready(s)
     tid = s.next_tid()
-    payload = _padded_create_stream(tid, length)
+    payload = padded_create_stream(tid, length)
     # one write: the server may well read the Set Chunk Size and the first chunks at once (TCP has no boundaries)
     s.send_many([Message(control.SET_CHUNK_SIZE, control.build_set_chunk_size(size), timestamp, 0, 2),
                  Message(CMD, payload, 0, 0, 3)])
@@ -107,21 +102,37 @@ def check_scs(ctx, size: int, length: int, timestamp: int = 0):
         fail("the session goes on", "no answer to a following createStream")
 
 
-def observe_scs_invalid(ctx, which: str):
-    """An invalid Set Chunk Size (0, or bit 31 set): the server closes the connection or ignores it."""
+def observe_scs_invalid(ctx):
+    """Set Chunk Size 0 (invalid): the server closes the connection or ignores it."""
     s = ctx.connected()
     ctx.ready(s)
-    if which == "zero":
-        payload = control.build_set_chunk_size(0)
-        note = "Set Chunk Size 0"
-    else:
-        payload = control.SetChunkSize.build({"reserved": 1, "chunkSize": 4096})
-        note = "Set Chunk Size with bit 31 set (0x80001000)"
-    s.send(Message(control.SET_CHUNK_SIZE, payload, 0, 0, 2), note=note)
+    note = "Set Chunk Size 0"
+    s.send(Message(control.SET_CHUNK_SIZE, control.build_set_chunk_size(0), 0, 0, 2), note=note)
     if s.wait_closed(0.2):
         return observed("closed", "closed the connection")
     b = barrier(s, f"after {note}")
     return observed({"ok": "ignored", "closed": "closed", "stalled": "stalled"}[b], f"after {note}: {b}")
+
+
+def observe_scs_reserved_bit(ctx):
+    """Set Chunk Size 0x80001000 (reserved bit 31 set) and, in the same write, a 3000-byte createStream in ONE
+    4096-byte chunk: a receiver that ignores the reserved bit (errata 2) reads it at 4096 and answers."""
+    s = ctx.connected()
+    ctx.ready(s)
+    tid = s.next_tid()
+    payload = padded_create_stream(tid, 3000)
+    scs = control.SetChunkSize.build({"reserved": 1, "chunkSize": 4096})
+    s.send_many([Message(control.SET_CHUNK_SIZE, scs, 0, 0, 2), Message(CMD, payload, 0, 0, 3)],
+                note="Set Chunk Size 0x80001000, then a 3000-byte createStream in one 4096-byte chunk")
+    try:
+        res = s.expect(is_command(("_result", "_error"), tid=tid), "_result for the createStream chunked at 4096")
+    except Closed:
+        return observed("closed", "closed the connection after the Set Chunk Size with bit 31 set")
+    except StepTimeout:
+        return observed("stalled", "no answer to the createStream sent in one 4096-byte chunk")
+    if barrier(s, "after the 4096-byte chunk") != "ok":
+        return observed("stalled", "the session no longer answers after the 4096-byte chunk")
+    return observed("applied", f"{res.name} for the createStream read at chunk size 4096")
 
 
 def check_server_chunk_size(ctx):
@@ -153,7 +164,7 @@ def check_abort(ctx, keep_timestamp: bool):
     pub.s.send_crafted(partial, "3 of 12 chunks of a 1500-byte video message (ts 1000) on csid 6", csids=(6,))
     pub.s.control(control.ABORT, control.build_abort(6))
     if keep_timestamp:
-        # same length as the aborted message: a Type 2 header with delta 40 -> ts 1040 (errata 5)
+        # same length as the aborted message: a Type 2 header with delta 40 -> ts 1040 (errata 6)
         second = legacy_video(1, 7, avc_nalu(True, 1500, 8), avc_packet_type=1)
         data = craft.chunked(second, 128, craft.header(2, 6, timestamp=40), craft.basic_header(3, 6))
         pub.s.send_crafted(data, "a complete 1500-byte video message, Type 2 delta 40 (expected ts 1040)",
@@ -316,10 +327,15 @@ def observe_connect_spb(ctx):
     return observed("before" if m in before else "after", f"window {m.u32}, limit type {m.payload[4]}")
 
 
-def observe_spb_reply(ctx, limit: int, size: int):
-    """The client sends Set Peer Bandwidth (window ``size``, limit type ``limit``); does a Window Acknowledgement Size come back?"""
+def observe_spb_reply(ctx, limit: int, size: int, hard_first: int | None = None):
+    """The client sends Set Peer Bandwidth (window ``size``, limit type ``limit``; after a Hard limit of
+    ``hard_first`` when given): does a Window Acknowledgement Size of ``size`` come back?"""
     s = ctx.connected()
     ctx.ready(s)
+    if hard_first is not None:
+        s.control(control.SET_PEER_BANDWIDTH, control.build_set_peer_bandwidth(hard_first, 0))
+        if barrier(s, "after a Hard Set Peer Bandwidth") != "ok":
+            return observed("closed")
     s.control(control.SET_PEER_BANDWIDTH, control.build_set_peer_bandwidth(size, limit))
     b = barrier(s, "after Set Peer Bandwidth")
     if b != "ok":
@@ -332,15 +348,85 @@ def observe_spb_reply(ctx, limit: int, size: int):
     return observed("none", f"no Window Acknowledgement Size {size} (windows seen: {[m.u32 for m in replies]})")
 
 
+def observe_connect_stream_begin(ctx):
+    """connect: User Control Stream Begin for stream 0 before the _result (RTMP 1.0 7.1.7, 7.2.1.1 step 5)."""
+    s, before, after = _connect_burst(ctx)
+    _settle(s)
+    if any(m.user_control and m.user_control[0] == control.STREAM_BEGIN and m.user_control[1] == 0 for m in before):
+        return observed("before")
+    if any(m.user_control and m.user_control[0] == control.STREAM_BEGIN and m.user_control[1] == 0 for m in after):
+        return observed("after", "Stream Begin 0 came after the _result")
+    return observed("absent", "no User Control Stream Begin for stream 0 during connect")
+
+
+# -- flow control: the server's output within the window -----------------------------------------------------------
+
+
+def _unacked_output(ctx, *, limits: list[tuple[int, int]], volume: int | None = None):
+    """A player that never acknowledges (after sending Set Peer Bandwidth ``limits``, [(window, limit type)]) and a
+    publisher that sends ``volume`` bytes of video: (bytes the server sent the player, the window in force, the
+    player, the publisher, the last timestamp sent)."""
+    pub = ctx.publisher()
+    play_s = ctx.session("play", auto_ack=False)
+    with ctx.setup("connect, createStream, play"):
+        play_s.connected()
+        play_s.create_stream()
+        for size, limit in limits:
+            play_s.control(control.SET_PEER_BANDWIDTH, control.build_set_peer_bandwidth(size, limit))
+        st = play_s.play(pub.key)
+        if st.code not in ("NetStream.Play.Start", "NetStream.Play.Reset"):
+            raise DriverError(f"play answered {st.name} {st.code}")
+    window = min(s for s, lt in limits if lt == 0) if limits else play_s.server_window
+    if window is None:
+        informational("the server announced no Window Acknowledgement Size: no window to keep within")
+    volume = volume or (4 * window if limits else int(window * 1.5) + 60000)
+    pub.send_all([Item(VIDEO, 0, legacy_video(1, 7, avcc(), avc_packet_type=0), "avc-seq")])
+    rnd = random.Random(window)
+    t, sent = 0, 0
+    while sent < volume:
+        body = legacy_video(1 if t == 0 else 2, 7, avc_nalu(t == 0, 8000, rnd.randrange(1 << 30)), avc_packet_type=1)
+        pub.s.send(Message(VIDEO, body, t, pub.msid, 6))
+        sent += len(body)
+        t += 40
+        play_s.pump(0)
+    play_s.drain(0.3, limit=3.0)
+    return play_s.bytes_in - 3073, window, play_s, pub, t
+
+
+def observe_within_window(ctx, kind: str):
+    """A player that never acknowledges; Set Peer Bandwidth ``kind`` (hard 60000; hard 60000 then soft 240000: the
+    smaller stays; or none: the server's own announced window); a publisher sends four windows of video: the
+    server's unacknowledged output stays within the window (plus one message), and resumes once acknowledged."""
+    limits = {"hard": [(60000, 0)], "soft-larger": [(60000, 0), (240000, 1)], "own": []}[kind]
+    got, window, s, pub, t = _unacked_output(ctx, limits=limits)
+    if window > 8_000_000:
+        informational(f"the server's window ({window} bytes) is too large to fill here")
+    slack = 9000 + 2000  # one video message of this case, and the session's own messages
+    if got > window + slack:
+        return observed("unlimited", f"{got} bytes sent without an acknowledgement, window {window}")
+    s.send(Message(control.ACKNOWLEDGEMENT, control.build_ack(s.bytes_in), 0, 0, 2), note="Acknowledgement")
+    before = s.bytes_in
+    more = legacy_video(1, 7, avc_nalu(True, 3000, 77), avc_packet_type=1)
+    pub.s.send(Message(VIDEO, more, t, pub.msid, 6))
+    try:
+        s.wait_until(lambda: s.bytes_in > before, "output after the Acknowledgement")
+    except StepTimeout:
+        return observed("stuck", f"nothing more after acknowledging {before - 3073} bytes")
+    return observed("within", f"{got} bytes before the acknowledgement, window {window}")
+
+
 # -- user control --------------------------------------------------------------------------------------------------
 
 
-def observe_ping(ctx):
-    """The client sends PingRequest 0x12345678; a PingResponse with the same timestamp is expected."""
+def observe_ping(ctx, message_timestamp: int = 0):
+    """The client sends PingRequest 0x12345678 (in a message with timestamp ``message_timestamp``: user control
+    messages take effect as received, their timestamps ignored); a PingResponse with the same timestamp is
+    expected."""
     s = ctx.connected()
     ctx.ready(s)
     stamp = 0x12345678
-    s.send(Message(control.USER_CONTROL, control.build_user_control("PingRequest", timestamp=stamp), 0, 0, 2))
+    s.send(Message(control.USER_CONTROL, control.build_user_control("PingRequest", timestamp=stamp),
+                   message_timestamp, 0, 2))
     b = barrier(s, "after PingRequest")
     if b != "ok":
         return observed(b)
@@ -388,17 +474,21 @@ CASES = [
     Case("5.4.1-set-chunk-size-2147483647", "5.4.1-set-chunk-size-huge", check_scs,
          {"size": 0x7FFFFFFF, "length": 70000}, refs=("nginx-rtmp 1042",), healthy_after=True,
          doc="the largest valid value: equivalent to 16777215 (a server must not allocate 2 GB for it)"),
-    Case("5.4.1-set-chunk-size-zero", "5.4.1-set-chunk-size-invalid", observe_scs_invalid, {"which": "zero"},
+    Case("5.4.1-set-chunk-size-zero", "5.4.1-set-chunk-size-invalid", observe_scs_invalid,
          accept={"closed": V.PASS, "ignored": (V.PASS, "ignored the invalid value"), "stalled": V.FAIL},
          healthy_after=True),
-    Case("5.4.1-set-chunk-size-bit31", "5.4.1-set-chunk-size-invalid", observe_scs_invalid, {"which": "bit31"},
-         accept={"closed": V.PASS, "ignored": (V.PASS, "ignored the invalid value or the reserved bit"),
-                 "stalled": V.FAIL}, healthy_after=True),
+    Case("errata-2-set-chunk-size-bit31-ignored", "errata-2-set-chunk-size-reserved-bit", observe_scs_reserved_bit,
+         accept={"applied": V.PASS,
+                 "closed": (V.NON_STRICT, "closed on the reserved bit: RTMP 1.0 5.4.1 says it MUST be zero, but "
+                                          "errata 2 says a receiver ignores reserved fields"),
+                 "stalled": (V.FAIL, "neither the low 31 bits applied nor the connection closed")},
+         healthy_after=True, doc="Set Chunk Size 0x80001000 then a 3000-byte createStream in one 4096-byte chunk "
+                                 "(the same write): the low 31 bits are the size"),
     Case("5.4.1-server-chunk-size-at-least-128", "5.4.1-server-chunk-size", check_server_chunk_size),
     Case("5.4.2-abort-partial-message", "5.4.2-abort", check_abort, {"keep_timestamp": False}, relay=True,
          refs=("MediaMTX 4673",)),
     Case("5.4.2-abort-then-type2-delta", "5.4.2-abort-keeps-timestamp", check_abort, {"keep_timestamp": True},
-         relay=True, doc="aborted message at ts 1000, then a Type 2 header with delta 40: ts 1040 (errata 5)"),
+         relay=True, doc="aborted message at ts 1000, then a Type 2 header with delta 40: ts 1040 (errata 6)"),
     Case("5.4.2-abort-idle-chunk-streams", "5.4.2-abort-idle-chunk-stream", observe_abort_idle,
          accept={"ignored": V.PASS, "closed": V.FAIL, "stalled": V.FAIL}),
     Case("5.4.3-acknowledgement-window-5000", "5.4.3-acknowledgement", check_ack, {"window": 5000, "volume": 40000}),
@@ -419,11 +509,34 @@ CASES = [
                                                 "stalled": V.FAIL}),
     Case("5.4.5-peer-bandwidth-dynamic-first", "5.4.5-peer-bandwidth-dynamic", observe_spb_reply,
          {"limit": 2, "size": 3456789},
-         accept={"none": V.PASS, "winack": (V.INFORMATIONAL, "treated a first Dynamic limit as Hard"),
+         accept={"none": V.PASS, "winack": (V.FAIL, "a first Dynamic limit (no Hard limit before it) is ignored"),
                  "closed": V.FAIL, "stalled": V.FAIL}),
+    Case("5.4.5-peer-bandwidth-dynamic-after-hard", "5.4.5-peer-bandwidth-dynamic", observe_spb_reply,
+         {"limit": 2, "size": 4567890, "hard_first": 1234567},
+         accept={"winack": V.PASS, "none": (V.FAIL, "a Dynamic limit after a Hard one is treated as Hard"),
+                 "closed": V.FAIL, "stalled": V.FAIL},
+         doc="Hard 1234567, then Dynamic 4567890: treated as Hard, so a Window Acknowledgement Size 4567890"),
     Case("7.1.7-ping-request-answered", "7.1.7-ping", observe_ping,
          accept={"pong": V.PASS, "none": (V.UNSUPPORTED, "does not answer client pings"),
                  "wrong-timestamp": V.FAIL, "closed": V.FAIL, "stalled": V.FAIL}),
+    Case("6.2-user-control-timestamp-ignored", "5.4-control-timestamp-ignored", observe_ping,
+         {"message_timestamp": 0x7FFFFFF0},
+         accept={"pong": V.PASS, "none": (V.UNSUPPORTED, "does not answer client pings"),
+                 "wrong-timestamp": V.FAIL, "closed": V.FAIL, "stalled": V.FAIL},
+         doc="a PingRequest in a message with timestamp 0x7FFFFFF0 is answered at once (RTMP 1.0 6.2)"),
+    Case("7.2.1.1-connect-stream-begin-0", "7.2.1.1-connect-stream-begin", observe_connect_stream_begin,
+         accept={"before": V.PASS, "after": V.FAIL, "absent": V.FAIL}),
+    Case("5.4.5-output-within-peer-bandwidth-hard", "5.4.5-output-within-peer-bandwidth", observe_within_window,
+         {"kind": "hard"}, relay=True, accept={"within": V.PASS, "unlimited": V.FAIL, "stuck": V.FAIL,
+                                               "closed": V.FAIL},
+         doc="Set Peer Bandwidth 60000 Hard from a player that never acknowledges; 240 KB of video published"),
+    Case("5.4.5-output-within-peer-bandwidth-soft", "5.4.5-output-within-peer-bandwidth", observe_within_window,
+         {"kind": "soft-larger"}, relay=True, accept={"within": V.PASS, "unlimited": V.FAIL, "stuck": V.FAIL,
+                                                      "closed": V.FAIL},
+         doc="Hard 60000 then Soft 240000: the smaller limit stays in force"),
+    Case("5.4.4-output-within-own-window", "5.4.4-output-within-window", observe_within_window, {"kind": "own"},
+         relay=True, accept={"within": V.PASS, "unlimited": V.FAIL, "stuck": V.FAIL, "closed": V.FAIL},
+         doc="no Set Peer Bandwidth: the window the server announced bounds its unacknowledged output"),
     Case("7.1.7-set-buffer-length", "7.1.7-set-buffer-length", observe_uc, {"event": "set-buffer-length"},
          accept={"ignored": V.PASS, "closed": V.FAIL, "stalled": V.FAIL}),
     Case("7.1.7-unknown-event-type", "7.1.7-unknown-event", observe_uc, {"event": "unknown"},

@@ -67,7 +67,7 @@ def check_waits_for_c0(ctx, quiet: float):
     while time.monotonic() < deadline and not s.closed:
         s.pump(deadline - time.monotonic())
     if s.bytes_in:
-        fail("no bytes before C0", f"{s.bytes_in} bytes before C0", offending=bytes(s._hs_buf[:32]))
+        fail("no bytes before C0", f"{s.bytes_in} bytes before C0", offending=s.hs_in[:32])
     s.send_c0c1()
     s.read_s0s1s2()
 
@@ -79,16 +79,83 @@ def check_s2_after_c1(ctx, split: int, quiet: float):
     deadline = time.monotonic() + quiet
     while time.monotonic() < deadline and not s.closed:
         s.pump(deadline - time.monotonic())
-    early = len(s._hs_buf)
+    early = len(s.hs_in)
     if early > 1 + hs.PACKET_SIZE:
         fail("at most S0+S1 (1537 bytes) before C1 is complete", f"{early} bytes before C1 was complete",
-             offending=bytes(s._hs_buf[1 + hs.PACKET_SIZE:1 + hs.PACKET_SIZE + 32]))
+             offending=s.hs_in[1 + hs.PACKET_SIZE:1 + hs.PACKET_SIZE + 32])
     s.send_raw(c1[split:], "rest of C1")
     _, _, s2 = s.read_s0s1s2()
     if not hs.echo_matches(s2, c1):
         fail("S2 echoing the complete C1", "S2 does not echo C1", offending=s2[:32])
     s.send_c2()
     s.connected()
+
+
+def check_no_chunk_before_c2(ctx, quiet: float):
+    """C0+C1, read S0+S1+S2, then wait ``quiet`` seconds without sending C2: no byte may follow S2 (the server sends
+    no chunk before the handshake is done); then C2 and connect work."""
+    s = ctx.session(handshake=False)
+    with ctx.setup("C0+C1, S0+S1+S2"):
+        s.send_c0c1()
+        s.read_s0s1s2()
+    deadline = time.monotonic() + quiet
+    while time.monotonic() < deadline and not s.closed:
+        s.pump(deadline - time.monotonic())
+    extra = len(s._hs_buf) - hs.FLIGHT_SIZE
+    if extra > 0:
+        fail("nothing after S2 until C2 has arrived (RTMP 1.0 5.2.1: MUST)",
+             f"{extra} bytes after S2 before C2 was sent", offending=bytes(s._hs_buf[hs.FLIGHT_SIZE:][:64]))
+    with ctx.setup("C2 and connect"):
+        s.send_c2()
+        s.connected()
+
+
+def check_s2_time2(ctx, pause: float):
+    """C0 and 1000 bytes of C1, a ``pause``, then the rest of C1: S2's time2 (the time the server read C1, in S1's
+    time base) is at least ``pause`` after S1's time when S1 came before the pause, and never later than the end of
+    the handshake."""
+    s = ctx.session(handshake=False)
+    c1 = hs.make_plain_challenge(time=0, rng=s.rng)
+    t0 = time.monotonic()
+    s.send_c0c1(c1=c1, c1_length=1000)
+    deadline = t0 + pause
+    while time.monotonic() < deadline and not s.closed:
+        s.pump(deadline - time.monotonic())
+    early = len(s._hs_buf) >= 1 + hs.PACKET_SIZE
+    s.send_raw(c1[1000:], "rest of C1")
+    s.c1 = c1
+    _, s1, s2 = s.read_s0s1s2()
+    elapsed = (time.monotonic() - t0) * 1000
+    s1_time, time2 = int.from_bytes(s1[:4], "big"), int.from_bytes(s2[4:8], "big")
+    d = (time2 - s1_time) & 0xFFFFFFFF
+    d = d - (1 << 32) if d >= 1 << 31 else d
+    low = pause * 1000 - 100 if early else -100
+    if not low <= d <= elapsed + 1000:
+        when = (f"S1 arrived before the pause, so C1 was read at least {pause * 1000:.0f} ms after S1's time"
+                if early else "S1 came after C1")
+        fail(f"time2 - S1 time within [{low:.0f}, {elapsed + 1000:.0f}] ms ({when})",
+             f"S1 time {s1_time}, S2 time2 {time2} (difference {d} ms)", offending=s2[:16])
+    s.send_c2()
+    with ctx.setup("connect"):
+        s.connected()
+
+
+def check_s1_random(ctx):
+    """Two handshakes: S1's random field is not all zeros, differs between the two sessions, and is not our C1."""
+    fields = []
+    for i in range(2):
+        s = ctx.session(f"hs{i + 1}", handshake=False)
+        with ctx.setup("C0+C1, S0+S1+S2"):
+            c1 = s.send_c0c1()
+            _, s1, _ = s.read_s0s1s2()
+        if s1[8:] == c1[8:]:
+            fail("S1 random bytes of the server's own", "S1's random field is our C1's", offending=s1[:32])
+        fields.append(s1[8:])
+    if not any(fields[0]):
+        fail("random bytes in S1", "S1's random field is all zeros", offending=fields[0][:32])
+    if fields[0] == fields[1]:
+        fail("a different S1 random field for each session", "both sessions got the same S1 random field",
+             offending=fields[0][:32])
 
 
 def check_byte_stream(ctx, mode: str):
@@ -98,7 +165,7 @@ def check_byte_stream(ctx, mode: str):
     c0 = hs.C0.build({"version": 3})
     if mode == "bytewise":
         for b in c0 + c1:
-            s._write(bytes([b]))
+            s.write(bytes([b]))
         s.log.add(s.label, "out", "C0+C1", "sent one byte per write (1537 writes)", c0 + c1)
         s.c1 = c1
         s.read_s0s1s2()
@@ -116,9 +183,9 @@ def check_byte_stream(ctx, mode: str):
         connect = s.writer.write(messages.connect(ctx.target.app, ctx.target.tc_url(), extra=extra).to_message())
         s.log.add(s.label, "out", "C2+connect", f"C2 and a {len(connect)}-byte connect command in one write",
                   c2 + connect)
-        s._write(c2 + connect)
-        s._decode_out(connect, log=True)
-        s._finish_handshake()
+        s.write(c2 + connect)
+        s.decode_sent(connect, log=True)
+        s.finish_handshake()
         res = s.expect(lambda m: m.name in ("_result", "_error"), "_result for connect")
         if res.name != "_result":
             fail("_result for connect", f"{res.name} {res.code}", offending=res)
@@ -149,7 +216,7 @@ def observe_version(ctx, version: int):
         return observed("s0-3", f"answered S0 version 3 to C0 version {version}")
     if s0 == version:
         return observed("s0-requested", f"answered S0 version {s0} (the version asked for)")
-    return observed("s0-other", f"answered S0 version {s0}", offending=bytes(s._hs_buf[:16]))
+    return observed("s0-other", f"answered S0 version {s0}", offending=s.hs_in[:16])
 
 
 def observe_digest(ctx, scheme: int):
@@ -230,6 +297,10 @@ CASES = [
     Case("5.2.1-s2-after-c1-split-1535", "5.2.1-s2-after-c1", check_s2_after_c1, {"split": 1535, "quiet": 0.2},
          doc="C1 one byte short, pause, then the last byte"),
     Case("5.2.2-s0-version-3", "5.2.2-s0-version", check_s0_version),
+    Case("5.2.1-no-chunk-before-c2", "5.2.1-no-chunk-before-c2", check_no_chunk_before_c2, {"quiet": 0.3}),
+    Case("5.2.4-s2-time2-read-time", "5.2.4-s2-time2", check_s2_time2, {"pause": 0.3},
+         doc="C0 + 1000 bytes of C1, 300 ms, the rest of C1: S2 time2 = when the server read C1"),
+    Case("5.2.3-s1-random-bytes", "5.2.3-s1-random", check_s1_random),
     Case("5.2.3-s1-s2-size", "5.2.3-s1-s2-size", check_s1_s2_size),
     Case("5.2.3-s1-zero-plain-c1", "5.2.3-s1-zero", check_s1_zero),
     Case("5.2.4-s2-echo-time-0", "5.2.4-s2-echo", check_s2_echo, {"c1_time": 0}),
@@ -274,12 +345,16 @@ CASES += [
                  "bad-signature": V.FAIL, "broken": V.FAIL},
          doc="digest offset base 772 (the second scheme Flash Player 10 uses)"),
     Case("5.2.4-c2-leniency-random", "5.2.4-c2-leniency", observe_c2, {"kind": "random"},
-         accept={"accepted": V.PASS, "rejected": V.PASS, "closed": V.FAIL, "stalled": V.FAIL},
-         doc="a C2 of random bytes; ffmpeg/nginx-rtmp do not check C2, so the session goes on",
+         accept={"accepted": V.PASS, "rejected": (V.FAIL, "connect refused after a C2 that is not an exact echo: "
+                                                          "functionality limited (errata 3: SHOULD NOT)"),
+                 "closed": V.FAIL, "stalled": V.FAIL},
+         doc="a C2 of random bytes: errata 3 (and ffmpeg, nginx-rtmp, FMS): the session goes on unlimited",
          healthy_after=True),
     Case("5.2.4-c2-leniency-plain-echo-after-digest", "5.2.4-c2-leniency", observe_c2,
          {"kind": "plain-echo-after-digest"},
-         accept={"accepted": V.PASS, "rejected": V.PASS, "closed": V.FAIL, "stalled": V.FAIL},
+         accept={"accepted": V.PASS, "rejected": (V.FAIL, "connect refused after a plain echo C2: functionality "
+                                                          "limited (errata 3: SHOULD NOT)"),
+                 "closed": V.FAIL, "stalled": V.FAIL},
          doc="digest C1, then a plain echo C2 instead of a signed one: exactly what ffmpeg sends as a publisher",
          healthy_after=True),
     Case("5.2.3-c1-version-without-digest", "5.2.3-c1-version-without-digest", observe_version_no_digest,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from rtmpspec import messages
-from rtmpspec.chunkstream import Message
+from rtmpspec.message_format import Message
 
 from .case import Case, compare_relay, parametrize
 from .payloads import AUDIO, VIDEO, Item, aac, av_sequence, avc_nalu, legacy_video, metadata
@@ -26,7 +26,7 @@ def _relay_check(ctx, sent, plays, what):
 def check_obs_10097(ctx):
     """librtmp (OBS before PR 10097) sent big messages past 0xFFFFFF without the extended timestamp on their Type 3
     chunks. Here: 3 KB video frames at chunk size 128, every one with a Type 0 header, from 0xFFFFFF - 400 ms
-    across 0xFFFFFF, each continuation chunk repeating the extended timestamp (errata 4.1)."""
+    across 0xFFFFFF, each continuation chunk repeating the extended timestamp (errata 5.1)."""
     pub, play = ctx.relay_pair()
     sent = []
     for i in range(20):

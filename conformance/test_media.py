@@ -6,8 +6,8 @@ from __future__ import annotations
 import random
 
 from rtmpspec import control, media, messages
-from rtmpspec.chunkstream import Message
-from rtmpspec.messages import DataMessage, MessageType, SubMessage, build_aggregate
+from rtmpspec.message_format import Message
+from rtmpspec.messages import DataMessage, MessageType, SubMessage, build_aggregate, split_aggregate
 
 from .case import Case, compare_relay, contract, parametrize
 from .driver import DriverError, StepTimeout
@@ -19,6 +19,7 @@ from .payloads import (
     aac_config,
     av_sequence,
     avc_nalu,
+    avcc,
     ex_sequence,
     hevc_codecid12_sequence,
     legacy_video,
@@ -189,7 +190,7 @@ def observe_stream_end(ctx, how: str):
     def told():
         for m in play.s.inbox[mark:]:
             if m.user_control and m.user_control[0] == control.STREAM_EOF:
-                return "eof"
+                return "eof" if m.user_control[1] == play.msid else "eof-other"
             if m.name == "onStatus" and m.code in ("NetStream.Play.UnpublishNotify", "NetStream.Play.Stop",
                                                    "NetStream.Play.Complete"):
                 return "status"
@@ -199,6 +200,10 @@ def observe_stream_end(ctx, how: str):
         play.s.wait_until(lambda: told() is not None or play.s.closed, "StreamEOF or UnpublishNotify")
     except StepTimeout:
         return observed("silent", f"nothing within {ctx.step_timeout} s after the publisher stopped ({how})")
+    if told() == "eof-other":
+        bad = next(m for m in play.s.inbox[mark:] if m.user_control and m.user_control[0] == control.STREAM_EOF)
+        return observed("wrong-stream", f"Stream EOF for stream {bad.user_control[1]}, the player's is {play.msid}",
+                        offending=bad)
     if told():
         return observed("told", told())
     return observed("closed", "the player's connection was closed instead")
@@ -264,6 +269,86 @@ def observe_aggregate(ctx):
     if problem:
         return observed("wrong", problem[0], offending=problem[1])
     return observed("relayed")
+
+
+def observe_aggregate_extended(ctx):
+    """An aggregate (timestamp 0x01000010 + 1000) whose sub-messages sit past 2^24 (0x01000010, 0x01000038,
+    0x01000051; the high byte in the FLV-layout extended byte) and carry message stream id 77: the player gets
+    them on its own play stream at 0x010003F8, 0x01000420, 0x01000439 (relayed split or as an aggregate whose
+    back pointers are each 11 + the sub-message's size)."""
+    pub = ctx.publisher()
+    play = ctx.player(pub.key)
+    rnd = random.Random(79)
+    base = 0x01000010
+    head = [Item(VIDEO, base + 900, legacy_video(1, 7, avcc(), avc_packet_type=0), "avc-seq"),
+            Item(AUDIO, base + 900, aac(0, aac_config()), "aac-seq")]
+    pub.send_all(head)
+    subs = [SubMessage(AUDIO, base, 77, aac(1, rnd.randbytes(200))),
+            SubMessage(VIDEO, base + 0x28, 77, legacy_video(1, 7, avc_nalu(True, 700, 80), avc_packet_type=1)),
+            SubMessage(AUDIO, base + 0x41, 77, aac(1, rnd.randbytes(210)))]
+    pub.s.send(Message(MessageType.AGGREGATE, build_aggregate(subs), base + 1000, pub.msid, 6))
+    expected = head + [Item(s.type_id, s.timestamp + 1000, s.payload, "sub") for s in subs]
+    got = play.wait_media(len(expected), timeout=min(1.5, ctx.step_timeout))
+    if len(got) <= len(head):
+        return observed("dropped", "no sub-message reached the player")
+    raw = [m for m in play.s.inbox if m.type_id == MessageType.AGGREGATE]
+    for m in raw:
+        try:
+            split_aggregate(m.msg)
+        except Exception as exc:  # noqa: BLE001 - a wrong back pointer or layout
+            return observed("wrong", f"the relayed aggregate does not split: {exc}", offending=m)
+    problem = compare_relay(expected, got, exact_timestamps=True)
+    if problem:
+        return observed("wrong", problem[0], offending=problem[1])
+    wrong_msid = [m for m in got if m.msid != play.msid]
+    if wrong_msid:
+        return observed("wrong", f"a sub-message on message stream {wrong_msid[0].msid}, the play stream is "
+                                 f"{play.msid} (the aggregate's stream id overrides the sub-messages')",
+                        offending=wrong_msid[0])
+    return observed("relayed")
+
+
+def check_audio_ahead(ctx):
+    """Audio sent 300 ms ahead of video (each type in order, not in timestamp order across types): the player gets
+    every message of each type, in the publisher's order, with its deltas (errata 5.2)."""
+    items = av_sequence(12, seed=81)
+    audio = [i for i in items if i.type_id == AUDIO]
+    video_items = [i for i in items if i.type_id == VIDEO]
+    order, vi = [], 0
+    for a in audio:
+        while vi < len(video_items) and video_items[vi].timestamp + 300 <= a.timestamp:
+            order.append(video_items[vi])
+            vi += 1
+        order.append(a)
+    order += video_items[vi:]
+    _relay(ctx, order)
+
+
+def observe_legacy_cts_and_commands(ctx):
+    """Legacy AVC (FLV E.4.3.1) with composition times 0, 80, -40, 40 and video info/command frames (frame type 5:
+    StartSeek, EndSeek, after the AVC packet type and composition time): relayed byte-exact, or the command frames
+    dropped; never a broken stream."""
+    def command(c: int) -> bytes:
+        return media.VIDEODATA.build({"header": {"isExVideoHeader": 0, "FrameType": 5, "CodecID": 7,
+                                                 "videoPacketType": None}, "AVCPacketType": 1, "CompositionTime": 0,
+                                      "VideoCommand": c, "ex": None, "data": b""})
+
+    items = [Item(VIDEO, 0, legacy_video(1, 7, avcc(), avc_packet_type=0), "avc-seq")]
+    for i, cts in enumerate((0, 80, -40, 40)):
+        items.append(Item(VIDEO, 40 * i, legacy_video(1 if i == 0 else 2, 7, avc_nalu(i == 0, 900, 82 + i),
+                                                       avc_packet_type=1, cts=cts), f"cts {cts}"))
+    cmds = [Item(VIDEO, 160, command(0), "start-seek"), Item(VIDEO, 160, command(1), "end-seek")]
+    tail = [Item(VIDEO, 160, legacy_video(1, 7, avc_nalu(True, 900, 90), avc_packet_type=1), "key")]
+    sent = items + cmds + tail
+    pub, play = ctx.relay_pair()
+    pub.send_all(sent)
+    got = play.wait_media(len(sent), timeout=min(1.5, ctx.step_timeout))
+    if compare_relay(sent, got) is None:
+        return observed("relayed")
+    if compare_relay(items + tail, got) is None:
+        return observed("commands-dropped")
+    problem = compare_relay(sent, got)
+    return observed("altered", problem[0], offending=problem[1])
 
 
 def observe_backwards(ctx):
@@ -356,9 +441,11 @@ CASES = [
     Case("7.1-late-joiner-starts-on-keyframe", "7.1-late-joiner-keyframe", check_late_keyframe, relay=True),
     Case("7.1.7-stream-begin-for-player", "7.1.7-stream-begin", check_stream_begin, relay=True),
     Case("7.1.7-stream-end-on-delete-stream", "7.1.7-stream-end", observe_stream_end, {"how": "delete-stream"},
-         relay=True, accept={"told": V.PASS, "closed": (V.PASS, "closed the player"), "silent": V.FAIL}),
+         relay=True, accept={"told": V.PASS, "closed": (V.PASS, "closed the player"), "silent": V.FAIL,
+                             "wrong-stream": V.FAIL}),
     Case("7.1.7-stream-end-on-publisher-disconnect", "7.1.7-stream-end", observe_stream_end, {"how": "disconnect"},
-         relay=True, accept={"told": V.PASS, "closed": (V.PASS, "closed the player"), "silent": V.FAIL}),
+         relay=True, accept={"told": V.PASS, "closed": (V.PASS, "closed the player"), "silent": V.FAIL,
+                             "wrong-stream": V.FAIL}),
     Case("7.1.2-metadata-setdataframe-ecma", "7.1.2-metadata-relay", observe_metadata,
          {"kind": "ecma", "wrapped": True}, relay=True, refs=("nginx-rtmp PR 755",),
          accept={"relayed": V.PASS, "wrapped": V.FAIL, "missing": V.FAIL, "values-lost": V.FAIL},
@@ -378,7 +465,16 @@ CASES = [
     Case("7.1.6-aggregate-message", "7.1.6-aggregate", observe_aggregate, relay=True,
          accept={"relayed": V.PASS, "dropped": (V.UNSUPPORTED, "aggregate messages are dropped"),
                  "wrong": V.FAIL}),
-    Case("errata-4.2-timestamp-backwards", "errata-4.2-timestamp-backwards", observe_backwards, relay=True,
+    Case("7.1.6-aggregate-timestamps-past-24-bits", "7.1.6-aggregate", observe_aggregate_extended, relay=True,
+         accept={"relayed": V.PASS, "dropped": (V.UNSUPPORTED, "aggregate messages are dropped"), "wrong": V.FAIL},
+         doc="sub-message timestamps past 2^24 in the FLV layout (24 bits + the extended byte), stream id 77"),
+    Case("7.1-audio-ahead-of-video", "7.1-av-relay", check_audio_ahead, relay=True,
+         doc="audio sent 300 ms ahead of video: every message of each type, in order"),
+    Case("flv-E.4.3.1-avc-composition-times-and-command-frames", "7.1.5-video-relay",
+         observe_legacy_cts_and_commands, relay=True,
+         accept={"relayed": V.PASS, "altered": V.FAIL,
+                 "commands-dropped": (V.INFORMATIONAL, "video command frames are dropped, the video goes on")}),
+    Case("errata-5.2-timestamp-backwards", "errata-5.2-timestamp-backwards", observe_backwards, relay=True,
          accept={"recorded": V.INFORMATIONAL, "altered": V.FAIL}),
     Case("ertmp-hvc1-relay", "ertmp-video-fourcc", observe_ertmp, {"which": "hvc1"}, relay=True,
          refs=("MediaMTX 1621", "MediaMTX 5105"),

@@ -86,7 +86,7 @@ class SetupError(CaseEnd):
         self.cause = cause
 
 
-def _evidence(offending: Any) -> list[dict]:
+def evidence_of(offending: Any) -> list[dict]:
     if offending is None:
         return []
     items = offending if isinstance(offending, (list, tuple)) else [offending]
@@ -104,11 +104,11 @@ def _evidence(offending: Any) -> list[dict]:
 
 
 def fail(expected: str, actual: str, *, offending: Any = None, detail: str = "", hard: bool = False) -> None:
-    raise CaseEnd(Outcome(Verdict.FAIL, detail or actual, expected, actual, evidence=_evidence(offending), hard=hard))
+    raise CaseEnd(Outcome(Verdict.FAIL, detail or actual, expected, actual, evidence=evidence_of(offending), hard=hard))
 
 
 def non_strict(expected: str, actual: str, *, offending: Any = None, detail: str = "") -> None:
-    raise CaseEnd(Outcome(Verdict.NON_STRICT, detail or actual, expected, actual, evidence=_evidence(offending)))
+    raise CaseEnd(Outcome(Verdict.NON_STRICT, detail or actual, expected, actual, evidence=evidence_of(offending)))
 
 
 def informational(note: str, *, behaviour: str | None = None) -> None:

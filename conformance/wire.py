@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rtmpspec import control, messages
-from rtmpspec.chunkstream import Message
 from rtmpspec.dissect import describe_message
 from rtmpspec.errors import ProtocolError, RTMPError
+from rtmpspec.message_format import Message
 from rtmpspec.messages import Command, DataMessage
 
 HEX_LIMIT = 96  # bytes of hex kept per wire-log entry

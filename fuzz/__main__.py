@@ -26,16 +26,6 @@ from .report import DEFAULT_DIR
 SUBCOMMANDS = ("run", "replay", "minimize", "inproc", "capture")
 
 
-def _hostport(text: str) -> tuple[str, int]:
-    s = text.strip()
-    if "://" in s:
-        s = s.split("://", 1)[1].split("/", 1)[0]
-    host, sep, port = s.rpartition(":")
-    if not sep:
-        return s, 1935
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
 def _add_target_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("target (default: the embedded reference server)")
     g.add_argument("--target", metavar="HOST:PORT", help="a running server (loopback only)")
@@ -57,22 +47,20 @@ def _add_target_args(p: argparse.ArgumentParser) -> None:
 
 
 def _make_target(args):
-    from . import peers
-    from .netio import check_loopback
-    from .target import ExternalTarget, SpawnedTarget
+    from .netio import check_loopback, hostport
+    from .target import external, preset, spawned
 
     if args.target:
-        host, port = _hostport(args.target)
+        host, port = hostport(args.target)
         check_loopback(host)
-        return ExternalTarget(host, port, pid=args.target_pid, log=args.target_log, ignore=args.log_ignore)
+        return external(host, port, pid=args.target_pid, log=args.target_log, ignore=args.log_ignore)
     if args.spawn:
         import shlex
 
-        t = SpawnedTarget(shlex.split(args.spawn), name=args.spawn.split()[0], workdir=args.workdir,
-                          ignore=args.log_ignore)
+        t = spawned(shlex.split(args.spawn), name=args.spawn.split()[0], workdir=args.workdir,
+                    ignore=args.log_ignore)
     else:
-        t = peers.make_preset(args.preset or "reference", workdir=args.workdir, nms_dir=args.nms_dir,
-                              ignore=args.log_ignore)
+        t = preset(args.preset or "reference", workdir=args.workdir, nms_dir=args.nms_dir, ignore=args.log_ignore)
     t.start()
     check_loopback(t.host)
     return t
@@ -224,7 +212,7 @@ def cmd_replay(argv: list[str], *, minimize: bool = False) -> int:
             return 2
         seen = None
         for _ in range(max(1, args.repeat)):
-            target.watcher.take()
+            target.events()
             res = await checker.run(f.case)
             await asyncio.sleep(0.05)
             obs = await checker.observe()

@@ -18,7 +18,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from rtmpspec.chunkstream import ChunkReader
+from rtmpspec.chunkreader import ChunkReader
 from rtmpspec.errors import RTMPError
 from rtmpspec.handshake import FLIGHT_SIZE
 
@@ -151,16 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="fuzz-capture-"))
     try:
         if args.upstream:
-            from .__main__ import _hostport
-            from .netio import check_loopback
+            from .netio import check_loopback, hostport
 
-            upstream = _hostport(args.upstream)
+            upstream = hostport(args.upstream)
             check_loopback(upstream[0])
         else:
-            from .peers import make_preset
+            from .target import preset
 
-            target = make_preset(args.preset, workdir=str(work / "server"), nms_dir=args.nms_dir)
-            target.start()
+            target = preset(args.preset, workdir=str(work / "server"), nms_dir=args.nms_dir).start()
             upstream = (target.host, target.port)
         publish, player, log = asyncio.run(_capture(upstream, args.seconds, work))
     finally:

@@ -9,10 +9,13 @@ minimizer removes whole parts before it cuts bytes.
 from __future__ import annotations
 
 import hashlib
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Part", "Conn", "Case"]
+from rtmpspec import craft
+
+__all__ = ["Part", "Conn", "FuzzCase", "prefix", "handshake", "connect"]
 
 
 @dataclass
@@ -62,7 +65,7 @@ class Conn:
 
 
 @dataclass
-class Case:
+class FuzzCase:
     kind: str  # the generator that made it
     conns: list[Conn]
     index: int = -1  # position in the campaign's case sequence
@@ -84,7 +87,7 @@ class Case:
                 "connections": [c.to_json() for c in self.conns]}
 
     @classmethod
-    def from_json(cls, d: dict) -> Case:
+    def from_json(cls, d: dict) -> FuzzCase:
         return cls(d.get("kind", "?"), [Conn.from_json(c) for c in d["connections"]], int(d.get("index", -1)),
                    d.get("note", ""))
 
@@ -96,3 +99,20 @@ class Case:
                 ls = ls[:4] + [f"... {len(ls) - 6} more ..."] + ls[-2:]
             labels.append(f"conn{i}[{len(c)}B]: " + ", ".join(ls))
         return f"{self.kind}: {self.note}; " + " | ".join(labels)
+
+
+# -- rtmpspec.craft's session pieces as labelled parts ------------------------------------------------------------
+
+def prefix(level: str, rng: random.Random, *, app: str = "live", key: str = "fuzz",
+           digest: bool | None = None) -> list[Part]:
+    """The valid start of a blind session up to ``level`` (:func:`rtmpspec.craft.prefix`), one part per step."""
+    return [Part(label, data) for label, data in craft.prefix(level, rng, app=app, key=key, digest=digest)]
+
+
+def handshake(rng: random.Random, *, digest: bool | None = None) -> Part:
+    """C0+C1+C2 in one part (a digest C1 three times in ten when ``digest`` is None)."""
+    return prefix("handshake", rng, digest=digest)[0]
+
+
+def connect(app: str = "live") -> Part:
+    return Part("connect", craft.connect(app))

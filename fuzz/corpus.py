@@ -15,11 +15,15 @@ import json
 import random
 from pathlib import Path
 
+from rtmpspec import craft
 from rtmpspec import messages as m
+from rtmpspec.connection import control_message
+from rtmpspec.control import SET_BUFFER_LENGTH
+from rtmpspec.craft import STREAM_ID
+from rtmpspec.events import UserControl
 
 from .mutators import Seed
 from .session import DEFAULT_MEDIA
-from .wire import STREAM_ID, Wire
 
 __all__ = ["Corpus", "SEEDS_DIR", "synthesized_seeds"]
 
@@ -28,13 +32,14 @@ MAX_SEED_BYTES = 1 << 20
 MAX_SAVED = 2000  # new seeds written to --corpus per campaign
 
 
-def synthesized_seeds(wire: Wire, rng: random.Random) -> list[Seed]:
-    from rtmpspec.chunkstream import ChunkWriter, Message
+def synthesized_seeds(app: str, rng: random.Random) -> list[Seed]:
+    from rtmpspec.chunkwriter import ChunkWriter
+    from rtmpspec.message_format import Message
 
     out = []
     # publisher: what ffmpeg sends, built by rtmpspec
     w = ChunkWriter()
-    parts = [wire.handshake(rng, digest=False).data, wire.connect_part().data]
+    parts = [craft.flight(rng, digest=False), craft.connect(app)]
     for cmd in (m.release_stream("seed", 2), m.fc_publish("seed", 3), m.create_stream(4)):
         parts.append(w.write(cmd.to_message()))
     parts.append(w.write(m.publish("seed", msid=STREAM_ID).to_message()))
@@ -52,17 +57,17 @@ def synthesized_seeds(wire: Wire, rng: random.Random) -> list[Seed]:
     out.append(Seed(b"".join(parts), "synth-publish"))
     # player
     w = ChunkWriter()
-    parts = [wire.handshake(rng, digest=True).data, wire.connect_part().data]
+    parts = [craft.flight(rng, digest=True), craft.connect(app)]
     parts.append(w.write(m.create_stream(2).to_message()))
     parts.append(w.write(m.get_stream_length("seed", 3).to_message()))
     parts.append(w.write(m.play("seed", msid=STREAM_ID).to_message()))
-    parts.append(w.write(Message(4, bytes.fromhex("0003000000010000012c"), 0, 0, 2)))
+    parts.append(w.write(control_message(UserControl(SET_BUFFER_LENGTH, stream_id=1, buffer_length=300))))
     out.append(Seed(b"".join(parts), "synth-play"))
     return out
 
 
 class Corpus:
-    def __init__(self, directory: str | Path | None, wire: Wire, rng: random.Random, *, builtin: bool = True) -> None:
+    def __init__(self, directory: str | Path | None, app: str, rng: random.Random, *, builtin: bool = True) -> None:
         self.dir = Path(directory) if directory else None
         self.seeds: list[Seed] = []
         self.saved = 0
@@ -70,7 +75,7 @@ class Corpus:
         if builtin and SEEDS_DIR.is_dir():
             for p in sorted(SEEDS_DIR.glob("*.bin")):
                 self._add(p.read_bytes(), f"seed:{p.stem}")
-        for s in synthesized_seeds(wire, rng):
+        for s in synthesized_seeds(app, rng):
             self._add(s.data, s.origin)
         if self.dir is not None:
             self.dir.mkdir(parents=True, exist_ok=True)

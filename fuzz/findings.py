@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .case import Case
+from .case import FuzzCase
 
 __all__ = ["Observation", "Finding", "FindingStore", "load_finding", "finding_id"]
 
@@ -30,7 +30,7 @@ def locationless(symptom: str, signature: str) -> bool:
     return "exited on signal" in signature or (symptom == "crash" and " at " not in signature)
 
 
-def variant_key(case: Case) -> str:
+def variant_key(case: FuzzCase) -> str:
     """What a reproducer sends, coarsely: the generator and the label of its last part, numbers stripped."""
     last = case.conns[-1].parts[-1].label if case.conns and case.conns[-1].parts else ""
     return f"{case.kind}:{_NUM.sub('N', last)[:80]}"
@@ -63,7 +63,7 @@ def finding_id(symptom: str, signature: str) -> str:
 class Finding:
     symptom: str
     signature: str
-    case: Case  # the reproducer (minimized when minimization ran)
+    case: FuzzCase  # the reproducer (minimized when minimization ran)
     target: dict
     detail: dict = field(default_factory=dict)
     reproduced: bool = False  # the case alone reproduced the symptom on a fresh replay
@@ -93,7 +93,7 @@ class Finding:
 
     @classmethod
     def from_json(cls, d: dict) -> Finding:
-        f = cls(d["symptom"], d["signature"], Case.from_json(d["case"]), d.get("target", {}), d.get("detail", {}),
+        f = cls(d["symptom"], d["signature"], FuzzCase.from_json(d["case"]), d.get("target", {}), d.get("detail", {}),
                 d.get("reproduced", False), d.get("count", 1), d.get("first_seen", 0.0), d.get("original_size", 0),
                 d.get("minimized"), d.get("seed"), d.get("mode", "network"), d.get("variants", []))
         return f
@@ -162,5 +162,5 @@ def load_finding(path: str | Path) -> Finding:
     if p.suffix == ".bin":
         from .case import Conn, Part
 
-        return Finding("unknown", p.name, Case("file", [Conn([Part(p.name, p.read_bytes())])]), {})
+        return Finding("unknown", p.name, FuzzCase("file", [Conn([Part(p.name, p.read_bytes())])]), {})
     return Finding.from_json(json.loads(p.read_text()))

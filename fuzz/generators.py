@@ -1,4 +1,4 @@
-"""Case generators, one per layer. Structured values come from the schemas through :mod:`fuzz.draw`.
+"""FuzzCase generators, one per layer. Structured values come from the schemas through :mod:`fuzz.draw`.
 
 =============  ==============================================================================================
 generator      what it sends
@@ -28,17 +28,24 @@ import struct
 import time
 from collections.abc import Callable
 
-from rtmpspec import amf0
+from rtmpspec import amf0, craft
 from rtmpspec import messages as m
-from rtmpspec.chunkstream import ChunkWriter, Message, build_header
+from rtmpspec.chunkheader import build_header
+from rtmpspec.chunkwriter import ChunkWriter
+from rtmpspec.craft import STREAM_ID
+from rtmpspec.message_format import Message, MessageType
 
 from . import hostile
-from .case import Case, Conn, Part
+from .case import Conn, FuzzCase, Part, connect, handshake, prefix
 from .corpus import Corpus
 from .draw import DrawBudget, Drawer, DrawFailed, FieldCounter, Pool, source
 from .mutators import mutate_bytes, mutate_fields, splice
 from .session import DEFAULT_MEDIA, build, sessions
-from .wire import STREAM_ID, U24_EDGES, U32_EDGES, Wire
+
+# edge values of unsigned 24- and 32-bit header fields (timestamps, lengths)
+U24_EDGES = (0, 1, 0x7F, 0x80, 0xFF, 0x100, 0xFFFF, 0x10000, 0x7FFFFF, 0xFFFFFE, 0xFFFFFF)
+U32_EDGES = (0, 1, 0x7F, 0xFF, 0xFFFF, 0x10000, 0xFFFFFE, 0xFFFFFF, 0x1000000, 0x7FFFFFFF, 0x80000000,
+             0xFFFFFFFE, 0xFFFFFFFF)
 
 __all__ = ["Generator", "DEFAULT_WEIGHTS", "GENERATORS"]
 
@@ -77,10 +84,9 @@ class Generator:
         self.seed = seed
         self.rng = random.Random(seed)
         self.drawer = Drawer(self.rng)
-        self.wire = Wire(app)
         self.app = app
         self.fields = fields if fields is not None else FieldCounter()
-        self.corpus = corpus if corpus is not None else Corpus(corpus_dir, self.wire, self.rng)
+        self.corpus = corpus if corpus is not None else Corpus(corpus_dir, app, self.rng)
         self.pools: dict[str, Pool] = {}
         self.budget = DrawBudget(draw_budget)
         for name in POOLS:
@@ -100,7 +106,7 @@ class Generator:
         self.shared_key_rate = shared_key_rate
         self.counts: dict[str, int] = {n: 0 for n in GENERATORS}
         self.errors: dict[str, int] = {}
-        self._fns: dict[str, Callable[[int], Case]] = {n: getattr(self, f"gen_{n}") for n in GENERATORS}
+        self._fns: dict[str, Callable[[int], FuzzCase]] = {n: getattr(self, f"gen_{n}") for n in GENERATORS}
 
     # -- plumbing ----------------------------------------------------------------------------------------
     def pick_kind(self) -> str:
@@ -110,7 +116,7 @@ class Generator:
                 return n
         return self._names[-1]
 
-    def case(self, index: int, kind: str | None = None) -> Case:
+    def case(self, index: int, kind: str | None = None) -> FuzzCase:
         kind = kind or self.pick_kind()
         for _ in range(5):
             try:
@@ -149,12 +155,12 @@ class Generator:
         return label, data
 
     # -- handshake -----------------------------------------------------------------------------------------
-    def gen_handshake(self, index: int) -> Case:
+    def gen_handshake(self, index: int) -> FuzzCase:
         rng = self.rng
         v = rng.random()
         c0 = self.pool("handshake.c0") if v < 0.3 else b"\x03"
         if rng.random() < 0.3:
-            c1 = self.wire.c1(rng, digest=True)
+            c1 = craft.c1_random_digest(rng)
             if rng.random() < 0.5:  # a digest whose bytes are then damaged
                 c1, _ = mutate_bytes(rng, c1, rounds=1)
         else:
@@ -167,7 +173,7 @@ class Generator:
             data = (c0 + c1 + c2)[:cut]
             parts = [Part(f"handshake truncated at {cut}", data)]
         elif variant == "no-c2":
-            parts.append(self.wire.connect_part())
+            parts.append(connect(self.app))
         elif variant == "twice":
             parts += [Part("C2", c2), Part("C0+C1+C2 again", c0 + c1 + c2)]
         elif variant == "junk-after":
@@ -179,15 +185,15 @@ class Generator:
         else:
             parts.append(Part("C2", c2))
             if rng.random() < 0.5:
-                parts.append(self.wire.connect_part())
+                parts.append(connect(self.app))
         self._mark(f"handshake:{variant}")
-        return Case("handshake", [Conn(parts, half_close=rng.random() < 0.9)], note=variant)
+        return FuzzCase("handshake", [Conn(parts, half_close=rng.random() < 0.9)], note=variant)
 
     # -- chunk layer ---------------------------------------------------------------------------------------
-    def gen_chunk(self, index: int) -> Case:
+    def gen_chunk(self, index: int) -> FuzzCase:
         rng = self.rng
         level = rng.choice(("handshake", "connected", "connected", "stream"))
-        parts = self.wire.prefix(level, rng)
+        parts = prefix(level, rng, app=self.app)
         payloads = (m.create_stream(7).to_message().payload, DEFAULT_MEDIA["video"][1], b"\x00\x00\x10\x00")
         for _ in range(rng.randint(1, 6)):
             ext = rng.random() < 0.15
@@ -209,13 +215,13 @@ class Generator:
             payload = (base * (n // max(len(base), 1) + 1))[:n] if rng.random() < 0.6 else rng.randbytes(n)
             parts.append(Part(f"chunk fmt{fmt}{' ext3' if ext else ''} +{n}B", header + payload))
         if rng.random() < 0.5:
-            parts.append(Part("createStream", self.wire.command(m.create_stream(9))))
-        return Case("chunk", [Conn(parts)], note=f"after {level}")
+            parts.append(Part("createStream", craft.command(m.create_stream(9))))
+        return FuzzCase("chunk", [Conn(parts)], note=f"after {level}")
 
-    def gen_chunk_edges(self, index: int) -> Case:
+    def gen_chunk_edges(self, index: int) -> FuzzCase:
         rng = self.rng
-        w = self.wire
-        parts = w.prefix(rng.choice(("handshake", "connected", "connected", "publishing")), rng, key=self.key(index))
+        parts = prefix(rng.choice(("handshake", "connected", "connected", "publishing")), rng, app=self.app,
+                       key=self.key(index))
         variant = rng.choice(("chunk_size", "many_csids", "huge_length", "abort", "type3_ext", "first_not_type0",
                               "csid_forms", "zero_length", "interleave", "ts_wrap"))
         self._mark(f"chunk_edges:{variant}")
@@ -223,12 +229,12 @@ class Generator:
         if variant == "chunk_size":
             size = rng.choice((1, 2, 3, 64, 127, 129, 4096, 65536, 0xFFFFFF, 0x1000000, 0x7FFFFFFF, 0x80000000,
                                0xFFFFFFFF, 0))
-            parts.append(Part(f"Set Chunk Size {size}", w.set_chunk_size(size)))
+            parts.append(Part(f"Set Chunk Size {size}", craft.set_chunk_size(size)))
             use = size if 1 <= size <= 65536 else rng.choice((128, 4096))
-            parts.append(Part(f"createStream chunked at {use}", w.message(cmd, use)))
+            parts.append(Part(f"createStream chunked at {use}", craft.raw(cmd, use)))
             if rng.random() < 0.5:
                 big = Message(20, m.encode_values(20, ["call", 0.0, None, "y" * rng.choice((200, 5000, 70000))]))
-                parts.append(Part(f"big command chunked at {use}", w.message(big, use)))
+                parts.append(Part(f"big command chunked at {use}", craft.raw(big, use)))
         elif variant == "many_csids":
             n = rng.choice((10, 62, 63, 64, 65, 100, 300, 1000))
             length = rng.choice((0xFFFFFF, 0x100000, 1000))
@@ -238,21 +244,22 @@ class Generator:
             length = rng.choice((0xFFFFFF, 0x100000, 0x100001, 1 << 20))
             send = rng.choice((0, 128, 4096, 65536, 300000))
             size = rng.choice((128, 4096, 65536))
-            data = w.set_chunk_size(size) if size != 128 else b""
-            data += w.raw_message(rng.choice((8, 9, 18, 20)), bytes(send), csid=6, msid=1, chunk_size=size,
+            data = craft.set_chunk_size(size) if size != 128 else b""
+            data += craft.message(6, rng.choice((8, 9, 18, 20)), bytes(send), msid=1, chunk_size=size,
                                   length=length)
             parts.append(Part(f"message length {length}, {send} bytes sent (chunk size {size})", data))
         elif variant == "abort":
             partial = build_header(0, 3, 0, 300, 20, 0) + cmd.payload[:20] + b"\x00" * 108
             parts.append(Part("partial message on csid 3", partial))
             target = rng.choice((3, 3, 4, 0, 0xFFFFFFFF, 65599))
-            parts.append(Part(f"Abort csid {target}", build_header(0, 2, 0, 4, 2, 0) + struct.pack(">I", target)))
+            parts.append(Part(f"Abort csid {target}", craft.message(2, MessageType.ABORT,
+                                                                      craft.control_payload(MessageType.ABORT, target))))
             parts.append(Part("Type 3 continuation after Abort", build_header(3, 3) + bytes(128)))
-            parts.append(Part("createStream", w.message(cmd)))
+            parts.append(Part("createStream", craft.raw(cmd)))
         elif variant == "type3_ext":
             ts = rng.choice((0xFFFFFF, 0x1000000, 0xFFFFFFFF))
             big = Message(20, m.encode_values(20, ["call", 0.0, None, "z" * 400]), ts, 0, 3)
-            data = bytearray(w.message(big))
+            data = bytearray(craft.raw(big))
             if rng.random() < 0.5:  # drop the extended timestamp from the continuation chunks (nginx style)
                 data = data.replace(build_header(3, 3, type3_extended_value=ts), build_header(3, 3))
             else:  # a different extended value on continuation chunks
@@ -266,19 +273,18 @@ class Generator:
                               build_header(fmt, csid, 40, len(cmd.payload), 20, 0) + cmd.payload))
         elif variant == "csid_forms":
             csid = rng.choice((2, 63, 64, 319, 320, 65599))
-            parts.append(Part(f"createStream on csid {csid}", w.message(Message(20, cmd.payload, 0, 0, csid))))
+            parts.append(Part(f"createStream on csid {csid}", craft.raw(Message(20, cmd.payload, 0, 0, csid))))
             parts.append(Part(f"Type 1 on csid {csid}", build_header(1, csid, 1, len(cmd.payload), 20) + cmd.payload))
             if csid > 63 and rng.random() < 0.5:  # the same csid in a longer basic header form
-                parts.append(Part(f"csid {csid} in 3-byte form", bytes([0x01 | 0x80, (csid - 64) & 0xFF,
-                                                                         (csid - 64) >> 8]) + b"\x00\x00\x01"))
+                parts.append(Part(f"csid {csid} in 3-byte form", craft.header(2, csid, form=3, timestamp=1)))
         elif variant == "zero_length":
             t = rng.choice((1, 3, 4, 5, 6, 8, 9, 15, 17, 18, 20, 22))
             parts.append(Part(f"zero-length message type {t}", build_header(0, 3, 0, 0, t, rng.choice((0, 1)))))
-            parts.append(Part("createStream", w.message(cmd)))
+            parts.append(Part("createStream", craft.raw(cmd)))
         elif variant == "interleave":
             a = Message(20, m.encode_values(20, ["call", 0.0, None, "a" * 300]), 0, 0, 3)
             b = Message(20, m.encode_values(20, ["call", 0.0, None, "b" * 300]), 0, 0, 4)
-            ca, cb = w.message(a), w.message(b)
+            ca, cb = craft.raw(a), craft.raw(b)
             # interleave chunks of both messages; sometimes with a Type 0 restarting csid 3 midway
             mid = ca[:140] + cb[:140] + (build_header(0, 3, 5, 10, 20, 0) + b"\x02\x00\x04call\x00\x00\x00"
                                          if rng.random() < 0.5 else b"") + ca[140:] + cb[140:]
@@ -293,13 +299,13 @@ class Generator:
                 else:
                     data += build_header(rng.choice((1, 2)), 6, delta, 6, 9) + b"\x27\x01\x00\x00\x00\x00"
             parts.append(Part(f"timestamps wrapping from {ts0}", data))
-        return Case("chunk_edges", [Conn(parts)], note=variant)
+        return FuzzCase("chunk_edges", [Conn(parts)], note=variant)
 
     # -- control -------------------------------------------------------------------------------------------
-    def gen_control(self, index: int) -> Case:
+    def gen_control(self, index: int) -> FuzzCase:
         rng = self.rng
         level = rng.choice(("handshake", "connected", "connected", "stream", "publishing", "playing"))
-        parts = self.wire.prefix(level, rng, key=self.key(index))
+        parts = prefix(level, rng, app=self.app, key=self.key(index))
         names = [n for n in CONTROL_TYPES if n in self.pools]
         chunk_size = 128
         for _ in range(rng.randint(1, 5)):
@@ -316,7 +322,7 @@ class Generator:
                 msid = rng.choice((1, 0xFFFFFFFF))
             elif r < 0.45:
                 payload = payload[:rng.randrange(len(payload) + 1)] + rng.randbytes(rng.choice((0, 0, 1, 3)))
-            data = self.wire.raw_message(t, payload, csid=csid, msid=msid, chunk_size=chunk_size)
+            data = craft.message(csid, t, payload, msid=msid, chunk_size=chunk_size)
             if t == 1 and msid == 0 and len(payload) == 4:
                 v = int.from_bytes(payload, "big")
                 if 1 <= v <= 65536:
@@ -325,19 +331,19 @@ class Generator:
         follow = rng.choice(("createStream", "media", "none"))
         if follow == "createStream":
             parts.append(Part(f"createStream at chunk size {chunk_size}",
-                              self.wire.message(m.create_stream(11).to_message(), chunk_size)))
+                              craft.raw(m.create_stream(11).to_message(), chunk_size)))
         elif follow == "media":
-            parts.append(Part(f"video at chunk size {chunk_size}", self.wire.message(
+            parts.append(Part(f"video at chunk size {chunk_size}", craft.raw(
                 Message(9, DEFAULT_MEDIA["video"][0] + bytes(200), 0, STREAM_ID, 6), chunk_size)))
-        return Case("control", [Conn(parts)], note=f"after {level}")
+        return FuzzCase("control", [Conn(parts)], note=f"after {level}")
 
     # -- AMF -------------------------------------------------------------------------------------------------
-    def gen_amf(self, index: int) -> Case:
+    def gen_amf(self, index: int) -> FuzzCase:
         rng = self.rng
         in_connect = rng.random() < 0.35
         level = "handshake" if in_connect else rng.choice(("connected", "stream", "publishing"))
         key = self.key(index)
-        parts = self.wire.prefix(level, rng, key=key)
+        parts = prefix(level, rng, app=self.app, key=key)
         labels = []
         if in_connect:
             body = _amf_str("connect") + _amf_num(1.0)
@@ -346,7 +352,7 @@ class Generator:
                 labels.append(f"command object: {label}")
                 body += v
             else:  # a valid command object, then hostile / drawn optional arguments
-                body += amf0.encode({"app": self.app, "type": "nonprivate", "tcUrl": self.wire.tc_url})
+                body += amf0.encode({"app": self.app, "type": "nonprivate", "tcUrl": craft.tc_url(self.app)})
                 for _ in range(rng.randint(1, 3)):
                     label, v = self.amf_value()
                     labels.append(label)
@@ -372,22 +378,22 @@ class Generator:
         data = b""
         if len(body) > 20000 and rng.random() < 0.7:
             size = 65536
-            data += self.wire.set_chunk_size(size)
-        data += self.wire.raw_message(type_id, body, msid=msid, chunk_size=size, csid=rng.choice((3, 3, 5, 8)))
+            data += craft.set_chunk_size(size)
+        data += craft.message(rng.choice((3, 3, 5, 8)), type_id, body, msid=msid, chunk_size=size)
         parts.append(Part(f"type {type_id} [{len(body)}B]: " + "; ".join(labels), data))
         if rng.random() < 0.4:
-            parts.append(Part("createStream", self.wire.command(m.create_stream(20))))
+            parts.append(Part("createStream", craft.command(m.create_stream(20))))
         conns = [Conn(parts)]
         if level == "publishing" and type_id in (15, 18) and rng.random() < 0.4:  # relayed to a player
-            conns = [Conn(self.wire.prefix("playing", rng, key=key), half_close=False),
+            conns = [Conn(prefix("playing", rng, app=self.app, key=key), half_close=False),
                      Conn(parts, start_delay=0.03)]
-        return Case("amf", conns, note=("in connect; " if in_connect else "") + "; ".join(labels)[:200])
+        return FuzzCase("amf", conns, note=("in connect; " if in_connect else "") + "; ".join(labels)[:200])
 
-    def gen_command(self, index: int) -> Case:
+    def gen_command(self, index: int) -> FuzzCase:
         rng = self.rng
         level = rng.choice(("connected", "stream", "stream", "publishing", "playing"))
         key = self.key(index)
-        parts = self.wire.prefix(level, rng, key=key)
+        parts = prefix(level, rng, app=self.app, key=key)
 
         def arg():
             r = rng.random()
@@ -409,10 +415,10 @@ class Generator:
             body += b"".join(arg() for _ in range(nargs))
             msid = rng.choice((0, STREAM_ID, STREAM_ID, 2, 0xFFFFFFFF, 0x01000000))
             size = 65536 if len(body) > 20000 else 128
-            data = (self.wire.set_chunk_size(size) if size != 128 else b"") + \
-                self.wire.raw_message(20, body, msid=msid, chunk_size=size)
+            data = (craft.set_chunk_size(size) if size != 128 else b"") + \
+                craft.message(3, 20, body, msid=msid, chunk_size=size)
             parts.append(Part(f"{name} tid={tid} msid={msid} {nargs} args [{len(body)}B]", data))
-        return Case("command", [Conn(parts)], note=f"after {level}")
+        return FuzzCase("command", [Conn(parts)], note=f"after {level}")
 
     # -- media ---------------------------------------------------------------------------------------------
     def media_payload(self, kind: str, choice: int = 0) -> bytes:
@@ -447,11 +453,11 @@ class Generator:
                         + b"\x00\x00\x00" + p + back.to_bytes(4, "big"))
         return b"".join(subs)
 
-    def gen_media(self, index: int) -> Case:
+    def gen_media(self, index: int) -> FuzzCase:
         rng = self.rng
         key = self.key(index)
         with_player = rng.random() < 0.4
-        pub_parts = self.wire.prefix("publishing", rng, key=key)
+        pub_parts = prefix("publishing", rng, app=self.app, key=key)
         w = ChunkWriter()
         ts = 0
         msid = STREAM_ID if rng.random() < 0.9 else rng.choice((0, 2))
@@ -472,15 +478,15 @@ class Generator:
                                   w.write(Message(t, payload, ts, msid, csid))))
         conns = []
         if with_player:
-            conns.append(Conn(self.wire.prefix("playing", rng, key=key), half_close=False))
+            conns.append(Conn(prefix("playing", rng, app=self.app, key=key), half_close=False))
             pub = Conn(pub_parts, start_delay=0.03)
         else:
             pub = Conn(pub_parts, half_close=rng.random() < 0.9)
         conns.insert(0, pub)
-        return Case("media", conns, note=f"key {key}{' + player' if with_player else ''}")
+        return FuzzCase("media", conns, note=f"key {key}{' + player' if with_player else ''}")
 
     # -- session -------------------------------------------------------------------------------------------
-    def gen_session(self, index: int) -> Case:
+    def gen_session(self, index: int) -> FuzzCase:
         rng = self.rng
         edit = ""
         if len(self._sessions) < 16 or (rng.random() < 0.5 and self.budget.allow()):
@@ -505,14 +511,14 @@ class Generator:
                 else:
                     steps.insert(j, steps.pop(i))
         self._mark(*(f"session:{s.action}{'' if s.valid else '!'}" for s in steps))
-        parts = [self.wire.handshake(rng)]
+        parts = [handshake(rng)]
         parts += build(steps, media=self.media_payload)
         n_bad = sum(1 for s in steps if not s.valid)
-        return Case("session", [Conn(parts, half_close=rng.random() < 0.9)],
+        return FuzzCase("session", [Conn(parts, half_close=rng.random() < 0.9)],
                     note=f"{len(steps)} steps, {n_bad} out of order{', edited: ' + edit if edit else ''}")
 
     # -- mutation of recorded sessions ---------------------------------------------------------------------
-    def gen_mutate(self, index: int) -> Case:
+    def gen_mutate(self, index: int) -> FuzzCase:
         rng = self.rng
         seed = self.corpus.pick(rng)
         r = rng.random()
@@ -529,4 +535,4 @@ class Generator:
             how = "splice"
         self._mark(f"mutate:{how}")
         note = f"{seed.origin}: " + "; ".join(notes)
-        return Case("mutate", [Conn([Part(note[:200], data)], half_close=rng.random() < 0.95)], note=note[:300])
+        return FuzzCase("mutate", [Conn([Part(note[:200], data)], half_close=rng.random() < 0.95)], note=note[:300])

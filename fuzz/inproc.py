@@ -40,15 +40,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rtmpspec import registry
+from rtmpspec import craft, registry
 
-from .case import Case, Conn, Part
+from .case import Conn, FuzzCase, Part
 from .draw import DrawBudget, Drawer, DrawFailed, FieldCounter, Pool, source
 from .findings import Finding, FindingStore
 from .minimize import Budget, ddmin_sync
 from .mutators import Seed, mutate_bytes, mutate_fields, splice
 from .report import DEFAULT_DIR, write_reports
-from .wire import Wire
 
 __all__ = ["TARGETS", "run_target", "classify", "InprocFuzzer", "main", "replay_finding"]
 
@@ -59,9 +58,9 @@ from .inproc_targets import (  # noqa: E402  # noqa: E402,F401  (the targets, re
     SLOW_SECONDS,
     TARGETS,
     WEIGHTS,
-    _alarm,
-    _Timeout,
+    InputTimeout,
     classify,
+    on_alarm,
     run_target,
 )
 
@@ -121,10 +120,9 @@ class InprocFuzzer:
                                         budget=self.budget)
                 self.pools[name].on_new = self._roundtrip
         self.seeds = golden_seeds()
-        wire = Wire()
         from .corpus import Corpus
 
-        corpus = Corpus(corpus_dir, wire, random.Random(seed))
+        corpus = Corpus(corpus_dir, "live", random.Random(seed))
         self.sessions = [s for s in corpus.seeds]
         # parsed once: chunk layouts of the session bodies (after the handshake) and of the whole sessions
         self.bodies = [Seed(s.data[s.handshake_length:], s.origin) for s in self.sessions]
@@ -166,13 +164,7 @@ class InprocFuzzer:
         chunks = seed.chunks
         if not chunks:
             return Seed(seed.data[:4096], seed.origin)
-        k = min(len(chunks), int(self.rng.expovariate(1 / 3)) + 1)
-        c = chunks[k - 1]
-        end = c.offset + len(c.header) + c.payload_length
-        out = Seed(seed.data[:end], seed.origin)
-        out._chunks = chunks[:k]
-        out._hs = seed.handshake_length
-        return out
+        return seed.first_chunks(min(len(chunks), int(self.rng.expovariate(1 / 3)) + 1))
 
     def _session_input(self, seed: Seed) -> bytes:
         s = self._prefix(seed)
@@ -231,7 +223,7 @@ class InprocFuzzer:
             c2 = self._pool_bytes("handshake.c2") or bytes(1536)
             base = bytes([rng.choice((3, 3, 3, 6, 0, 255))]) + c1 + c2
             if rng.random() < 0.3:
-                base = b"\x03" + Wire.c1(rng, digest=True) + c2
+                base = craft.c0() + craft.c1_random_digest(rng) + c2
             data = self._havoc(base) if rng.random() < 0.6 else base
             p = {"digest": rng.choice(("auto", True, False)), "pieces": self._pieces(len(data))}
         elif target in ("amf0", "amf3"):
@@ -362,7 +354,7 @@ class InprocFuzzer:
         if exc is None:
             st["accepted"] += 1
             sig = None
-        elif isinstance(exc, _Timeout):
+        elif isinstance(exc, InputTimeout):
             sig = f"slow: more than {self.slow_seconds * 2:g}s"
         else:
             sig = classify(exc)
@@ -385,7 +377,7 @@ class InprocFuzzer:
                     f["data"], f["params"] = data.hex(), params
 
     def run(self, duration: float, max_inputs: int = 10**12, progress: Callable[[int], None] | None = None) -> None:
-        old = signal.signal(signal.SIGALRM, _alarm)
+        old = signal.signal(signal.SIGALRM, on_alarm)
         deadline = time.monotonic() + duration
         next_check = 0
         try:
@@ -412,7 +404,7 @@ def same_signature(target: str, data: bytes, params: dict, want: str) -> bool:
     exc = run_target(target, data, params, timeout=SLOW_SECONDS * 2)
     if exc is None:
         return False
-    if isinstance(exc, _Timeout):
+    if isinstance(exc, InputTimeout):
         return want.startswith("slow")
     return classify(exc) == want
 
@@ -421,7 +413,7 @@ def minimize_input(target: str, data: bytes, params: dict, signature: str, *, ma
                    max_seconds: float = 20.0) -> tuple[bytes, dict]:
     if signature.startswith("slow"):
         return data, {"tests": 0, "skipped": "slow inputs are not minimized"}
-    old = signal.signal(signal.SIGALRM, _alarm)
+    old = signal.signal(signal.SIGALRM, on_alarm)
     try:
         budget = Budget(max_tests, max_seconds)
         p = dict(params)
@@ -438,7 +430,7 @@ def minimize_input(target: str, data: bytes, params: dict, signature: str, *, ma
 
 def to_finding(f: dict, seed: int) -> Finding:
     data = bytes.fromhex(f["data"])
-    case = Case(f["target"], [Conn([Part(f"{f['target']} input", data)])], -1, json.dumps(f["params"]))
+    case = FuzzCase(f["target"], [Conn([Part(f"{f['target']} input", data)])], -1, json.dumps(f["params"]))
     symptom = "slow" if f["signature"].startswith("slow") else "exception"
     return Finding(symptom, f"{f['target']}: {f['signature']}", case, {"name": "rtmpspec (in process)"},
                    {"target": f["target"], "params": f["params"], "traceback": f["traceback"],
@@ -449,7 +441,7 @@ def replay_finding(f: Finding) -> int:
     target = f.detail.get("target") or f.case.kind
     params = f.detail.get("params", {})
     data = f.case.conns[0].data
-    old = signal.signal(signal.SIGALRM, _alarm)
+    old = signal.signal(signal.SIGALRM, on_alarm)
     try:
         exc = run_target(target, data, params, timeout=SLOW_SECONDS * 2)
     finally:
@@ -457,7 +449,7 @@ def replay_finding(f: Finding) -> int:
     if exc is None:
         print(f"not reproduced: {target} accepted the input")
         return 0
-    sig = "slow" if isinstance(exc, _Timeout) else classify(exc)
+    sig = "slow" if isinstance(exc, InputTimeout) else classify(exc)
     if sig is None:
         print(f"not reproduced: {target} raised a documented error: {type(exc).__name__}: {exc}")
         return 0

@@ -11,14 +11,16 @@ from collections.abc import Callable
 
 from rtmpspec import amf0, amf3, registry
 from rtmpspec import messages as msgs
-from rtmpspec.chunkstream import NEED_DATA, ChunkReader, Message
+from rtmpspec.chunkreader import ChunkReader
 from rtmpspec.errors import DecodeError, RTMPError
+from rtmpspec.message_format import Message
+from rtmpspec.sentinels import NEED_DATA
 
 MAX_INPUT = 1 << 16
 SLOW_SECONDS = 2.0
 
 
-class _Timeout(BaseException):
+class InputTimeout(BaseException):
     """Raised by the SIGALRM watchdog inside a target that runs too long (BaseException: no target catches it)."""
 
 
@@ -47,10 +49,10 @@ def t_chunkreader(data: bytes, p: dict) -> None:
 
 def _check_reader(r: ChunkReader) -> None:
     """The reader's documented bounds (the part of 'unbounded memory' we can check per input)."""
-    if r._held > r.max_reassembly:
-        raise AssertionError(f"ChunkReader holds {r._held} bytes of partial messages, limit {r.max_reassembly}")
-    if len(r._streams) > r.max_chunk_streams:
-        raise AssertionError(f"ChunkReader keeps {len(r._streams)} chunk streams, limit {r.max_chunk_streams}")
+    if r.held > r.max_reassembly:
+        raise AssertionError(f"ChunkReader holds {r.held} bytes of partial messages, limit {r.max_reassembly}")
+    if r.chunk_streams > r.max_chunk_streams:
+        raise AssertionError(f"ChunkReader keeps {r.chunk_streams} chunk streams, limit {r.max_chunk_streams}")
     limit = 18 + min(r.chunk_size, r.max_message_size)
     if r.pending > limit + 65536 * 4:
         raise AssertionError(f"ChunkReader buffers {r.pending} unconsumed bytes (one chunk is at most {limit})")
@@ -221,7 +223,7 @@ def t_roundtrip(data: bytes, p: dict) -> None:
 
 def t_control(data: bytes, p: dict) -> None:
     """One protocol / user control message (type 1..6) through a server Connection after the handshake."""
-    from rtmpspec.chunkstream import build_header
+    from rtmpspec.chunkheader import build_header
     from rtmpspec.connection import Connection, Role
 
     conn = Connection(Role.SERVER, strict=p.get("strict", True), handshake=False)
@@ -271,7 +273,7 @@ def run_target(name: str, data: bytes, params: dict, *, timeout: float | None = 
         signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
         fn(data, params)
-    except _Timeout as exc:
+    except InputTimeout as exc:
         return exc
     except RecursionError as exc:
         return exc
@@ -285,5 +287,5 @@ def run_target(name: str, data: bytes, params: dict, *, timeout: float | None = 
     return None
 
 
-def _alarm(signum, frame):
-    raise _Timeout("input took too long")
+def on_alarm(signum, frame):
+    raise InputTimeout("input took too long")

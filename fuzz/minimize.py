@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from rtmpspec import amf0
-from rtmpspec.chunkstream import ChunkReader, Message, chunk_message
+from rtmpspec.chunkreader import ChunkReader
+from rtmpspec.chunkwriter import chunk_message
 from rtmpspec.errors import RTMPError
+from rtmpspec.message_format import Message
 
-from .case import Case, Conn, Part
+from .case import Conn, FuzzCase, Part
 from .findings import Observation
 
 __all__ = ["Budget", "ddmin", "ddmin_sync", "minimize_case", "same_problem"]
@@ -92,22 +94,22 @@ def ddmin_sync(items: Sequence, test: Callable[[Sequence], bool], budget: Budget
     return asyncio.run(ddmin(items, t, budget))
 
 
-async def minimize_case(case: Case, check: Callable[[Case], Awaitable[Observation | None]], want: Observation,
-                        budget: Budget) -> tuple[Case, dict[str, Any]]:
+async def minimize_case(case: FuzzCase, check: Callable[[FuzzCase], Awaitable[Observation | None]], want: Observation,
+                        budget: Budget) -> tuple[FuzzCase, dict[str, Any]]:
     """Smallest case that still shows ``want``. ``check`` replays a case on a healthy target and observes."""
     start_size = case.size()
 
-    async def holds(c: Case) -> bool:
+    async def holds(c: FuzzCase) -> bool:
         if not c.conns or c.size() == 0:
             return False
         return same_problem(await check(c), want)
 
-    cur = Case(case.kind, [Conn(list(c.parts), c.half_close, c.start_delay) for c in case.conns], case.index,
+    cur = FuzzCase(case.kind, [Conn(list(c.parts), c.half_close, c.start_delay) for c in case.conns], case.index,
                case.note)
     # 1. connections
     if len(cur.conns) > 1:
         async def t_conns(conns):
-            return await holds(Case(cur.kind, list(conns), cur.index, cur.note))
+            return await holds(FuzzCase(cur.kind, list(conns), cur.index, cur.note))
         cur.conns = list(await ddmin(cur.conns, t_conns, budget))
     # 2. parts of each connection
     for ci in range(len(cur.conns)):
@@ -116,7 +118,7 @@ async def minimize_case(case: Case, check: Callable[[Case], Awaitable[Observatio
             async def t_parts(parts, ci=ci, conn=conn):
                 conns = list(cur.conns)
                 conns[ci] = Conn(list(parts), conn.half_close, conn.start_delay)
-                return await holds(Case(cur.kind, conns, cur.index, cur.note))
+                return await holds(FuzzCase(cur.kind, conns, cur.index, cur.note))
             cur.conns[ci] = Conn(list(await ddmin(conn.parts, t_parts, budget)), conn.half_close, conn.start_delay)
     # 3. messages of each connection: drop messages, AMF values and properties, payload bytes (re-chunked, so
     #    headers stay consistent: what byte-level cuts cannot do)
@@ -137,7 +139,7 @@ async def minimize_case(case: Case, check: Callable[[Case], Awaitable[Observatio
         def make(b, ci=ci, conn=conn, label=label):
             conns = list(cur.conns)
             conns[ci] = Conn([Part(label, bytes(b))], conn.half_close, conn.start_delay)
-            return Case(cur.kind, conns, cur.index, cur.note)
+            return FuzzCase(cur.kind, conns, cur.index, cur.note)
 
         if len(data) >= FLIGHT and data[0] == 3:
             head, data = data[:FLIGHT], data[FLIGHT:]
@@ -169,7 +171,7 @@ def _split_messages(data: bytes) -> tuple[bytes, list[Message]] | None:
         out = list(r)
     except RTMPError:
         return None
-    if r.pending or r._held or not out:
+    if r.pending or r.held or not out:
         return None
     return data[:hs], out
 
@@ -195,7 +197,7 @@ def _amf_values(mg: Message) -> list | None:
         return None
 
 
-async def _message_stage(cur: Case, ci: int, holds, budget: Budget) -> None:
+async def _message_stage(cur: FuzzCase, ci: int, holds, budget: Budget) -> None:
     conn = cur.conns[ci]
     split = _split_messages(conn.data)
     if split is None:
@@ -203,10 +205,10 @@ async def _message_stage(cur: Case, ci: int, holds, budget: Budget) -> None:
     head, msgs = split
     label = "minimized messages: " + ", ".join(p.label for p in conn.parts)[:300]
 
-    def make(ms: Sequence[Message]) -> Case:
+    def make(ms: Sequence[Message]) -> FuzzCase:
         conns = list(cur.conns)
         conns[ci] = Conn([Part(label, _join(head, ms))], conn.half_close, conn.start_delay)
-        return Case(cur.kind, conns, cur.index, cur.note)
+        return FuzzCase(cur.kind, conns, cur.index, cur.note)
 
     budget.tests += 1
     if not await holds(make(msgs)):  # re-chunking changed the behaviour: leave this connection to the byte stage

@@ -16,8 +16,8 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rtmpspec.chunk import MAX_CSID
-from rtmpspec.chunkstream import ChunkInfo, ChunkReader, build_header
+from rtmpspec.chunkheader import MAX_CSID, build_header
+from rtmpspec.chunkreader import ChunkInfo, ChunkReader
 from rtmpspec.errors import RTMPError
 from rtmpspec.handshake import FLIGHT_SIZE
 
@@ -63,6 +63,13 @@ class Seed:
                 pass
             self._chunks = r.chunks[:MAX_SEED_CHUNKS]
         return self._chunks
+
+    def first_chunks(self, k: int) -> Seed:
+        """This seed cut after its first ``k`` chunks (its parsed layout kept)."""
+        chunks = self.chunks[:k]
+        c = chunks[-1]
+        return Seed(self.data[:c.offset + len(c.header) + c.payload_length], self.origin, chunks,
+                    self.handshake_length)
 
 
 # -- byte level -------------------------------------------------------------------------------------------

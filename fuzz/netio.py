@@ -11,8 +11,7 @@ case says so and reads until the server closes, then records how each connection
 
 We close with RST when we close first, so a fast campaign leaves no TIME_WAIT sockets behind.
 
-``probe`` is the health probe: a fresh connection that must finish the handshake and get an answer
-(``_result`` or ``_error``) to ``connect`` within a timeout. It uses rtmpspec's own client Connection.
+The health probe is :func:`harness.health.probe` (the battery's too).
 """
 
 from __future__ import annotations
@@ -23,20 +22,26 @@ import re
 import socket
 import struct
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from rtmpspec import messages as msgs
-from rtmpspec.connection import NEED_DATA, Connection, Role
-from rtmpspec.errors import RTMPError
+from .case import Conn, FuzzCase
 
-from .case import Case, Conn
-
-__all__ = ["ConnResult", "CaseResult", "ProbeResult", "run_case", "probe", "probe_sync", "check_loopback",
-           "response_shape"]
+__all__ = ["ConnResult", "CaseResult", "run_case", "check_loopback", "hostport", "response_shape"]
 
 KEEP_RESPONSE = 16384  # bytes of each response kept for the shape / report
 _CODE_RE = re.compile(rb"(?:NetStream|NetConnection)\.[A-Za-z.]{3,40}")
 _LINGER0 = struct.pack("ii", 1, 0)
+
+
+def hostport(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``rtmp://host:port/...`` (port 1935 when absent)."""
+    s = text.strip()
+    if "://" in s:
+        s = s.split("://", 1)[1].split("/", 1)[0]
+    host, sep, port = s.rpartition(":")
+    if not sep:
+        return s, 1935
+    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def check_loopback(host: str) -> None:
@@ -65,7 +70,7 @@ class ConnResult:
 
 @dataclass
 class CaseResult:
-    case: Case
+    case: FuzzCase
     conns: list[ConnResult]
     started: float
     finished: float
@@ -74,20 +79,6 @@ class CaseResult:
     @property
     def refused(self) -> bool:
         return any(c.outcome in ("refused", "connect-timeout") for c in self.conns)
-
-
-@dataclass
-class ProbeResult:
-    ok: bool
-    stage: str  # connect / handshake / connect-result / done
-    elapsed: float
-    error: str = ""
-    code: str = ""
-    events: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        return {"ok": self.ok, "stage": self.stage, "elapsed": round(self.elapsed, 4), "error": self.error,
-                "code": self.code}
 
 
 class _CaseProtocol(asyncio.Protocol):
@@ -202,7 +193,7 @@ async def run_conn(host: str, port: int, conn: Conn, *, connect_timeout: float, 
     return ConnResult(outcome, proto.received, bytes(proto.head), time.monotonic() - t0, proto.error)
 
 
-async def run_case(host: str, port: int, case: Case, *, connect_timeout: float = 3.0, linger: float = 3.0,
+async def run_case(host: str, port: int, case: FuzzCase, *, connect_timeout: float = 3.0, linger: float = 3.0,
                    hold: float = 0.3) -> CaseResult:
     t0 = time.monotonic()
     if len(case.conns) == 1:
@@ -232,64 +223,3 @@ def response_shape(result: CaseResult) -> tuple:
         size = r.received.bit_length()
         out.append((r.outcome, size, codes))
     return tuple(out)
-
-
-# -- health probe ---------------------------------------------------------------------------------------------
-async def probe(host: str, port: int, *, app: str = "live", timeout: float = 3.0) -> ProbeResult:
-    t0 = time.monotonic()
-    stage = "connect"
-    writer = None
-    events: list[str] = []
-    try:
-        async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(host, port)
-            stage = "handshake"
-            conn = Connection(Role.CLIENT, digest=False, strict=False)
-            writer.write(conn.data_to_send())
-            sent_connect = False
-            while True:
-                data = await reader.read(65536)
-                if not data:
-                    return ProbeResult(False, stage, time.monotonic() - t0, "server closed the connection",
-                                       events=events)
-                conn.receive_data(data)
-                while True:
-                    ev = conn.next_event()
-                    if ev is NEED_DATA:
-                        break
-                    events.append(type(ev).__name__)
-                    if isinstance(ev, msgs.Command) and ev.name in ("_result", "_error") and ev.transaction_id == 1:
-                        return ProbeResult(True, "done", time.monotonic() - t0, code=ev.code or ev.name,
-                                           events=events)
-                out = conn.data_to_send()
-                if conn.handshake_info is not None and not sent_connect:
-                    stage = "connect-result"
-                    out += conn.send(msgs.connect(app, f"rtmp://{host}:{port}/{app}"))
-                    sent_connect = True
-                if out:
-                    writer.write(out)
-    except TimeoutError:
-        return ProbeResult(False, stage, time.monotonic() - t0, "timeout", events=events)
-    except ConnectionRefusedError:
-        return ProbeResult(False, stage, time.monotonic() - t0, "refused", events=events)
-    except RTMPError as exc:
-        return ProbeResult(False, stage, time.monotonic() - t0, f"bad answer: {exc}", events=events)
-    except OSError as exc:
-        return ProbeResult(False, stage, time.monotonic() - t0, f"{type(exc).__name__}: {exc}", events=events)
-    finally:
-        if writer is not None:
-            try:
-                sock = writer.get_extra_info("socket")
-                if sock is not None:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER0)
-                writer.close()
-            except OSError:
-                pass
-
-
-def probe_sync(host: str, port: int, *, app: str = "live", timeout: float = 3.0) -> ProbeResult:
-    return asyncio.run(probe(host, port, app=app, timeout=timeout))
-
-
-def run_case_sync(host: str, port: int, case: Case, **kw) -> CaseResult:
-    return asyncio.run(run_case(host, port, case, **kw))

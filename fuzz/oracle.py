@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import time
 
-from .case import Case
+from harness.health import Health, probe
+
+from .case import FuzzCase
 from .findings import Observation
-from .netio import CaseResult, ProbeResult, probe, run_case
-from .target import LogEvent, Target
+from .netio import CaseResult, run_case
+from .target import LogEvent, WatchedServer
 
 __all__ = ["Checker"]
 
@@ -27,7 +29,7 @@ _PRIORITY = {"traceback": 0, "node-exception": 1, "sanitizer": 2, "nginx-crash":
 
 
 class Checker:
-    def __init__(self, target: Target, *, app: str = "live", probe_timeout: float = 3.0, hang_timeout: float = 10.0,
+    def __init__(self, target: WatchedServer, *, app: str = "live", probe_timeout: float = 3.0, hang_timeout: float = 10.0,
                  slow_threshold: float = 1.5, recover_timeout: float = 30.0, linger: float = 3.0,
                  connect_timeout: float = 3.0, settle: float = 0.02) -> None:
         self.target = target
@@ -44,12 +46,14 @@ class Checker:
         self.probe_failures = 0
         self.probe_latencies: list[float] = []
 
-    async def probe(self, timeout: float | None = None) -> ProbeResult:
+    async def probe(self, timeout: float | None = None) -> Health:
+        """The health probe (:func:`harness.health.probe`, in a thread: the cases in flight go on meanwhile)."""
         self.probes += 1
-        r = await probe(self.target.host, self.target.port, app=self.app, timeout=timeout or self.probe_timeout)
+        r = await asyncio.to_thread(probe, self.target.host, self.target.port, app=self.app,
+                                    timeout=timeout or self.probe_timeout)
         if r.ok:
             if len(self.probe_latencies) < 200000:
-                self.probe_latencies.append(r.elapsed)
+                self.probe_latencies.append(r.seconds)
         else:
             self.probe_failures += 1
         return r
@@ -64,12 +68,12 @@ class Checker:
         return Observation("server-error", f"{first.kind}: {first.signature}",
                            {"log": [e.to_json() for e in events[:10]], "log_tail": self.target.watcher.tail(40)})
 
-    async def observe(self, *, probe_first: ProbeResult | None = None) -> Observation | None:
+    async def observe(self, *, probe_first: Health | None = None) -> Observation | None:
         t = self.target
         alive = t.alive()
         if alive is False:
             await asyncio.get_running_loop().run_in_executor(None, t.wait_logs, 1.5)  # its last words
-            events = t.watcher.take()
+            events = t.events()
             info = t.exit_info()
             sig = info or "process exited"
             tb = [e for e in events if e.kind in ("traceback", "node-exception", "sanitizer")]
@@ -79,17 +83,17 @@ class Checker:
                                               "log_tail": t.watcher.tail(60)})
         r = probe_first or await self.probe()
         if not r.ok:
-            if r.error == "refused":
+            if r.failure == "refused":
                 await asyncio.sleep(0.2)
                 if t.alive() is False:
                     return await self.observe()
-                events = t.watcher.take()
+                events = t.events()
                 sig = "connection refused" + (f"; {events[0].signature}" if events else "")
                 return Observation("crash", sig, {"probe": r.to_json(), "log": [e.to_json() for e in events[:10]],
                                                   "log_tail": t.watcher.tail(60)})
-            if r.error == "timeout":
+            if r.failure == "timeout":
                 r2 = await self.probe(self.hang_timeout)
-                events = t.watcher.take()
+                events = t.events()
                 if t.alive() is False:
                     return await self.observe()
                 if not r2.ok:
@@ -102,21 +106,21 @@ class Checker:
             # closed or a bad answer: try once more before calling it
             r2 = await self.probe()
             if r2.ok:
-                events = t.watcher.take()
+                events = t.events()
                 if events:
                     return self._log_observation(events)
                 return None
-            events = t.watcher.take()
-            return Observation("hang" if "timeout" in r2.error else "crash",
-                               f"probe failed at stage {r.stage}: {r.error[:80]}",
+            events = t.events()
+            return Observation("hang" if r2.failure == "timeout" else "crash",
+                               f"probe failed at stage {r.stage}: {r.reason[:80]}",
                                {"probe": r.to_json(), "probe_retry": r2.to_json(),
                                 "log": [e.to_json() for e in events[:10]], "log_tail": t.watcher.tail(40)})
-        events = t.watcher.take()
+        events = t.events()
         if events:
             await asyncio.sleep(0.05)  # the rest of a multi-line report (a traceback after its header line)
-            events += t.watcher.take()
+            events += t.events()
             return self._log_observation(events)
-        if r.elapsed > self.slow_threshold:
+        if r.seconds > self.slow_threshold:
             return Observation("slow", f"probe took more than {self.slow_threshold:g}s",
                                {"probe": r.to_json()})
         return None
@@ -131,33 +135,33 @@ class Checker:
         """Bring the target back: restart it (spawned) or wait for it (external). Pending log lines are dropped."""
         t = self.target
         if await self.healthy():
-            t.watcher.take()
+            t.events()
             return True
         if t.restartable:
             t.restart()
             await asyncio.sleep(0.05)
             ok = await self.healthy()
-            t.watcher.take()
+            t.events()
             return ok
         deadline = time.monotonic() + self.recover_timeout
         while time.monotonic() < deadline:
             await asyncio.sleep(0.5)
             if await self.healthy():
-                t.watcher.take()
+                t.events()
                 return True
         return False
 
-    async def run(self, case: Case) -> CaseResult:
+    async def run(self, case: FuzzCase) -> CaseResult:
         return await run_case(self.target.host, self.target.port, case, connect_timeout=self.connect_timeout,
                               linger=self.linger)
 
-    async def check(self, cases: Case | list[Case], *, fresh: bool = False) -> Observation | None:
+    async def check(self, cases: FuzzCase | list[FuzzCase], *, fresh: bool = False) -> Observation | None:
         """Run case(s) one after the other on a healthy target, then observe."""
         if fresh and self.target.restartable:
             self.target.restart()
         elif not await self.restore():
             return Observation("crash", "target does not recover", {})
-        self.target.watcher.take()
+        self.target.events()
         for c in cases if isinstance(cases, list) else [cases]:
             await self.run(c)
             if self.target.alive() is False:

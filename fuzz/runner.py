@@ -26,13 +26,13 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from .case import Case
+from .case import FuzzCase
 from .findings import MAX_VARIANTS, Finding, FindingStore, Observation, locationless
 from .generators import Generator
 from .minimize import Budget, minimize_case, same_problem
 from .netio import CaseResult, response_shape, run_case
 from .oracle import Checker
-from .target import Target
+from .target import WatchedServer
 
 __all__ = ["Options", "Campaign"]
 
@@ -80,7 +80,7 @@ class _Stats:
 
 
 class Campaign:
-    def __init__(self, target: Target, gen: Generator, store: FindingStore, opts: Options) -> None:
+    def __init__(self, target: WatchedServer, gen: Generator, store: FindingStore, opts: Options) -> None:
         self.target = target
         self.gen = gen
         self.store = store
@@ -89,7 +89,7 @@ class Campaign:
                                hang_timeout=opts.hang_timeout, slow_threshold=opts.slow_threshold, linger=opts.linger)
         self.stats = _Stats()
         self.recent: deque[CaseResult] = deque(maxlen=20000)  # finished cases not yet cleared by a clean check
-        self.inflight: dict[int, Case] = {}
+        self.inflight: dict[int, FuzzCase] = {}
         self.shapes: set = set()
         self.new_findings: list[Finding] = []
         self._next = 0
@@ -298,8 +298,8 @@ class Campaign:
         # triage counts against --duration: the deadline stays where it is
         self._running.set()
 
-    async def _bisect(self, suspects: list[Case], obs: Observation, *, deadline: float
-                      ) -> tuple[Case | None, Observation]:
+    async def _bisect(self, suspects: list[FuzzCase], obs: Observation, *, deadline: float
+                      ) -> tuple[FuzzCase | None, Observation]:
         """Find one case that shows the problem alone (most recent suspects first)."""
         group = list(suspects)
         seen = obs
@@ -338,7 +338,7 @@ class Campaign:
             return None, seen
         return None, seen
 
-    async def _growth(self, cases: list[Case], repeat: int) -> int:
+    async def _growth(self, cases: list[FuzzCase], repeat: int) -> int:
         """RSS growth of the target (bytes) over ``repeat`` replays of ``cases``."""
         await asyncio.sleep(0.2)
         r0 = self.target.rss() or 0
@@ -351,8 +351,8 @@ class Campaign:
         r1 = self.target.rss() or 0
         return r1 - r0
 
-    async def _bisect_memory(self, suspects: list[Case], obs: Observation, *, deadline: float
-                             ) -> tuple[Case | None, Observation]:
+    async def _bisect_memory(self, suspects: list[FuzzCase], obs: Observation, *, deadline: float
+                             ) -> tuple[FuzzCase | None, Observation]:
         """The suspect whose replays grow the target's RSS most (halves compared, then the winner confirmed)."""
         if self.target.rss() is None:
             return None, obs
@@ -374,7 +374,7 @@ class Campaign:
         return group[0], Observation("memory", "RSS grows with every replay",
                                      dict(obs.detail, growth_per_replay=int(per), replays=repeat))
 
-    def _record(self, obs: Observation, cases: list[Case], *, reproduced: bool) -> None:
+    def _record(self, obs: Observation, cases: list[FuzzCase], *, reproduced: bool) -> None:
         case = cases[0] if len(cases) == 1 else _merge(cases)  # not reproduced: the suspects, all at once
         f = Finding(obs.symptom, obs.signature, case, self.target.describe(), obs.detail, reproduced,
                     seed=self.gen.seed)
@@ -514,8 +514,8 @@ class Campaign:
         }
 
 
-def _merge(cases: list[Case]) -> Case:
+def _merge(cases: list[FuzzCase]) -> FuzzCase:
     """One case with every connection of ``cases``, run concurrently (each keeps its own start delay)."""
     conns = [c for case in cases for c in case.conns]
-    return Case("group", conns, -1, f"{len(cases)} cases' connections at once: "
+    return FuzzCase("group", conns, -1, f"{len(cases)} cases' connections at once: "
                 + ", ".join(f"{c.kind}#{c.index}" for c in cases[:40]))

@@ -13,17 +13,17 @@ hypothesis ``RuleBasedStateMachine`` that drives a live connection (see tests/te
 from __future__ import annotations
 
 import math
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import strategies as st
 
-from rtmpspec import control
+from rtmpspec import craft
 from rtmpspec import messages as m
-from rtmpspec.chunkstream import ChunkWriter, Message
+from rtmpspec.chunkwriter import ChunkWriter
 from rtmpspec.errors import LocalProtocolError
+from rtmpspec.message_format import Message, MessageType
 
 from .case import Part
 
@@ -287,20 +287,13 @@ def build(steps: list[Step], *, media: Callable[[str, int], bytes] | None = None
         a = step.args
         try:
             if step.action == "setChunkSize":
-                data = writer.write(Message(control.SET_CHUNK_SIZE, struct.pack(">I", a["size"] & 0xFFFFFFFF), 0, 0, 2))
+                data = writer.write(Message(MessageType.SET_CHUNK_SIZE,
+                                            craft.control_payload(MessageType.SET_CHUNK_SIZE, a["size"]), 0, 0, 2))
                 if 1 <= a["size"] <= 0xFFFFFF:
                     writer.set_chunk_size(a["size"])
             elif step.action == "control":
                 t = a["type"]
-                if t == 4:
-                    payload = struct.pack(">HI", a["event"], a["value"])
-                    if a["event"] == 3:
-                        payload += struct.pack(">I", 100)
-                elif t == 6:
-                    payload = struct.pack(">IB", a["value"], a["event"] & 0xFF)
-                else:
-                    payload = struct.pack(">I", a["value"])
-                data = writer.write(Message(t, payload, 0, 0, 2))
+                data = writer.write(Message(t, craft.control_payload(t, a["value"], a["event"]), 0, 0, 2))
             elif step.action == "media":
                 kind = a["kind"]
                 if media is not None:
@@ -345,13 +338,10 @@ class RTMPSessionMachine(RuleBasedStateMachine):
         import random
         import socket
 
-        from .wire import Wire
-
         self.model = Model(app=self.APP)
-        self.wire = Wire(self.APP)
         self.writer = ChunkWriter()
         self.sock = socket.create_connection(self.TARGET, timeout=2)
-        self.sock.sendall(self.wire.handshake(random.Random(0), digest=False).data)
+        self.sock.sendall(craft.flight(random.Random(0), digest=False))
         self.open = True
         self.sent: list[Step] = []
 
@@ -394,9 +384,9 @@ class RTMPSessionMachine(RuleBasedStateMachine):
     def server_alive(self) -> None:
         if len(self.sent) % 4:
             return  # probe every 4 steps: a probe is a full handshake + connect
-        from .netio import probe_sync
+        from harness.health import probe
 
-        res = probe_sync(self.TARGET[0], self.TARGET[1], app=self.APP, timeout=self.PROBE_TIMEOUT)
+        res = probe(self.TARGET[0], self.TARGET[1], app=self.APP, timeout=self.PROBE_TIMEOUT)
         assert res.ok, f"server unhealthy after {[s.label() for s in self.sent]}: {res}"
 
     def teardown(self) -> None:

@@ -1,10 +1,13 @@
 """The server under test: where it listens and, when we can see it, its process and its log.
 
-- :class:`ExternalTarget`: ``--target HOST:PORT``; optionally ``--target-pid`` (exit and RSS of that process and
-  its children) and ``--target-log`` (a log file tailed for crash / error lines).
-- :class:`SpawnedTarget`: a server process we start and restart ourselves: the embedded reference server
-  (``python -m reference_server --listen 127.0.0.1:0 --log-format json``), or any command (``--spawn``), e.g.
-  the nginx-rtmp / node-media-server presets of :mod:`fuzz.peers`. Its stdout/stderr are watched line by line.
+- :func:`external`: ``--target HOST:PORT``; optionally ``--target-pid`` (exit and RSS of that process and its
+  children) and ``--target-log`` (a log file followed for crash / error lines);
+- :func:`spawned` / :func:`preset`: a server process we start and restart ourselves (:mod:`harness`): the reference
+  server (``python -m reference_server --listen 127.0.0.1:0 --log-format json``), the nginx-rtmp /
+  node-media-server presets of :mod:`harness.peers`, or any command (``--spawn``). Its output is watched line by
+  line.
+
+Either is a :class:`WatchedServer`: the server (start, stop, restart, RSS, exit) and its :class:`LogWatcher`.
 
 :class:`LogWatcher` turns log lines into :class:`LogEvent` s: Python tracebacks, JSON records of level error,
 nginx worker crashes and alerts, Node.js uncaught exceptions, sanitizer reports. Each event has a signature
@@ -13,22 +16,19 @@ nginx worker crashes and alerts, Node.js uncaught exceptions, sanitizer reports.
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
+import tempfile
 import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from pathlib import Path
 
-__all__ = ["LogEvent", "LogWatcher", "Target", "ExternalTarget", "SpawnedTarget", "embedded_command", "rss_tree",
-           "free_port"]
+from harness import peers
+from harness.process import ExternalServer, ServerProcess, ServerStartError
+
+__all__ = ["LogEvent", "LogWatcher", "WatchedServer", "spawned", "external", "preset", "normalize"]
 
 BAD_TEXT = [
     re.compile(r"Traceback \(most recent call last\)"),
@@ -217,302 +217,95 @@ def _frame(f: str) -> str:
     return f"{os.path.basename(mt.group(1))}:{mt.group(2)}"
 
 
-def rss_tree(pid: int) -> int | None:
-    """Resident set size in bytes of ``pid`` and its descendants (Linux /proc), None if it is gone."""
-    total = 0
-    seen = set()
-    todo = [pid]
-    found = False
-    while todo:
-        p = todo.pop()
-        if p in seen:
-            continue
-        seen.add(p)
-        try:
-            with open(f"/proc/{p}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-                        found = True
-                        break
-        except OSError:
-            continue
-        try:
-            for t in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{t}/children") as f:
-                    todo.extend(int(x) for x in f.read().split())
-        except OSError:
-            pass
-    return total if found else None
+class WatchedServer:
+    """The server under fuzzing: a :class:`harness.process.ServerProcess` we start and restart, or a
+    :class:`harness.process.ExternalServer` we only watch, and the :class:`LogWatcher` its log lines go to."""
 
+    def __init__(self, server: ServerProcess | ExternalServer, watcher: LogWatcher) -> None:
+        self.server = server
+        self.watcher = watcher
+        self.local = isinstance(server, ServerProcess) or server.pid is not None  # we see the process (exit, RSS)
+        self.restartable = isinstance(server, ServerProcess)
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
+    @property
+    def name(self) -> str:
+        return self.server.name
 
+    @property
+    def host(self) -> str:
+        return self.server.host
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when the fuzzer dies (Linux prctl PR_SET_PDEATHSIG), best effort."""
-    try:
-        import ctypes
+    @property
+    def port(self) -> int:
+        return self.server.port
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
-    except Exception:  # noqa: BLE001 - not Linux / no libc: atexit still stops it
-        pass
+    @property
+    def restarts(self) -> int:
+        return self.server.restarts
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def embedded_command() -> list[str]:
-    return [sys.executable, "-m", "reference_server", "--listen", "127.0.0.1:0", "--log-format", "json",
-            "--log-level", "error"]
-
-
-def reference_server_available() -> bool:
-    import importlib.util
-
-    try:
-        spec = importlib.util.find_spec("reference_server.__main__")
-    except (ImportError, ValueError):
-        return False
-    return spec is not None
-
-
-class Target:
-    host: str = "127.0.0.1"
-    port: int = 0
-    name: str = "target"
-    local: bool = False  # we see the process (exit, RSS)
-    restartable: bool = False
-
-    def __init__(self) -> None:
-        self.watcher = LogWatcher()
-        self.restarts = 0
+    def start(self) -> WatchedServer:
+        if isinstance(self.server, ServerProcess):
+            try:
+                self.server.start()
+            except ServerStartError as exc:
+                raise RuntimeError(f"{exc}\n" + "\n".join(self.watcher.tail(30))) from None
+        return self
 
     def alive(self) -> bool | None:
         """False when the process exited, None when we cannot tell."""
-        return None
+        return self.server.alive()
+
+    def events(self) -> list[LogEvent]:
+        """The log events so far (the watcher first reads the log up to what the server has written)."""
+        self.server.wait_logs(0)
+        return self.watcher.take()
 
     def wait_logs(self, timeout: float = 1.0) -> None:
-        time.sleep(min(timeout, 0.1))
+        """After an exit: the watcher has every line the server wrote (its last words)."""
+        self.server.wait_logs(timeout)
         self.watcher.flush()
 
     def exit_info(self) -> str:
-        return ""
+        return self.server.exit_info()
 
     def rss(self) -> int | None:
-        return None
+        return self.server.rss()
 
     def restart(self) -> bool:
-        return False
+        return self.server.restart()
 
     def stop(self) -> None:
-        pass
-
-    def describe(self) -> dict:
-        return {"name": self.name, "address": f"{self.host}:{self.port}", "local": self.local}
-
-
-class ExternalTarget(Target):
-    def __init__(self, host: str, port: int, *, pid: int | None = None, log: str | None = None,
-                 ignore: list[str] | None = None, name: str | None = None) -> None:
-        super().__init__()
-        self.host, self.port = host, port
-        self.pid = pid
-        self.local = pid is not None
-        self.name = name or f"{host}:{port}"
-        self.watcher = LogWatcher(ignore)
-        self.log_path = Path(log) if log else None
-        self._stop = threading.Event()
-        if self.log_path is not None:
-            threading.Thread(target=self._tail, name="fuzz-log-tail", daemon=True).start()
-
-    def _tail(self) -> None:
-        pos = self.log_path.stat().st_size if self.log_path.exists() else 0
-        buf = b""
-        while not self._stop.is_set():
-            try:
-                size = self.log_path.stat().st_size
-                if size < pos:
-                    pos = 0
-                if size > pos:
-                    with open(self.log_path, "rb") as f:
-                        f.seek(pos)
-                        data = f.read(size - pos)
-                    pos = size
-                    buf += data
-                    *lines, buf = buf.split(b"\n")
-                    for ln in lines:
-                        self.watcher.feed(ln.decode("utf-8", "replace"))
-            except OSError:
-                pass
-            self._stop.wait(0.05)
-
-    def alive(self) -> bool | None:
-        return pid_alive(self.pid) if self.pid else None
-
-    def rss(self) -> int | None:
-        return rss_tree(self.pid) if self.pid else None
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def describe(self) -> dict:
-        d = super().describe()
-        d.update(pid=self.pid, log=str(self.log_path) if self.log_path else None)
-        return d
-
-
-_LISTEN_RE = re.compile(r"listening\s+rtmps?://([^\s:/\]]+|\[[^\]]+\]):(\d+)")
-
-
-class SpawnedTarget(Target):
-    """A server process we start (and restart after a crash or hang). ``cmd`` may contain ``{port}`` (a free
-    port is chosen) and ``{dir}`` (``workdir``); without ``{port}`` the port is read from a ``listening
-    rtmp://HOST:PORT`` line on stdout (the reference server's contract)."""
-
-    local = True
-    restartable = True
-
-    def __init__(self, cmd: list[str], *, name: str = "spawned", workdir: str | Path | None = None,
-                 env: dict | None = None, ignore: list[str] | None = None, start_timeout: float = 20.0,
-                 setup=None) -> None:
-        super().__init__()
-        self.cmd_template = cmd
-        self.name = name
-        self.workdir = Path(workdir) if workdir else None
-        self.env = env
-        self.ignore = ignore
-        self.start_timeout = start_timeout
-        self.setup = setup  # callable(port, workdir) run before each start (e.g. writes a config file)
-        self.proc: subprocess.Popen | None = None
-        self.watcher = LogWatcher(ignore)
-        self.history: list[dict] = []  # one entry per process we started
-        self._threads: list[threading.Thread] = []
-        self._atexit = False
-
-    def start(self) -> None:
-        port = None
-        cmd = list(self.cmd_template)
-        if any("{port}" in c for c in cmd) or self.setup is not None:
-            port = free_port()
-        if self.setup is not None:
-            self.setup(port, self.workdir)
-        cmd = [c.replace("{port}", str(port)).replace("{dir}", str(self.workdir or ".")) for c in cmd]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     cwd=self.workdir, env=self.env, start_new_session=True, preexec_fn=_die_with_parent)
-        if not self._atexit:
-            atexit.register(self.stop)  # never leave a server behind, whatever happens to the fuzzer
-            self._atexit = True
-        found = threading.Event()
-        result: dict = {}
-
-        def pump(stream, name):
-            for raw in iter(stream.readline, b""):
-                line = raw.decode("utf-8", "replace")
-                if name == "stdout" and not found.is_set():
-                    mt = _LISTEN_RE.search(line)
-                    if mt:
-                        result["host"], result["port"] = mt.group(1).strip("[]"), int(mt.group(2))
-                        found.set()
-                        continue
-                self.watcher.feed(line)
-            stream.close()
-
-        self._threads = [threading.Thread(target=pump, args=(self.proc.stdout, "stdout"), daemon=True),
-                         threading.Thread(target=pump, args=(self.proc.stderr, "stderr"), daemon=True)]
-        for t in self._threads:
-            t.start()
-        deadline = time.monotonic() + self.start_timeout
-        if port is None:
-            while not found.wait(0.05):
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self._fail_start()
-            self.host, self.port = result["host"], result["port"]
-        else:
-            self.host, self.port = "127.0.0.1", port
-            while True:
-                try:
-                    with socket.create_connection((self.host, self.port), timeout=0.5):
-                        break
-                except OSError:
-                    if self.proc.poll() is not None or time.monotonic() > deadline:
-                        self._fail_start()
-                    time.sleep(0.05)
-        self.history.append({"pid": self.proc.pid, "port": self.port, "started": time.time()})
-
-    def _fail_start(self) -> None:
-        tail = "\n".join(self.watcher.tail(30))
-        self.stop()
-        raise RuntimeError(f"{self.name} did not start ({' '.join(self.cmd_template)}):\n{tail}")
-
-    def alive(self) -> bool | None:
-        return self.proc is not None and self.proc.poll() is None
-
-    def wait_logs(self, timeout: float = 1.0) -> None:
-        """After an exit: wait until the log pumps have read everything the process wrote (its last words)."""
-        deadline = time.monotonic() + timeout
-        for t in self._threads:
-            t.join(max(0.0, deadline - time.monotonic()))
-        self.watcher.flush()
-
-    def exit_info(self) -> str:
-        if self.proc is None or self.proc.poll() is None:
-            return ""
-        rc = self.proc.returncode
-        if rc < 0:
-            try:
-                return f"killed by signal {signal.Signals(-rc).name}"
-            except ValueError:
-                return f"killed by signal {-rc}"
-        return f"exited with status {rc}"
-
-    def rss(self) -> int | None:
-        return rss_tree(self.proc.pid) if self.proc is not None and self.proc.poll() is None else None
-
-    def restart(self) -> bool:
-        self.stop()
-        self.restarts += 1
-        self.start()
-        return True
-
-    def stop(self) -> None:
-        p = self.proc
-        if p is None:
-            return
-        if p.poll() is None:
-            try:
-                os.killpg(p.pid, signal.SIGTERM)  # our own process group (start_new_session)
-            except OSError:
-                p.terminate()
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except OSError:
-                    p.kill()
-                p.wait()
-        for t in self._threads:
-            t.join(timeout=2)
-        if self.history:
-            self.history[-1]["exit"] = self.exit_info() or f"status {p.returncode}"
+        self.server.stop()
         self.watcher.flush()
 
     def describe(self) -> dict:
-        d = super().describe()
-        d.update(command=self.cmd_template, restarts=self.restarts, pid=self.proc.pid if self.proc else None)
-        return d
+        return self.server.describe()
+
+
+def spawned(cmd: list[str], *, name: str = "spawned", workdir: str | None = None,
+            ignore: list[str] | None = None) -> WatchedServer:
+    """``--spawn CMD``: any command; ``{port}`` (a free port) and ``{dir}`` (``workdir``) are filled in, otherwise
+    the port comes from its ``listening rtmp://HOST:PORT`` line."""
+    watcher = LogWatcher(ignore)
+    return WatchedServer(ServerProcess(cmd, name=name, workdir=workdir, on_line=watcher.feed, die_with_parent=True),
+                         watcher)
+
+
+def external(host: str, port: int, *, pid: int | None = None, log: str | None = None,
+             ignore: list[str] | None = None) -> WatchedServer:
+    """``--target HOST:PORT`` (with ``--target-pid``: exit and RSS; ``--target-log``: a log file followed)."""
+    watcher = LogWatcher(ignore)
+    return WatchedServer(ExternalServer(host, port, pid=pid, log=log, on_line=watcher.feed), watcher)
+
+
+def preset(name: str, *, workdir: str | None = None, nms_dir: str | None = None,
+           ignore: list[str] | None = None) -> WatchedServer:
+    """One of :data:`harness.peers.PRESETS`; the reference server logs JSON at level error (findings)."""
+    watcher = LogWatcher(ignore)
+    kw = {"on_line": watcher.feed, "die_with_parent": True}
+    if name == "reference":
+        server = peers.reference_server("--log-format", "json", "--log-level", "error", **kw)
+    else:
+        server = peers.preset(name, workdir=workdir or tempfile.mkdtemp(prefix=f"fuzz-{name}-"), nms_dir=nms_dir,
+                              **kw)
+    return WatchedServer(server, watcher)

@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from _common import Manifest  # noqa: E402
 
-from rtmpspec.chunkstream import NEED_DATA, ChunkReader  # noqa: E402
+from rtmpspec.chunkreader import ChunkReader  # noqa: E402
+from rtmpspec.sentinels import NEED_DATA  # noqa: E402
 
 SOURCE = "ffmpeg 5.1 -> nginx-rtmp 1.2.2 (captured)"
 SECTION = "RTMP 5.3; RTMP 7.2"

@@ -8,7 +8,9 @@ from __future__ import annotations
 from _common import Manifest
 
 from rtmpspec import control
-from rtmpspec.chunkstream import ChunkWriter, Message, build_header, chunk_message
+from rtmpspec.chunkheader import build_header
+from rtmpspec.chunkwriter import ChunkWriter, chunk_message
+from rtmpspec.message_format import Message
 from rtmpspec.messages import SubMessage, build_aggregate
 
 
@@ -25,16 +27,16 @@ def headers(m: Manifest) -> None:
               "basic": {"head": {"fmt": 0, "provisionalChunkStreamID": 3}, "chunkStreamIDMinus64": None},
               "message": {"timestamp": 0, "messageLength": 200, "messageTypeID": 20, "messageStreamID": 0,
                           "extendedTimestamp": None}})
-    # hand-checked: 3-byte form little-endian (errata 3.1): 0x41 = fmt 1, csid form 1; 0x10 0x27 -> 10000 + 64
+    # hand-checked: 3-byte form little-endian (errata 4.1): 0x41 = fmt 1, csid form 1; 0x10 0x27 -> 10000 + 64
     m.add("header-type1-csid10064-le", bytes.fromhex("411027" "000021" "000100" "08"), "chunk.header",
-          "errata 3.1", expected_by_hand={
+          "errata 4.1", expected_by_hand={
               "basic": {"head": {"fmt": 1, "provisionalChunkStreamID": 1}, "chunkStreamIDMinus64": 10000},
               "message": {"timestampDelta": 33, "messageLength": 256, "messageTypeID": 8}})
     for fmt in range(3):
         b = build_header(fmt, 6, 0x01020304, 100, 9, 1)
         m.add(f"header-fmt{fmt}-extended-timestamp", b, "chunk.header", "RTMP 5.3.1.3")
     m.add("header-fmt3-extended-timestamp", bytes.fromhex("c6" "01020304"), "chunk.header_type3_extended",
-          "RTMP 5.3.1.3, errata 4.1", expected_by_hand={"message": {"extendedTimestamp": 0x01020304}})
+          "RTMP 5.3.1.3, errata 5.1", expected_by_hand={"message": {"extendedTimestamp": 0x01020304}})
 
 
 def streams(m: Manifest) -> None:
@@ -46,7 +48,7 @@ def streams(m: Manifest) -> None:
     m.add("stream-video-307-bytes", w.write(Message(9, bytes(range(256)) + bytes(51), 1000, 1, 6)), "chunk.stream",
           "RTMP 5.3.2.2", note="RTMP 5.3.2.2 example 2: one message over three chunks")
     m.add("stream-fmt3-extended-timestamp", chunk_message(Message(9, bytes(300), 0x01000000, 1, 6), 128),
-          "chunk.stream", "RTMP 5.3.1.3, errata 4.1", note="extended timestamp repeated on every Type 3 chunk")
+          "chunk.stream", "RTMP 5.3.1.3, errata 5.1", note="extended timestamp repeated on every Type 3 chunk")
     w = ChunkWriter(128)
     m.add("stream-delta-extended", b"".join(w.write(x) for x in [
         Message(8, b"ab", 0, 1, 4), Message(8, b"cd", 0x01000000, 1, 4), Message(8, b"ef", 0x02000000, 1, 4)]),
@@ -63,10 +65,10 @@ def streams(m: Manifest) -> None:
     part = build_header(0, 6, 0, 300, 9, 1) + bytes(128)
     abort = chunk_message(Message(2, control.build_abort(6), 0, 0, 2), 128)
     fresh = build_header(0, 6, 10, 3, 9, 1) + b"new"
-    m.add("stream-abort", part + abort + fresh, "chunk.stream", "RTMP 5.4.2, errata 5")
+    m.add("stream-abort", part + abort + fresh, "chunk.stream", "RTMP 5.4.2, errata 6")
     w = ChunkWriter(128)
     m.add("stream-timestamp-wrap", b"".join(w.write(x) for x in [
-        Message(8, b"a", 0xFFFFFFF0, 1, 4), Message(8, b"b", 0x10, 1, 4)]), "chunk.stream", "errata 6")
+        Message(8, b"a", 0xFFFFFFF0, 1, 4), Message(8, b"b", 0x10, 1, 4)]), "chunk.stream", "errata 7")
     data = b"".join(chunk_message(Message(20, bytes([c % 256]) * 3, 0, 0, c), 128)
                     for c in (2, 63, 64, 319, 320, 65599))
     m.add("stream-csid-edges", data, "chunk.stream", "RTMP 5.3.1.1", note="csid 2, 63, 64, 319, 320, 65599")

@@ -96,7 +96,7 @@ def builder_vectors() -> list[tuple[dict, bytes]]:
 
 
 def capture_ffmpeg_c0c1() -> bytes:
-    from peers import start_ffmpeg_publish, stop_process
+    from peers import start_ffmpeg_publish, stop
 
     with socket.socket() as srv, tempfile.TemporaryDirectory() as tmp:
         srv.bind(("127.0.0.1", 0))
@@ -116,7 +116,7 @@ def capture_ffmpeg_c0c1() -> bytes:
                         raise RuntimeError("ffmpeg closed early")
                     data += piece
         finally:
-            stop_process(proc)
+            stop(proc)
     return data[: 1 + PACKET_SIZE]
 
 

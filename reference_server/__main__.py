@@ -11,7 +11,7 @@ import gc
 import signal
 import sys
 
-from . import config, logs
+from . import config, control, logs
 from .server import Server
 
 
@@ -22,6 +22,15 @@ async def serve(cfg: config.Config) -> int:
     except OSError as exc:
         logs.get().event("error", "listen_failed", address=f"{cfg.host}:{cfg.port}", error=str(exc))
         return 1
+    ctl = None
+    if cfg.control_socket:
+        ctl = control.ControlSocket(server, cfg.control_socket)
+        try:
+            await ctl.start()
+        except OSError as exc:
+            logs.get().event("error", "control_socket_failed", path=cfg.control_socket, error=str(exc))
+            await server.shutdown()
+            return 1
     print(f"listening {server.url}", flush=True)
     gc.freeze()  # the start-up objects (modules, compiled schemas) leave the collector's sight: cheaper collections
     loop = asyncio.get_running_loop()
@@ -32,6 +41,13 @@ async def serve(cfg: config.Config) -> int:
         except (NotImplementedError, RuntimeError):
             signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
     await stop.wait()
+    if cfg.drain_timeout > 0:  # E-RTMP v2: ask the clients to reconnect, serve them while they leave
+        server.registry.stopping = True  # no new connections
+        asked = await control.drain(server, cfg.drain_timeout)
+        if asked:
+            logs.get().event("info", "drained", asked=asked, left=len(server.sessions))
+    if ctl is not None:
+        await ctl.close()
     await server.shutdown()
     return 0
 

@@ -45,7 +45,7 @@ URL rules (those of ffmpeg's rtmpproto.c, ``rtmp_open``), see :func:`parse_url`:
 Leniency (``strict=False``, the default): rtmpspec's chunk reader and connection accept what deployed servers send
 that a strict reading of the spec rejects:
 
-- Type 3 continuation chunks without the extended timestamp that the message's first chunk carried (errata 4.1;
+- Type 3 continuation chunks without the extended timestamp that the message's first chunk carried (errata 5.1;
   older nginx-rtmp builds and librtmp-based servers);
 - a chunk stream whose first chunk has a Type 1 header instead of Type 0 (RTMP 5.3.1.2.1);
 - a new Type 0/1/2 header on a chunk stream whose previous message is incomplete: the partial message is dropped
@@ -77,31 +77,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from rtmpspec import events as E
-from rtmpspec import handshake as hs
 from rtmpspec import media
 from rtmpspec import messages as M
-from rtmpspec.chunkstream import Message
 from rtmpspec.connection import Connection, Role
 from rtmpspec.control import SET_BUFFER_LENGTH
+from rtmpspec.message_format import Message
 from rtmpspec.messages import Command, DataMessage, MessageType
 
-from .client_base import (  # noqa: F401  (re-exported: the client's public API)
-    _END,
-    _PLAY_END_CODES,
-    _PLAY_FAIL_CODES,
-    DEFAULT_PORTS,
+from .client_errors import (
+    END_OF_STREAM,
+    PLAY_FAIL_CODES,
     PLAY_FLASH_VER,
     PUBLISH_FLASH_VER,
-    RTMPURL,
     ClientError,
     ConnectionFailed,
     ConnectionLost,
     RTMPTimeout,
     StatusError,
-    parse_url,
-    split_app_playpath,
 )
-from .client_recv import _Receiver
+from .client_recv import Receiver
+from .url import RTMPURL, parse_url
 
 __all__ = [
     "RTMPClient", "RTMPURL", "parse_url", "ClientError", "StatusError", "RTMPTimeout", "ConnectionFailed",
@@ -121,7 +116,7 @@ class _Waiter:
     future: asyncio.Future
 
 
-class RTMPClient(_Receiver):
+class RTMPClient(Receiver):
     """One RTMP connection (NetConnection) with at most one publishing or playing stream in normal use.
 
     Parameters: ``timeout`` (seconds, default for every wait), ``handshake`` ("digest", "digest-strict" or
@@ -160,6 +155,7 @@ class RTMPClient(_Receiver):
         self.conn: Connection | None = None
         self.handshake_info: E.HandshakeDone | None = None
         self.connect_result: Command | None = None  # the _result of connect
+        self.server_caps = media.ErtmpCaps()  # E-RTMP v2: what the server declared in it
         self.statuses: list[dict] = []  # every onStatus info object received, in order
         self.stream_id: int | None = None  # of the publish / play stream
         self.publishing: str | None = None  # the key being published
@@ -176,9 +172,6 @@ class RTMPClient(_Receiver):
         self._unanswered: set[float] = set()  # fire-and-forget calls: their _result/_error is dropped
         self._waiters: list[_Waiter] = []
         self._handshake_done: asyncio.Future | None = None
-        self._hs: hs.HandshakeClient | None = None
-        self._peer_version = 0
-        self._peer_digest = False
         self._queue: asyncio.Queue = asyncio.Queue()
         self._drained = asyncio.Event()
         self._drained.set()
@@ -222,8 +215,8 @@ class RTMPClient(_Receiver):
             raise RTMPTimeout(f"no media for {timeout} s") from None
         if self._queue.qsize() <= self.max_queue // 2:
             self._drained.set()
-        if item is _END:
-            self._queue.put_nowait(_END)  # stay ended for later reads
+        if item is END_OF_STREAM:
+            self._queue.put_nowait(END_OF_STREAM)  # stay ended for later reads
             return self._end_item()
         return item
 
@@ -263,14 +256,10 @@ class RTMPClient(_Receiver):
                 await asyncio.sleep(0.05)
             except (OSError, ssl.SSLError) as exc:
                 raise ConnectionFailed(f"cannot connect to {u.host}:{u.port}: {exc}") from exc
-        # The handshake is driven here with rtmpspec's HandshakeClient rather than inside the Connection: the
-        # Connection maps digest="auto" to True for a client, which rejects the plain S1 of ffmpeg -listen.
-        self.conn = Connection(Role.CLIENT, now=loop.time(), strict=self.strict, handshake=False,
-                               max_message_size=self.max_message_size)
-        self._hs = hs.HandshakeClient(digest=_HANDSHAKE_MODES[self.handshake],
-                                      now_ms=int(loop.time() * 1000) & 0xFFFFFFFF)
+        self.conn = Connection(Role.CLIENT, now=loop.time(), strict=self.strict,
+                               digest=_HANDSHAKE_MODES[self.handshake], max_message_size=self.max_message_size)
         self._handshake_done = loop.create_future()
-        self._write(self._hs.data_to_send())
+        self._flush()  # C0+C1
         self._task = asyncio.create_task(self._read_loop(), name=f"rtmp-client {u}")
         await self._wait(self._handshake_done, timeout, "handshake")
         log.debug("handshake done with %s:%s (%s)", u.host, u.port, self.handshake_info)
@@ -293,6 +282,13 @@ class RTMPClient(_Receiver):
         if result.name == "_error":
             raise StatusError.from_command(result, "connect")
         self.connect_result = result
+        # E-RTMP v2: what the server declares in its _result (FourCC info maps, capsEx); both directions
+        props = M.plain(result.command_object)
+        info = next((M.plain(a) for a in result.args if isinstance(M.plain(a), dict)), {})
+        self.server_caps = media.parse_connect_caps({**(info if isinstance(info, dict) else {}),
+                                                     **(props if isinstance(props, dict) else {})})
+        if self.server_caps.enhanced:
+            log.debug("the server declares E-RTMP capabilities: %s", self.server_caps.__json__())
         if self.chunk_size:
             self._send(E.SetChunkSize(self.chunk_size))
         await self._drain()
@@ -511,7 +507,7 @@ class RTMPClient(_Receiver):
                 return True
             code = cmd.code or ""
             level = (cmd.status or {}).get("level")
-            return (code == success or level == "error" or code in _PLAY_FAIL_CODES
+            return (code == success or level == "error" or code in PLAY_FAIL_CODES
                     or (bool(prefixes) and code.startswith(prefixes) and code.endswith(
                         ("BadName", "Denied", "Failed", "Rejected", "Forbidden"))))
 

@@ -29,9 +29,9 @@ from rtmpspec import amf0, media
 from rtmpspec import events as E
 from rtmpspec.errors import ProtocolError
 from rtmpspec.flv import AUDIO, SCRIPT, VIDEO, FLVReader, FLVTag, FLVWriter
-from rtmpspec.flv import END as FLV_END
-from rtmpspec.flv import NEED_DATA as FLV_NEED_DATA
 from rtmpspec.messages import DataMessage
+from rtmpspec.sentinels import END as FLV_END
+from rtmpspec.sentinels import NEED_DATA as FLV_NEED_DATA
 
 from .client import (
     ClientError,
@@ -311,7 +311,7 @@ class FLVOutput:
             return
         if not self.header_done:
             self._header(None)
-        kind = VIDEO if type(ev) is E.Video else AUDIO
+        kind = VIDEO if isinstance(ev, E.Video) else AUDIO
         ts = self._ts(ev.timestamp, True)
         if self.first_media_ts is None:
             self.first_media_ts = ev.timestamp

@@ -1,5 +1,5 @@
-"""The receiving half of :class:`reference_server.client.RTMPClient`: the reader task, the handshake and the
-dispatch of events (a mixin, to keep the client module small)."""
+"""The receiving half of :class:`reference_server.client.RTMPClient`: the reader task and the dispatch of events
+(a mixin, to keep the client module small; the handshake is the Connection's)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,22 @@ import ssl
 from typing import Any
 
 from rtmpspec import events as E
-from rtmpspec import handshake as hs
 from rtmpspec import messages as M
-from rtmpspec.connection import NEED_DATA
 from rtmpspec.control import STREAM_EOF
 from rtmpspec.errors import ProtocolError
 from rtmpspec.messages import Command, DataMessage, MessageType
+from rtmpspec.sentinels import NEED_DATA
 
-from .client_base import _END, _PLAY_END_CODES, RECONNECT_REQUEST, ConnectionLost, resolve_tc_url
+from .client_errors import END_OF_STREAM, PLAY_END_CODES, RECONNECT_REQUEST, ConnectionLost
+from .url import resolve_tc_url
 
 log = logging.getLogger("reference_server.client")
 
 
-class _Receiver:
+class Receiver:
+    """The receiving half of :class:`reference_server.client.RTMPClient` (a mixin): the reader task and the
+    dispatch of events."""
+
     # the reader task ------------------------------------------------------------------------------------------
     async def _read_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -35,10 +38,8 @@ class _Receiver:
                         data = b""
                     else:
                         raise ConnectionLost(f"connection lost: {exc}") from exc
-                if self._hs is not None and not self._hs.complete:
-                    data = self._handshake(data)
-                    if not data:
-                        continue
+                if not data and self.handshake_info is None:
+                    raise ConnectionLost("the server closed the connection during the handshake")
                 self.conn.receive_data(data, loop.time())
                 while (ev := self.conn.next_event()) is not NEED_DATA:
                     if self._handle(ev) and not self._closing and self._queue.qsize() >= self.max_queue:
@@ -62,31 +63,15 @@ class _Receiver:
             self._eof = True
             self._finish(reason, error)
 
-    def _handshake(self, data: bytes) -> bytes:
-        """Feed the handshake; returns the bytes after S2 (the start of the chunk stream)."""
-        if not data:
-            raise ConnectionLost("the server closed the connection during the handshake")
-        self._hs.receive_data(data)
-        leftover = b""
-        while (ev := self._hs.next_event()) is not hs.NEED_DATA and ev is not hs.PAUSED:
-            if isinstance(ev, hs.VersionReceived):
-                self._peer_version = ev.version
-            elif isinstance(ev, hs.S1Received):
-                self._peer_digest = ev.digest
-            elif isinstance(ev, hs.HandshakeComplete):
-                self.handshake_info = E.HandshakeDone(self._peer_version, self._peer_digest, ev.echo_ok,
-                                                      ev.peer_time)
-                leftover = ev.leftover
-                if self._handshake_done is not None and not self._handshake_done.done():
-                    self._handshake_done.set_result(self.handshake_info)
-        self._write(self._hs.data_to_send())
-        return leftover
-
-    def _handle(self, ev: Any) -> bool:
+    def _handle(self, ev: E.Event) -> bool:
         """Apply one event; True when a media event was queued."""
-        if type(ev) in (E.Audio, E.Video, E.Aggregate) or isinstance(ev, DataMessage):
+        if isinstance(ev, (E.Audio, E.Video, E.Aggregate, DataMessage)):
             return self._media(ev)
-        if isinstance(ev, Command):
+        if isinstance(ev, E.HandshakeDone):
+            self.handshake_info = ev
+            if self._handshake_done is not None and not self._handshake_done.done():
+                self._handshake_done.set_result(ev)
+        elif isinstance(ev, Command):
             self._command(ev)
         elif isinstance(ev, E.UserControl):
             if ev.event_type == STREAM_EOF and self.playing is not None and ev.stream_id in (self.stream_id, 0):
@@ -119,7 +104,7 @@ class _Receiver:
                 log.info("the server asks to reconnect to %s", self.reconnect_request)
                 return
             self._status(cmd)
-            if self.playing is not None and cmd.code in _PLAY_END_CODES:
+            if self.playing is not None and cmd.code in PLAY_END_CODES:
                 self._end_play(cmd.code)
             return
         if cmd.name == "close":
@@ -140,10 +125,10 @@ class _Receiver:
             return False
         if isinstance(ev, DataMessage) and ev.name == "onPlayStatus":
             info = ev.values[1] if len(ev.values) > 1 and isinstance(ev.values[1], dict) else {}
-            if info.get("code") in _PLAY_END_CODES:
+            if info.get("code") in PLAY_END_CODES:
                 self._end_play(info["code"])
             return False
-        if type(ev) is E.Aggregate:
+        if isinstance(ev, E.Aggregate):
             try:
                 subs = M.split_aggregate(ev.message)
             except ProtocolError as exc:
@@ -165,7 +150,7 @@ class _Receiver:
             log.debug("stream ended: %s", reason)
             self.end_reason = reason
             self._ended = True
-            self._queue.put_nowait(_END)
+            self._queue.put_nowait(END_OF_STREAM)
             self._drained.set()
 
     def _finish(self, reason: str, error: BaseException | None) -> None:
@@ -182,5 +167,5 @@ class _Receiver:
         if not self._ended:
             self.end_reason = self.end_reason or reason
             self._ended = True
-            self._queue.put_nowait(_END)
+            self._queue.put_nowait(END_OF_STREAM)
         self._drained.set()

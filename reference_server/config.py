@@ -52,6 +52,9 @@ class Config:
     record_flush_bytes: int = 256 * 1024
     record_queue_bytes: int = 64 * MiB
     uvloop: bool = True
+    # E-RTMP v2 reconnect request: the control socket that triggers one, and the drain on shutdown
+    control_socket: str | None = None
+    drain_timeout: float = 2.0  # seconds a graceful shutdown keeps serving clients it asked to reconnect
 
     @property
     def tls(self) -> bool:
@@ -119,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
            "(default 0.05; 0: once per message)")
     a("--record-flush-interval", type=float)
     a("--no-uvloop", action="store_true", default=None, help="use the default asyncio event loop")
+    a("--control-socket", help="UNIX socket for control requests (an E-RTMP reconnect request to the clients of a "
+                               "stream: python -m reference_server.control)")
+    a("--drain-timeout", type=float, help="on SIGTERM/SIGINT ask every client to reconnect (E-RTMP v2) and keep "
+                                          "serving them for at most this many seconds (default 2; 0: close at once)")
     return p
 
 

@@ -53,7 +53,8 @@ def latest_recording(record_dir: str, app: str, name: str) -> str | None:
 def flv_end(path: str) -> tuple[int, int] | None:
     """(offset after the last complete tag, last timestamp) of an FLV, read with rtmpspec's FLV reader; None if
     the file does not start as an FLV."""
-    from rtmpspec.flv import END, NEED_DATA, FLVHeaderEvent, FLVReader, FLVTag
+    from rtmpspec.flv import FLVHeaderEvent, FLVReader, FLVTag
+    from rtmpspec.sentinels import END, NEED_DATA
 
     r = FLVReader(lenient=True)
     end, last_ts, seen_header = 0, 0, False

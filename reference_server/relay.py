@@ -13,7 +13,7 @@ Chunk once, one write per player per batch
     (:meth:`Connection.chunk_shared`: a Type 0 header built by arithmetic, then Type 3 headers; valid whatever
     the receiver's state), the chunks are joined into one ``bytes``, and that same object is written to every
     player of the group: one ``transport.write`` per player per batch and nothing else per player (the group's
-    :class:`rtmpspec.chunkstream.SharedOutput`, attached to every member's Connection, accounts for the bytes
+    :class:`rtmpspec.chunkwriter.SharedOutput`, attached to every member's Connection, accounts for the bytes
     and the chunk streams once per batch), and no Python object made per player or per message.
 
 Late joiners
@@ -32,6 +32,17 @@ Slow players
     the soft limit for ``player_lag_timeout`` seconds. The burst a late joiner gets is allowed on top of the soft
     limit until the queue drains.
 
+Flow control (RTMP 5.4.3-5.4.5)
+    A player's output stays within the window its client allows unacknowledged (its Set Peer Bandwidth, else the
+    Window Acknowledgement Size we announced). A grouped player costs nothing for it per batch: when it joins its
+    group (and on each of its Acknowledgements) it gets the group's output count at which its window is full, the
+    group keeps the smallest, and only a batch that would cross it looks at the players. Those whose window it
+    would overfill are served alone: they get at most one message past the window (so they have something to
+    acknowledge), the rest waits in order for their Acknowledgement (closed as slow players past
+    ``player_hard_limit``), and they go back to their group when nothing waits and the window has room.
+    A play with a positive duration (RTMP 7.2.2.1) is served alone too and ends with Stream EOF and
+    NetStream.Play.Stop. Multitrack messages nesting another multitrack (E-RTMP v2) are never relayed.
+
 Subscribers
     The relay knows the sessions of publishers and players only through :class:`Subscriber` (id, peer, conn,
     transport, write, close); it imports nothing of the session or the server. Time comes from the ``clock``
@@ -41,15 +52,18 @@ Subscribers
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rtmpspec import control, media
-from rtmpspec.chunkstream import Message, SharedOutput
+from rtmpspec.chunkwriter import SharedOutput
 from rtmpspec.connection import Connection, State
 from rtmpspec.errors import DecodeError, RTMPError
 from rtmpspec.events import UserControl
+from rtmpspec.message_format import Message
 from rtmpspec.messages import CSID_AUDIO, CSID_DATA, CSID_VIDEO, DataMessage, on_status, plain
 
 from . import logs
@@ -76,8 +90,9 @@ class Subscriber(Protocol):
         """Log ``event`` once and close the connection (the session leaves every stream first)."""
 
 
-# kinds of relayed messages
+# kinds of relayed messages (NESTED: a multitrack message nesting another, never relayed, E-RTMP v2)
 AUDIO, AUDIO_SEQ, VIDEO_KEY, VIDEO_SEQ, VIDEO_INTER, DATA = range(6)
+NESTED = -1
 _IS_AUDIO = (True, True, False, False, False, False)
 _IS_VIDEO = (False, False, True, True, True, False)
 _CSID = {8: CSID_AUDIO, 9: CSID_VIDEO}
@@ -105,6 +120,8 @@ def classify(type_id: int, payload: bytes) -> tuple[int, tuple | None]:
     try:
         if type_id == 9:
             tag = media.parse_video_tag(payload)
+            if tag.multitrack_type is not None and any(tr.packet_type == 6 for tr in tag.tracks):
+                return NESTED, None  # E-RTMP v2: the per-track packet type is never Multitrack again
             if tag.is_sequence_header:
                 kind = VIDEO_SEQ
                 hkey = (9, tuple((tr.track_id, tr.packet_type) for tr in tag.tracks))
@@ -115,6 +132,8 @@ def classify(type_id: int, payload: bytes) -> tuple[int, tuple | None]:
                 hkey = (9, "metadata")
         elif type_id == 8 and payload:
             tag = media.parse_audio_tag(payload)
+            if tag.multitrack_type is not None and any(tr.packet_type == 5 for tr in tag.tracks):
+                return NESTED, None
             if tag.is_sequence_header:  # AAC config, E-RTMP SequenceStart / MultichannelConfig (per track)
                 kind = AUDIO_SEQ
                 hkey = (8, tuple((tr.track_id, tr.packet_type) for tr in tag.tracks))
@@ -148,7 +167,8 @@ class Player:
     """One playing message stream of a subscriber."""
 
     __slots__ = ("sub", "conn", "transport", "write", "shared", "msid", "stream", "name", "audio", "video",
-                 "paused", "need_key", "slack", "dropped", "lagging", "lag_since", "over", "fast", "group")
+                 "paused", "need_key", "slack", "dropped", "lagging", "lag_since", "over", "fast", "group",
+                 "stop_at", "windowed", "held", "held_bytes", "duration_ms", "stop_ts", "ended")
 
     def __init__(self, sub: Subscriber, msid: int, name: str) -> None:
         self.sub = sub
@@ -170,10 +190,20 @@ class Player:
         self.over = False  # its queue was above the soft limit (+ slack) when last looked at
         self.fast = True  # takes every message: served with its group
         self.group: Group | None = None
+        # flow control (RTMP 5.4.3-5.4.5): in a group, the group's output count at which the client's window is
+        # full; ``windowed``: it was, the player is served alone (``held``: what waits for its Acknowledgement)
+        self.stop_at = math.inf
+        self.windowed = False
+        self.held: deque[tuple[bytes, int, int]] = deque()  # (chunks, kind, chunk stream id)
+        self.held_bytes = 0
+        self.duration_ms: int | None = None  # play's duration (RTMP 7.2.2.1): stop that long after the first media
+        self.stop_ts: int | None = None
+        self.ended = False
 
     def update(self) -> None:
         """Recompute ``fast`` after a change of what the player wants; moves it in or out of its group."""
-        fast = self.audio and self.video and not self.paused and not self.need_key and not self.over
+        fast = (self.audio and self.video and not self.paused and not self.need_key and not self.over
+                and not self.windowed and self.duration_ms is None)
         if fast is not self.fast:
             stream = self.stream
             if stream is not None:
@@ -181,6 +211,13 @@ class Player:
             self.fast = fast
             if stream is not None:
                 stream.place(self)
+
+    def budget(self) -> float:
+        """RTMP 5.4.3-5.4.5: how many more bytes the client allows unacknowledged (its Set Peer Bandwidth, else
+        the window we asked it to acknowledge); inf: no limit."""
+        conn = self.conn
+        limit = conn.output_limit or conn.our_window
+        return math.inf if not limit else limit - conn.unacknowledged
 
     def wants(self, kind: int) -> bool:
         if self.paused:
@@ -197,12 +234,13 @@ class Group:
     chunked once for all of them and the same bytes written to each; ``out`` accounts for them in every member's
     Connection (attached to it) with no call per player."""
 
-    __slots__ = ("key", "players", "out")
+    __slots__ = ("key", "players", "out", "stop_min")
 
     def __init__(self, key: tuple[int, int]) -> None:
         self.key = key
         self.players: list[Player] = []
         self.out = SharedOutput()
+        self.stop_min = math.inf  # at most the smallest stop_at of the players (lazily raised)
 
 
 class Stream:
@@ -243,6 +281,9 @@ class Stream:
             g.players.append(p)
             p.group = g
             p.conn.attach_shared(g.out)
+            p.stop_at = g.out.bytes + p.budget()
+            if p.stop_at < g.stop_min:
+                g.stop_min = p.stop_at
         else:
             self.alone.append(p)
 
@@ -268,6 +309,10 @@ class Stream:
     def on_media(self, msg: Message) -> None:
         payload = msg.payload
         kind, hkey = classify(msg.type_id, payload)
+        if kind == NESTED:
+            logs.get().event("warning", "nested_multitrack_dropped", stream=self.key, type=msg.type_id,
+                             section="E-RTMP v2 Multitrack")
+            return
         if hkey is not None and (hkey in self.headers or len(self.headers) < MAX_HEADERS):
             self.headers[hkey] = msg
         self.last_ts = msg.timestamp
@@ -352,9 +397,11 @@ class Stream:
         csids = {_CSID.get(m.type_id, CSID_DATA) for m, _ in pending}
         chunked: dict[tuple[int, int], list[bytes]] = {}
         failed: list[tuple[Player, Exception]] = []
-        for key, g in self.groups.items():
+        for key, g in list(self.groups.items()):
             chunks = chunked[key] = _chunk_all(pending, key)
             data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            if g.out.bytes + len(data) > g.stop_min and not self._spill(g, g.out.bytes + len(data)):
+                continue  # every player of the group had its window full: served alone now
             g.out.add(len(data), csids)  # accounted in every member's Connection at once
             for p in g.players:
                 try:
@@ -369,6 +416,61 @@ class Stream:
         for p, exc in failed:
             self.drop(p)
             p.sub.close("internal_error", f"relaying to the player failed: {exc!r}", level="error")
+
+    def _spill(self, g: Group, end: int) -> bool:
+        """Flow control (RTMP 5.4.3-5.4.5): the players of ``g`` whose window the batch ending at ``end`` would
+        overfill leave the group (served alone, held until they acknowledge); False if none is left."""
+        low = math.inf
+        for p in list(g.players):
+            if end > p.stop_at:
+                p.windowed = True
+                p.update()
+            elif p.stop_at < low:
+                low = p.stop_at
+        g.stop_min = low
+        return bool(g.players)
+
+    def acknowledged(self, p: Player) -> None:
+        """The player's client acknowledged: a grouped player's window moves on, a held one gets what waits."""
+        g = p.group
+        if g is not None:
+            p.stop_at = g.out.bytes + p.budget()
+        elif p.windowed or p.held:
+            self.release(p)
+
+    def release(self, p: Player) -> None:
+        """Send held messages while the client's window allows, at most one message past it (then it has
+        something to acknowledge); back to the group once nothing waits and the window has room."""
+        budget = p.budget()
+        out, csids, n = [], set(), 0
+        while p.held and budget > 0:
+            chunk, kind, csid = p.held.popleft()
+            p.held_bytes -= len(chunk)
+            if kind == VIDEO_INTER and p.need_key:
+                p.dropped += 1
+                continue
+            if kind == VIDEO_KEY:
+                p.need_key = False
+            out.append(chunk)
+            csids.add(csid)
+            n += len(chunk)
+            budget -= len(chunk)
+        if out and not (p.transport.is_closing() or p.conn.state in _GONE):
+            p.transport.writelines(out)
+            p.shared(n, csids)
+        if not p.held and p.windowed:
+            limit = p.conn.output_limit or p.conn.our_window
+            if not limit or p.budget() * 2 > limit:
+                p.windowed = False
+                p.update()
+
+    def _end_play(self, p: Player) -> None:
+        """The play's duration is over (RTMP 7.2.2.1): Stream EOF and NetStream.Play.Stop, nothing more."""
+        p.ended = True
+        s = p.sub
+        s.write(s.conn.send(UserControl(control.STREAM_EOF, stream_id=p.msid))
+                + s.conn.send(on_status("NetStream.Play.Stop", f"Stopped playing {self.name}.", msid=p.msid,
+                                        details=self.name)))
 
     def _check(self) -> None:
         """The amortised look at every grouped player's queue (each ``player_check_interval`` seconds)."""
@@ -429,8 +531,18 @@ class Stream:
             chunks = chunked[key] = _chunk_all(pending, key)
         out = []
         csids = set()
+        kinds = []
         for i, (msg, kind) in enumerate(pending):
-            if not p.wants(kind):
+            if not p.wants(kind) or p.ended:
+                continue
+            if p.duration_ms is not None and kind != DATA:
+                if p.stop_ts is None:
+                    p.stop_ts = msg.timestamp + p.duration_ms
+                elif (msg.timestamp - p.stop_ts) & 0xFFFFFFFF < 0x80000000 and msg.timestamp != p.stop_ts:
+                    self._end_play(p)
+                    break
+            if p.held:  # flow control: what waits is sent in order, dropping decided when it is released
+                kinds.append((chunks[i], kind, _CSID.get(msg.type_id, CSID_DATA)))
                 continue
             if kind == VIDEO_INTER:
                 if over or p.need_key:
@@ -445,11 +557,28 @@ class Stream:
                 p.need_key = False
             out.append(chunks[i])
             csids.add(_CSID.get(msg.type_id, CSID_DATA))
+            kinds.append((chunks[i], kind, _CSID.get(msg.type_id, CSID_DATA)))
         p.over = over
-        p.update()
+        n = sum(map(len, out))
+        if p.held or (n and n > p.budget()):  # the client's window is full (RTMP 5.4.3-5.4.5): hold
+            p.windowed = True
+            for item in kinds:
+                p.held.append(item)
+                p.held_bytes += len(item[0])
+            if p.held_bytes > cfg.player_hard_limit:  # a player that does not acknowledge is a slow player
+                p.sub.close("slow_player", f"{p.held_bytes} bytes queued for a player that does not acknowledge "
+                            f"(window {p.conn.output_limit or p.conn.our_window})", level="warning",
+                            dropped=p.dropped)
+                p.held.clear()
+                p.held_bytes = 0
+                return
+            self.release(p)
+            p.update()
+            return
         if out:
             t.writelines(out)
-            p.shared(sum(map(len, out)), csids)
+            p.shared(n, csids)
+        p.update()  # after the write: a player going back to its group counts its window from here
 
     # -- players --------------------------------------------------------------------------------------------
     def add_player(self, p: Player) -> None:
@@ -498,6 +627,9 @@ class Stream:
         p.slack = len(data)
         if data:
             p.sub.write(data)
+            if p.group is not None:  # the burst counts against the client's window too
+                p.stop_at = p.group.out.bytes + p.budget()
+                p.group.stop_min = min(p.group.stop_min, p.stop_at)
 
     def notify_players(self, code: str, description: str, *, eof: bool = False, begin: bool = False) -> None:
         for p in list(self.players):

@@ -1,4 +1,4 @@
-"""The asyncio server: accepts connections (one :class:`Session` each), runs the timers (handshake and idle
+"""The asyncio server: accepts connections (one :class:`ServerSession` each), runs the timers (handshake and idle
 timeouts, idle pings, recording flushes) and shuts down cleanly.
 
 Shutdown (SIGINT/SIGTERM): stop accepting; every publisher is unpublished, so players get StreamEOF +
@@ -15,7 +15,7 @@ from . import logs
 from .config import Config
 from .recorder import Recorder
 from .relay import Relay
-from .session import Session, SessionRegistry
+from .session import ServerSession, SessionRegistry
 
 
 class Server:
@@ -38,11 +38,11 @@ class Server:
         return ctx
 
     @property
-    def sessions(self) -> set[Session]:
+    def sessions(self) -> set[ServerSession]:
         return self.registry.sessions
 
-    def _session(self) -> Session:
-        return Session(self.cfg, self.relay, self.registry, self.clock)
+    def _session(self) -> ServerSession:
+        return ServerSession(self.cfg, self.relay, self.registry, self.clock)
 
     async def start(self) -> tuple[str, int]:
         loop = asyncio.get_running_loop()

@@ -30,17 +30,21 @@ from collections.abc import Callable
 from typing import Any
 
 from rtmpspec import control, events, media
-from rtmpspec.connection import NEED_DATA, Connection, Role, State
+from rtmpspec.connection import Connection, Role, State
 from rtmpspec.errors import DecodeError, ProtocolError
-from rtmpspec.messages import Command, DataMessage, on_status, plain, split_aggregate
+from rtmpspec.message_format import MessageType
+from rtmpspec.messages import Command, DataMessage, error, on_status, plain, result, split_aggregate
+from rtmpspec.sentinels import NEED_DATA
 
 from . import logs
 from .config import Config, valid_name
 from .ingest import InputBatcher
 from .recorder import Recorder, latest_recording, record_path
 from .relay import Player, Relay, Stream
+from .sharedobjects import SharedObjects
 
 _ids = itertools.count(1)
+_MEDIA = (events.Video, events.Audio)
 FMS_VERSION = "FMS/3,0,1,123"
 CLOSE_GRACE = 1.0
 MAX_STREAMS = 256  # message streams per connection (createStream, play, publish)
@@ -59,13 +63,14 @@ class SessionRegistry:
     the one read buffer the event loop reads every connection into (each read is handled before the next)."""
 
     def __init__(self) -> None:
-        self.sessions: set[Session] = set()
+        self.sessions: set[ServerSession] = set()
         self.recorders: set[Recorder] = set()
         self.stopping = False
+        self.shared_objects = SharedObjects()  # RTMP 7.1.3, per application
         self.read_buffer = memoryview(bytearray(READ_BUFFER))
 
 
-class Session(asyncio.BufferedProtocol):
+class ServerSession(asyncio.BufferedProtocol):
     def __init__(self, cfg: Config, relay: Relay, registry: SessionRegistry, clock: Callable[[], float]) -> None:
         self.cfg = cfg
         self.relay = relay
@@ -80,8 +85,8 @@ class Session(asyncio.BufferedProtocol):
         # RTMP 5.4.1: Set Chunk Size up to 2147483647 is valid (sizes above 16777215 are all equivalent); a chunk
         # never exceeds its message, which max_message_size bounds, so accepting them allocates nothing extra
         self.conn = Connection(Role.SERVER, now=now, max_message_size=self.cfg.max_message_size,
-                               max_chunk_size=0x7FFFFFFF)
-        self.created = now
+                               max_chunk_size=0x7FFFFFFF, handshake_timeout=cfg.handshake_timeout,
+                               idle_timeout=cfg.idle_timeout)
         self.closing = False
         self.app: str | None = None
         self.object_encoding = 0
@@ -89,7 +94,6 @@ class Session(asyncio.BufferedProtocol):
         self.created_streams: set[int] = set()
         self.publishing: dict[int, Stream] = {}
         self.playing: dict[int, Player] = {}
-        self.last_ping = 0.0
         self.last_state = State.HANDSHAKE
         self.log = logs.get()
 
@@ -209,6 +213,7 @@ class Session(asyncio.BufferedProtocol):
             self.loop.call_later(CLOSE_GRACE, t.abort)
 
     def _cleanup(self) -> None:
+        self.registry.shared_objects.leave(self)
         for msid in list(self.playing):
             self._stop_play(msid)
         self.stop_publishing()
@@ -220,44 +225,38 @@ class Session(asyncio.BufferedProtocol):
 
     # -- timers (called by the server's tick) ---------------------------------------------------------------
     def tick(self, now: float) -> None:
+        """The server's periodic look: input batching, players that lag, then the Connection's own deadlines
+        (handshake + connect, idle, pings: :meth:`Connection.handle_timer`)."""
         if self.closing:
             return
-        st = self.conn.state
-        if st in (State.HANDSHAKE, State.AWAIT_CONNECT, State.CONNECT_PENDING):
-            if now - self.created > self.cfg.handshake_timeout:
-                self.close("handshake_timeout", f"no handshake + connect within {self.cfg.handshake_timeout}s",
-                           level="warning", state=st.value)
-            return
-        if self.publishing or self.batcher.target > 1:
-            self.batcher.tune(self.conn.bytes_received, bool(self.publishing))
-        for p in list(self.playing.values()):
-            if p.lagging:
-                queued = self.transport.get_write_buffer_size()
-                if queued <= self.cfg.player_soft_limit:
-                    p.lagging = False
-                elif now - p.lag_since > self.cfg.player_lag_timeout:
-                    self.close("slow_player", f"{queued} bytes queued for the player for more than "
-                               f"{self.cfg.player_lag_timeout}s", level="warning", dropped=p.dropped)
-                    return
-        idle = now - self.conn.last_receive
-        if idle > self.cfg.idle_timeout:
-            self.close("idle_timeout", f"nothing received for {idle:.1f}s", level="warning")
-        elif idle > self.cfg.idle_timeout / 2 and now - self.last_ping > self.cfg.idle_timeout / 4 \
-                and st is State.CONNECTED:
-            self.last_ping = now
-            self.send(events.UserControl(control.PING_REQUEST, timestamp=int(now * 1000) & 0xFFFFFFFF))
+        conn = self.conn
+        if conn.state is State.CONNECTED or conn.state is State.REJECTED:
+            if self.publishing or self.batcher.target > 1:
+                self.batcher.tune(conn.bytes_received, bool(self.publishing))
+            for p in list(self.playing.values()):
+                if p.lagging:
+                    queued = self.transport.get_write_buffer_size()
+                    if queued <= self.cfg.player_soft_limit:
+                        p.lagging = False
+                    elif now - p.lag_since > self.cfg.player_lag_timeout:
+                        self.close("slow_player", f"{queued} bytes queued for the player for more than "
+                                   f"{self.cfg.player_lag_timeout}s", level="warning", dropped=p.dropped)
+                        return
+        conn.handle_timer(now)
+        while not self.closing and (ev := conn.next_event()) is not NEED_DATA:
+            self.handle(ev)
+        self.write(b"")  # a ping the Connection queued
 
     # -- events ---------------------------------------------------------------------------------------------
-    def handle(self, ev: Any) -> None:
-        t = type(ev)
-        if t is events.Video or t is events.Audio:
+    def handle(self, ev: events.Event) -> None:
+        if isinstance(ev, _MEDIA):  # audio and video first: most of what a publisher sends
             s = self.publishing.get(ev.message.msid)
             if s is not None:
                 s.on_media(ev.message)
             return
-        if t is Command:
+        if isinstance(ev, Command):
             self.command(ev)
-        elif t is DataMessage:
+        elif isinstance(ev, DataMessage):
             s = self.publishing.get(ev.msid)
             if s is not None:
                 s.on_data(ev)
@@ -270,18 +269,31 @@ class Session(asyncio.BufferedProtocol):
                     raise ProtocolError(exc.what, offset=self.conn.reader.offset, field=exc.field,
                                         section=exc.section or "RTMP 7.1.6") from exc
                 for m in subs:
-                    if m.type_id in (8, 9):
+                    if m.type_id == MessageType.AUDIO or m.type_id == MessageType.VIDEO:
                         s.on_media(m)
+        elif isinstance(ev, events.Acknowledgement):
+            for p in list(self.playing.values()):  # flow control (RTMP 5.4.3-5.4.5): the window moves on
+                if p.stream is not None:
+                    p.stream.acknowledged(p)
         elif isinstance(ev, events.HandshakeDone):
             self.ev("debug", "handshake_done", digest=ev.digest, peer_version=ev.peer_version, echo_ok=ev.echo_ok)
         elif isinstance(ev, events.ConnectionClosed):
             self.close("peer_closed", None if ev.clean else "in the middle of a message or the handshake",
                        level="info" if ev.clean else "warning", clean=ev.clean)
+        elif isinstance(ev, events.Timeout):
+            if ev.what == "handshake":
+                self.close("handshake_timeout", f"no handshake + connect within {self.cfg.handshake_timeout}s",
+                           level="warning", state=ev.state)
+            else:
+                self.close("idle_timeout", f"nothing received for {ev.seconds:.1f}s", level="warning")
         elif isinstance(ev, events.UserControl):
             if ev.event_type == control.SET_BUFFER_LENGTH:
                 self.ev("debug", "set_buffer_length", stream_id=ev.stream_id, ms=ev.buffer_length)
         elif isinstance(ev, events.OtherMessage):
-            self.ev("debug", "ignored_message", type=ev.message.type_id, msid=ev.message.msid)
+            if ev.message.type_id in (16, 19) and self.app is not None:  # RTMP 7.1.3 shared objects
+                self.registry.shared_objects.on_message(self, ev.message)
+            else:
+                self.ev("debug", "ignored_message", type=ev.message.type_id, msid=ev.message.msid)
 
     def command(self, cmd: Command) -> None:
         name = cmd.name
@@ -292,9 +304,8 @@ class Session(asyncio.BufferedProtocol):
             return  # answers to our pings/calls, bandwidth probes, FCSubscribe (nginx-rtmp ignores it too)
         elif cmd.transaction_id != 0:
             self.ev("info", "unknown_command", command=name, tid=cmd.transaction_id)
-            self.send(Command("_error", cmd.transaction_id, None,
-                              ({"level": "error", "code": "NetConnection.Call.Failed",
-                                "description": f"unknown command {name!r}"},), amf3=cmd.amf3))
+            self.send(error(cmd.transaction_id, "NetConnection.Call.Failed", f"unknown command {name!r}",
+                            amf3=cmd.amf3))
         else:
             self.ev("debug", "unknown_command", command=name, tid=0)
 
@@ -310,9 +321,8 @@ class Session(asyncio.BufferedProtocol):
         app = _stream_name(obj.get("app", "")) or ""
         app = app.strip("/")
         if app not in self.cfg.apps or not valid_name(app):
-            self.send(Command("_error", cmd.transaction_id, None,
-                              ({"level": "error", "code": "NetConnection.Connect.Rejected",
-                                "description": f"application {app[:200]!r} is not served here"},), amf3=cmd.amf3))
+            self.send(error(cmd.transaction_id, "NetConnection.Connect.Rejected",
+                            f"application {app[:200]!r} is not served here", amf3=cmd.amf3))
             self.close("connect_rejected", f"application {app[:200]!r} not in {self.cfg.apps}", level="warning")
             return
         self.app = app
@@ -325,16 +335,15 @@ class Session(asyncio.BufferedProtocol):
         info = {"level": "status", "code": "NetConnection.Connect.Success",
                 "description": "Connection succeeded.", "objectEncoding": float(self.object_encoding)}
         self.send(events.WindowAckSize(cfg.window_ack_size), events.SetPeerBandwidth(cfg.peer_bandwidth, 2),
-                  events.SetChunkSize(cfg.chunk_size),
-                  Command("_result", cmd.transaction_id, props, (info,), amf3=cmd.amf3))
+                  events.SetChunkSize(cfg.chunk_size), events.UserControl(control.STREAM_BEGIN, stream_id=0),
+                  result(cmd.transaction_id, props, info, amf3=cmd.amf3))
         self.ev("info", "connect", app=app, tcUrl=obj.get("tcUrl"), flashVer=obj.get("flashVer"),
                 objectEncoding=self.object_encoding)
 
     def on_create_stream(self, cmd: Command) -> None:
         if len(self.created_streams) >= MAX_STREAMS:
-            self.send(Command("_error", cmd.transaction_id, None,
-                              ({"level": "error", "code": "NetConnection.Call.Failed",
-                                "description": f"more than {MAX_STREAMS} streams"},), amf3=cmd.amf3))
+            self.send(error(cmd.transaction_id, "NetConnection.Call.Failed", f"more than {MAX_STREAMS} streams",
+                            amf3=cmd.amf3))
             return
         sid = self.next_stream_id
         self.next_stream_id += 1
@@ -439,8 +448,16 @@ class Session(asyncio.BufferedProtocol):
 
     # -- NetStream: play ------------------------------------------------------------------------------------
     def on_play(self, cmd: Command) -> None:
+        """RTMP 7.2.2.1: name, start (-2 live or recorded, -1 live only), duration (positive: that many seconds;
+        other negatives mean -1), reset (Play.Reset only when set; absent counts as set, ActionScript's default)."""
         name = _stream_name(cmd.args[0] if cmd.args else None)
-        self._play(cmd.msid, name)
+        args = [plain(a) for a in cmd.args[1:4]]
+        num = [a if isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a) else None
+               for a in args[:2]] + [None, None]
+        start = num[0] if num[0] is not None else -2
+        duration = num[1] if num[1] is not None else -1
+        reset = args[2] if len(args) > 2 else None
+        self._play(cmd.msid, name, start=start, duration=duration, reset=reset is None or bool(reset))
 
     def on_play2(self, cmd: Command) -> None:
         params = plain(cmd.args[0]) if cmd.args else None
@@ -456,7 +473,8 @@ class Session(asyncio.BufferedProtocol):
                    length=len(name) if isinstance(name, str) else None)
         return True
 
-    def _play(self, msid: int, name: str | None) -> None:
+    def _play(self, msid: int, name: str | None, *, start: float = -2, duration: float = -1,
+              reset: bool = True) -> None:
         if self._bad_name(msid, name, "NetStream.Play.StreamNotFound", "play"):
             return
         if msid == 0:
@@ -468,11 +486,19 @@ class Session(asyncio.BufferedProtocol):
         elif len(self.playing) + len(self.publishing) >= MAX_STREAMS:
             self.status(msid, "NetStream.Play.Failed", f"more than {MAX_STREAMS} streams", level="error")
             return
+        live = self.relay.streams.get(f"{self.app}/{name}")
+        if start == -1 and (live is None or live.publisher is None):  # live only, and nobody publishes it
+            self.status(msid, "NetStream.Play.StreamNotFound", f"{name} is not being published.", level="error",
+                        details=name)
+            return
         stream = self.relay.get(self.app, name)
         p = Player(self, msid, name)
+        if duration > 0:  # RTMP 7.2.2.1: play that many seconds of the stream
+            p.duration_ms = int(duration * 1000)
         self.playing[msid] = p
         self.send(events.UserControl(control.STREAM_BEGIN, stream_id=msid))
-        self.status(msid, "NetStream.Play.Reset", f"Playing and resetting {name}.", details=name)
+        if reset:
+            self.status(msid, "NetStream.Play.Reset", f"Playing and resetting {name}.", details=name)
         self.status(msid, "NetStream.Play.Start", f"Started playing {name}.", details=name)
         self.send(DataMessage(("|RtmpSampleAccess", True, True), msid))
         stream.add_player(p)
@@ -500,11 +526,9 @@ class Session(asyncio.BufferedProtocol):
         else:
             p.paused = False
             self.status(cmd.msid, "NetStream.Unpause.Notify", f"Unpaused live stream {p.name}.")
-            if p.stream is not None and p.stream.publisher is not None:
-                p.stream.flush()
-                p.stream.burst(p)
-            else:
-                p.need_key = True
+            # RTMP 7.2.2.8: after the unpause only messages newer than the pause: the stream goes on from its next
+            # keyframe (the cached GOP started before the pause)
+            p.need_key = True
             p.update()
 
     def on_seek(self, cmd: Command) -> None:
@@ -513,34 +537,45 @@ class Session(asyncio.BufferedProtocol):
     def on_receive_audio(self, cmd: Command) -> None:
         p = self._player(cmd)
         if p is not None:
-            p.audio = bool(plain(cmd.args[0])) if cmd.args else True
+            want = bool(plain(cmd.args[0])) if cmd.args else True
+            resumed = want and not p.audio
+            p.audio = want
             p.update()
+            if resumed:  # RTMP 7.2.2.4: true is answered with Seek.Notify and Play.Start (false: nothing)
+                self._resume_statuses(p)
 
     def on_receive_video(self, cmd: Command) -> None:
         p = self._player(cmd)
         if p is not None:
             want = bool(plain(cmd.args[0])) if cmd.args else True
-            if want and not p.video:
+            resumed = want and not p.video
+            if resumed:
                 p.need_key = True
             p.video = want
             p.update()
+            if resumed:  # RTMP 7.2.2.5
+                self._resume_statuses(p)
+
+    def _resume_statuses(self, p: Player) -> None:
+        self.status(p.msid, "NetStream.Seek.Notify", f"Resumed {p.name}.", details=p.name)
+        self.status(p.msid, "NetStream.Play.Start", f"Started playing {p.name}.", details=p.name)
 
 
 _HANDLERS = {
-    "connect": Session.on_connect,
-    "createStream": Session.on_create_stream,
-    "close": Session.on_close,
-    "releaseStream": Session.on_release_stream,
-    "FCPublish": Session.on_fc_publish,
-    "FCUnpublish": Session.on_fc_unpublish,
-    "getStreamLength": Session.on_get_stream_length,
-    "deleteStream": Session.on_delete_stream,
-    "closeStream": Session.on_close_stream,
-    "publish": Session.on_publish,
-    "play": Session.on_play,
-    "play2": Session.on_play2,
-    "pause": Session.on_pause,
-    "seek": Session.on_seek,
-    "receiveAudio": Session.on_receive_audio,
-    "receiveVideo": Session.on_receive_video,
+    "connect": ServerSession.on_connect,
+    "createStream": ServerSession.on_create_stream,
+    "close": ServerSession.on_close,
+    "releaseStream": ServerSession.on_release_stream,
+    "FCPublish": ServerSession.on_fc_publish,
+    "FCUnpublish": ServerSession.on_fc_unpublish,
+    "getStreamLength": ServerSession.on_get_stream_length,
+    "deleteStream": ServerSession.on_delete_stream,
+    "closeStream": ServerSession.on_close_stream,
+    "publish": ServerSession.on_publish,
+    "play": ServerSession.on_play,
+    "play2": ServerSession.on_play2,
+    "pause": ServerSession.on_pause,
+    "seek": ServerSession.on_seek,
+    "receiveAudio": ServerSession.on_receive_audio,
+    "receiveVideo": ServerSession.on_receive_video,
 }

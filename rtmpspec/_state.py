@@ -91,6 +91,11 @@ for _role in Role:
             TABLE[(_role, _state, I.RECV_EOF)] = S.CLOSED
             TABLE[(_role, _state, I.CLOSE)] = S.CLOSED
     TABLE[(_role, S.CLOSED, I.SEND_CONTROL)] = S.CLOSED  # harmless: nothing will be written
+    # bytes that were in flight when we closed are not the peer's fault: discarded, no event
+    for _i in (I.RECV_COMMAND, I.RECV_CONTROL, I.RECV_DATA, I.RECV_MEDIA, I.RECV_OTHER):
+        TABLE[(_role, S.CLOSED, _i)] = S.CLOSED
+    TABLE[(_role, S.ERROR, I.CLOSE)] = S.ERROR  # the shell closes a poisoned connection; it stays poisoned
+TABLE[(V, S.CLOSED, I.RECV_CONNECT)] = S.CLOSED
 
 SECTION = {
     I.RECV_CONNECT: "RTMP 7.2.1.1",
@@ -103,22 +108,3 @@ SECTION = {
 def transition(role: Role, state: State, inp: Input) -> State | None:
     """Next state, or None when ``inp`` is not allowed in ``state``."""
     return TABLE.get((role, state, inp))
-
-
-class StateMachine:
-    """Applies the table; the first input not in it poisons the machine (state ERROR)."""
-
-    def __init__(self, role: Role, state: State = State.HANDSHAKE) -> None:
-        self.role = role
-        self.state = state
-
-    def process(self, inp: Input) -> State:
-        if self.state is State.ERROR:
-            raise RuntimeError("state machine is poisoned by an earlier error")
-        nxt = transition(self.role, self.state, inp)
-        if nxt is None:
-            bad = self.state
-            self.state = State.ERROR
-            raise KeyError(f"{inp.value} not allowed in {bad.value} ({self.role.value})")
-        self.state = nxt
-        return nxt

@@ -1,36 +1,101 @@
 """Sans-I/O RTMP connection (h11 style) for either role.
 
-    conn = Connection(Role.SERVER)
-    conn.receive_data(data, now)           # b"" means the peer closed
+    conn = Connection(Role.SERVER, now=clock(), idle_timeout=60)
+    conn.receive_data(data, now)            # b"" means the peer closed
     while (ev := conn.next_event()) is not NEED_DATA: ...
-    sock.write(conn.data_to_send())         # handshake replies, acknowledgements, ping responses
+    sock.write(conn.data_to_send())         # handshake replies, acknowledgements, ping requests and responses
     sock.write(conn.send(some_event))       # what the application decided to send
+    conn.handle_timer(now)                  # at conn.next_timer() (or on any tick): deadlines and pings
 
 The connection runs the handshake (RTMP 5.2), the chunk stream (5.3), applies protocol control messages (5.4),
-sends Acknowledgements when the peer's window is reached (5.4.3), answers pings (7.1.7) and types every
-message. The session state machine lives in :mod:`rtmpspec._state`; input it does not allow raises
-:class:`ProtocolError` and poisons the connection. No sockets, no clocks: time is passed in.
+sends Acknowledgements when the peer's window is reached (5.4.3), answers pings (7.1.7), sends pings to a quiet
+peer and ends a connection that stays silent or never completes handshake + connect (:meth:`handle_timer`), and
+types every message. The session state machine lives in :mod:`rtmpspec._state`; input it does not allow raises
+:class:`ProtocolError` and poisons the connection. No sockets, no clocks: time is passed in (seconds, any
+monotonic clock), also to the handshake (the time fields of C1/S1 and C2/S2, RTMP 5.2.3-5.2.4).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections import deque
 
 from . import control, events
+from . import handshake as hs
 from ._state import SECTION, Input, Role, State, transition
-from .chunkstream import NEED_DATA, ChunkReader, ChunkWriter, Message, SharedOutput, chunk_message
+from .chunkreader import ChunkReader
+from .chunkwriter import ChunkWriter, SharedOutput, chunk_message
 from .errors import DecodeError, LocalProtocolError, ProtocolError
-from .messages import COMMAND_TYPES, DATA_TYPES, Command, DataMessage, MessageType
+from .message_format import (
+    COMMAND_TYPES,
+    CONTROL_TYPES,
+    CSID_CONTROL,
+    DATA_TYPES,
+    MEDIA_TYPES,
+    Message,
+    MessageType,
+)
+from .messages import Command, DataMessage
+from .sentinels import NEED_DATA, NeedData
 
-__all__ = ["Connection", "Role", "State", "NEED_DATA"]
+__all__ = ["Connection", "Role", "State", "AckWindow", "control_message", "NEED_DATA"]
 
-_MEDIA = (MessageType.AUDIO, MessageType.VIDEO, MessageType.AGGREGATE)  # 8, 9, 22
-_CONTROL_TYPES = (1, 2, 3, 4, 5, 6)
+_T = MessageType
+_SETUP_STATES = (State.HANDSHAKE, State.AWAIT_CONNECT, State.READY, State.CONNECT_PENDING)
 
 
 def _same_tid(a: float | None, b: float | None) -> bool:
     """Transaction ids are AMF0 numbers: a NaN id (sent by a peer) must still match itself (RTMP 7.2.1.1)."""
     return a == b or (a != a and b != b)
+
+
+def _ms(now: float) -> int:
+    """RTMP's 32-bit millisecond time (RTMP 5.2.3) of a time in seconds."""
+    return int(now * 1000) & 0xFFFFFFFF
+
+
+class AckWindow:
+    """RTMP 5.4.3: acknowledge once the peer's window of bytes (its Window Acknowledgement Size, 5.4.4) has arrived
+    since the last acknowledgement. Used by :class:`Connection` and by shells that read with a bare
+    :class:`~rtmpspec.chunkreader.ChunkReader` (the battery's driver)."""
+
+    __slots__ = ("size", "acked")
+
+    def __init__(self) -> None:
+        self.size: int | None = None  # the peer asked us to acknowledge every ``size`` bytes
+        self.acked = 0  # the sequence number we acknowledged last
+
+    def due(self, received: int) -> int | None:
+        """The sequence number to acknowledge now (``received``), or None when no acknowledgement is due."""
+        if self.size and received - self.acked >= self.size:
+            self.acked = received
+            return received
+        return None
+
+
+def control_message(ev: events.Event) -> Message:
+    """The protocol control or user control message (chunk stream 2, message stream 0: RTMP 5.4) for a control
+    event, its payload built by the :mod:`rtmpspec.control` schemas."""
+    if isinstance(ev, events.SetChunkSize):
+        return Message(_T.SET_CHUNK_SIZE, control.build_set_chunk_size(ev.size), 0, 0, CSID_CONTROL)
+    if isinstance(ev, events.Abort):
+        return Message(_T.ABORT, control.build_abort(ev.csid), 0, 0, CSID_CONTROL)
+    if isinstance(ev, events.Acknowledgement):
+        return Message(_T.ACKNOWLEDGEMENT, control.build_ack(ev.sequence), 0, 0, CSID_CONTROL)
+    if isinstance(ev, events.WindowAckSize):
+        return Message(_T.WINDOW_ACK_SIZE, control.build_window_ack_size(ev.size), 0, 0, CSID_CONTROL)
+    if isinstance(ev, events.SetPeerBandwidth):
+        return Message(_T.SET_PEER_BANDWIDTH, control.build_set_peer_bandwidth(ev.size, ev.limit_type), 0, 0,
+                       CSID_CONTROL)
+    if isinstance(ev, events.UserControl):
+        if ev.data:
+            payload = control.build_user_control(ev.event_type, data=ev.data)
+        else:
+            fields = {k: v for k, v in (("streamID", ev.stream_id), ("bufferLength", ev.buffer_length),
+                                        ("timestamp", ev.timestamp)) if v is not None}
+            payload = control.build_user_control(ev.event_type, **fields) if fields else \
+                control.build_user_control(ev.event_type, data=b"")
+        return Message(_T.USER_CONTROL, payload, 0, 0, CSID_CONTROL)
+    raise LocalProtocolError(f"cannot send {type(ev).__name__}")
 
 
 class Connection:
@@ -48,6 +113,9 @@ class Connection:
         auto_ack: bool = True,
         auto_pong: bool = True,
         auto_window_reply: bool = True,
+        handshake_timeout: float | None = None,
+        idle_timeout: float | None = None,
+        ping: bool = True,
         rng=None,
     ) -> None:
         self.role = role
@@ -58,42 +126,48 @@ class Connection:
         self.auto_ack = auto_ack
         self.auto_pong = auto_pong
         self.auto_window_reply = auto_window_reply
+        self.handshake_timeout = handshake_timeout  # handshake + connect within this (server and client)
+        self.idle_timeout = idle_timeout  # nothing received for this long: the connection ends
+        self.ping = ping  # ping a quiet peer (half the idle timeout without input, then every quarter)
+        self.last_ping = 0.0
         self.reader = ChunkReader(max_message_size=max_message_size, max_chunk_streams=max_chunk_streams,
                                   max_chunk_size=max_chunk_size, strict=strict)
         self.writer = ChunkWriter()
         self._shared: SharedOutput | None = None  # see attach_shared
         self._shared_mark = 0
         self._out = bytearray()
+        self._events: deque[events.Event] = deque()  # made by handle_timer, returned first by next_event
         self._error: Exception | None = None
         self._eof = False
         self._closed_reported = False
-        self._hs = None
+        self._hs: hs.HandshakeServer | hs.HandshakeClient | None = None
         self._peer_version = 0
         self._peer_digest = False
         if handshake:
-            from . import handshake as hs
-
             # bytes after C2/S2 in the same read are the chunk stream: allow a whole first message (the chunk
             # reader bounds them from then on)
             leftover = max(65536, max_message_size + 4096)
-            if role is Role.SERVER:
-                self._hs = hs.HandshakeServer(digest=digest, rng=rng, max_leftover=leftover)
-            else:
-                self._hs = hs.HandshakeClient(digest=digest, rng=rng, max_leftover=leftover)
+            cls = hs.HandshakeServer if role is Role.SERVER else hs.HandshakeClient
+            self._hs = cls(digest=digest, rng=rng, max_leftover=leftover, now_ms=_ms(now))
             self._out += self._hs.data_to_send()
         else:
             self.state = State.AWAIT_CONNECT if role is Role.SERVER else State.READY
         # acknowledgement bookkeeping (RTMP 5.4.3/5.4.4)
-        self.peer_window: int | None = None  # the peer asked us to acknowledge every N bytes
+        self.ack_window = AckWindow()  # the peer asked us to acknowledge every N bytes
         self.our_window: int | None = None  # we asked the peer to acknowledge every N bytes
-        self._last_ack_sent = 0
         self.last_ack_received: int | None = None
-        self.peer_bandwidth: tuple[int, int] | None = None
+        self.peer_bandwidth: tuple[int, int] | None = None  # the last Set Peer Bandwidth in force: size, type
+        self.output_limit: int | None = None  # RTMP 5.4.5: the most we may have sent unacknowledged
         self._connect_tid: float | None = None
         self.connect_command: Command | None = None
         self.handshake_info: events.HandshakeDone | None = None
 
     # -- properties ---------------------------------------------------------------------------------------
+    @property
+    def peer_window(self) -> int | None:
+        """The window the peer asked us to acknowledge (its Window Acknowledgement Size, RTMP 5.4.4)."""
+        return self.ack_window.size
+
     @property
     def bytes_received(self) -> int:
         return self.reader.bytes_received
@@ -106,9 +180,11 @@ class Connection:
 
     @property
     def unacknowledged(self) -> int:
-        """Bytes we sent that the peer has not acknowledged (modulo 2**32 sequence numbers)."""
+        """Bytes we sent that the peer has not acknowledged (modulo 2**32 sequence numbers). A peer whose count
+        includes the handshake can acknowledge more than the chunk stream carried: then nothing is outstanding."""
         acked = self.last_ack_received or 0
-        return (self.bytes_sent - acked) & 0xFFFFFFFF
+        d = (self.bytes_sent - acked) & 0xFFFFFFFF
+        return 0 if d >= 0x80000000 else d
 
     @property
     def their_chunk_size(self) -> int:
@@ -127,9 +203,11 @@ class Connection:
         if not data:
             self._eof = True
             return
+        if self.state is State.CLOSED:
+            return  # in flight when we closed: discarded (the state table), never buffered
         if self.state is State.HANDSHAKE:
             try:
-                self._hs.receive_data(data)
+                self._hs.receive_data(data, now_ms=None if now is None else _ms(now))
             except ProtocolError as exc:  # poison the connection too, not only the handshake (h11 style)
                 self._error = exc
                 self.state = State.ERROR
@@ -142,18 +220,18 @@ class Connection:
         self._maybe_ack()
 
     def _maybe_ack(self) -> None:
-        """RTMP 5.4.3: acknowledge once the peer's window of bytes has arrived since the last acknowledgement
-        (checked when bytes arrive and when the window is set, so a window that arrives together with the data
-        it covers is honoured at once)."""
-        if self.auto_ack and self.peer_window:
-            received = self.reader.bytes_received
-            if received - self._last_ack_sent >= self.peer_window:
-                self._last_ack_sent = received
-                self._queue(Message(control.ACKNOWLEDGEMENT, control.build_ack(received), 0, 0, 2))
+        """RTMP 5.4.3: acknowledge once the peer's window of bytes has arrived (checked when bytes arrive and when
+        the window is set, so a window that arrives together with the data it covers is honoured at once)."""
+        if self.auto_ack:
+            seq = self.ack_window.due(self.reader.bytes_received)
+            if seq is not None:
+                self._queue(control_message(events.Acknowledgement(seq)))
 
-    def next_event(self) -> Any:
+    def next_event(self) -> events.Event | NeedData:
         if self._error is not None:
             raise self._error
+        if self._events:
+            return self._events.popleft()
         try:
             return self._next_event()
         except ProtocolError as exc:
@@ -161,7 +239,7 @@ class Connection:
             self.state = State.ERROR
             raise
 
-    def _next_event(self):
+    def _next_event(self) -> events.Event | NeedData:
         if self.state is State.HANDSHAKE:
             return self._handshake_event()
         if self.state is State.CLOSED:
@@ -170,19 +248,17 @@ class Connection:
         if msg is NEED_DATA:
             if self._eof and not self._closed_reported:
                 self._closed_reported = True
-                clean = self.reader.pending == 0 and self.reader._held == 0
+                clean = self.reader.pending == 0 and self.reader.held == 0
                 self._advance(Input.RECV_EOF, None)
                 return events.ConnectionClosed(clean=clean)
             return NEED_DATA
         return self._dispatch(msg)
 
-    def _handshake_event(self):
-        from . import handshake as hs
-
+    def _handshake_event(self) -> events.Event | NeedData:
         while True:
             ev = self._hs.next_event()
             self._out += self._hs.data_to_send()
-            if ev is hs.NEED_DATA or ev is hs.PAUSED:
+            if ev is NEED_DATA or ev is hs.PAUSED:
                 if self._eof and not self._closed_reported:
                     self._closed_reported = True
                     self.state = State.CLOSED
@@ -209,18 +285,18 @@ class Connection:
                 section=SECTION.get(inp, "RTMP 7"))
         self.state = nxt
 
-    def _dispatch(self, msg: Message):
+    def _dispatch(self, msg: Message) -> events.Event:
         t = msg.type_id
-        if t == 9 or t == 8 or t == 22:  # media first: most of what a publisher sends
-            if self.state is not State.CONNECTED:  # CONNECTED is the one state the table lets media in, and it
-                # keeps it there (tests/test_server_fanout.py checks the table says so)
+        if t == 9 or t == 8 or t == 22:  # media first (video 9, audio 8, aggregate 22): most of what a publisher
+            if self.state is not State.CONNECTED:  # sends. CONNECTED is the one state the table lets media in, and
+                # it keeps it there (tests/test_server_fanout.py checks the table says so)
                 self._advance(Input.RECV_MEDIA, msg, f"{MessageType(t).name.lower()} message")
             if t == 9:
                 return events.Video(msg)
             if t == 8:
                 return events.Audio(msg)
             return events.Aggregate(msg)
-        if t in _CONTROL_TYPES:
+        if t in CONTROL_TYPES:
             ev = self._control(msg)
             self._advance(Input.RECV_CONTROL, msg, type(ev).__name__)
             return ev
@@ -259,74 +335,109 @@ class Connection:
             return {"_result": on_result, "_error": on_error}.get(cmd.name)
         return None
 
-    def _control(self, msg: Message):
+    def _control(self, msg: Message) -> events.Event:
         t = msg.type_id
         section = control.CONTROL_SECTIONS[t]
+        offset = self.reader.offset
         if self.strict and msg.msid != 0:
             raise ProtocolError(f"protocol control message type {t} on message stream {msg.msid}, not 0",
-                                offset=self.reader.offset, field="messageStreamID", section="RTMP 5.4")
-        want = control.CONTROL_LENGTHS.get(t)
-        if want is not None and len(msg.payload) != want:
-            raise ProtocolError(f"control message type {t} has {len(msg.payload)} payload bytes, expected {want}",
-                                offset=self.reader.offset, field="messageLength", section=section)
-        if t == control.SET_CHUNK_SIZE:
+                                offset=offset, field="messageStreamID", section="RTMP 5.4")
+        if t == _T.USER_CONTROL:
+            return self._user_control(msg.payload, offset)
+        v = control.parse_control(t, msg.payload, offset=offset)
+        if t == _T.SET_CHUNK_SIZE:
             return events.SetChunkSize(self.reader.chunk_size)  # validated and applied by the reader
-        if t == control.ABORT:
-            return events.Abort(int.from_bytes(msg.payload, "big"))
-        if t == control.ACKNOWLEDGEMENT:
-            seq = int.from_bytes(msg.payload, "big")
-            self.last_ack_received = seq
-            return events.Acknowledgement(seq)
-        if t == control.WINDOW_ACK_SIZE:
-            size = int.from_bytes(msg.payload, "big")
+        if t == _T.ABORT:
+            return events.Abort(v.chunkStreamID)
+        if t == _T.ACKNOWLEDGEMENT:
+            self.last_ack_received = v.sequenceNumber
+            return events.Acknowledgement(v.sequenceNumber)
+        if t == _T.WINDOW_ACK_SIZE:
+            size = v.acknowledgementWindowSize
             if size == 0 and self.strict:
-                raise ProtocolError("Window Acknowledgement Size of 0", offset=self.reader.offset,
+                raise ProtocolError("Window Acknowledgement Size of 0", offset=offset,
                                     field="acknowledgementWindowSize", section=section)
-            self.peer_window = size
+            self.ack_window.size = size
             self._maybe_ack()
             return events.WindowAckSize(size)
-        if t == control.SET_PEER_BANDWIDTH:
-            v = control.SetPeerBandwidth.parse(msg.payload)
-            limit = int(v.limitType)
-            if limit > 2 and self.strict:
-                raise ProtocolError(f"Set Peer Bandwidth limit type {limit} is not 0, 1 or 2",
-                                    offset=self.reader.offset, field="limitType", section=section)
-            self.peer_bandwidth = (v.acknowledgementWindowSize, limit)
-            # RTMP 5.4.5: answer with Window Acknowledgement Size if it differs from the last one we sent
-            if self.auto_window_reply and v.acknowledgementWindowSize != self.our_window:
-                self._send_window(v.acknowledgementWindowSize)
-            return events.SetPeerBandwidth(v.acknowledgementWindowSize, limit)
-        # user control
-        if len(msg.payload) < 2:
-            raise ProtocolError("user control message shorter than its 2-byte event type",
-                                offset=self.reader.offset, field="eventType", section="RTMP 7.1.7")
-        etype = int.from_bytes(msg.payload[:2], "big")
-        body = msg.payload[2:]
-        if etype in (control.STREAM_BEGIN, control.STREAM_EOF, control.STREAM_DRY, control.STREAM_IS_RECORDED,
-                     control.BUFFER_EMPTY, control.BUFFER_READY):
-            self._need(body, 4, "streamID")
-            return events.UserControl(etype, stream_id=int.from_bytes(body[:4], "big"), data=body)
-        if etype == control.SET_BUFFER_LENGTH:
-            self._need(body, 8, "bufferLength")
-            return events.UserControl(etype, stream_id=int.from_bytes(body[:4], "big"),
-                                      buffer_length=int.from_bytes(body[4:8], "big"), data=body)
-        if etype in (control.PING_REQUEST, control.PING_RESPONSE):
-            self._need(body, 4, "timestamp")
-            ts = int.from_bytes(body[:4], "big")
+        # Set Peer Bandwidth
+        limit = int(v.limitType)
+        if limit > 2 and self.strict:
+            raise ProtocolError(f"Set Peer Bandwidth limit type {limit} is not 0, 1 or 2", offset=offset,
+                                field="limitType", section=section)
+        size = v.acknowledgementWindowSize
+        prev = self.peer_bandwidth
+        if limit == 2:  # RTMP 5.4.5 Dynamic: Hard if the previous limit type was Hard, otherwise ignored
+            if prev is None or prev[1] != 0:
+                return events.SetPeerBandwidth(size, limit)
+            limit = 0
+        if limit == 0:  # Hard: the window given
+            self.output_limit = size
+        elif limit == 1:  # Soft: the smaller of the window given and the limit in force
+            self.output_limit = size if self.output_limit is None else min(size, self.output_limit)
+        self.peer_bandwidth = (size, limit)
+        # RTMP 5.4.5: answer with Window Acknowledgement Size if it differs from the last one we sent
+        if self.auto_window_reply and size != self.our_window:
+            self._send_window(size)
+        return events.SetPeerBandwidth(v.acknowledgementWindowSize, limit)
+
+    def _user_control(self, payload: bytes, offset: int) -> events.UserControl:
+        etype, data = control.parse_user_control(payload, offset=offset)
+        body = payload[2:]
+        if etype == control.PING_REQUEST or etype == control.PING_RESPONSE:
             if etype == control.PING_REQUEST and self.auto_pong:
-                self._queue(Message(control.USER_CONTROL, control.build_user_control("PingResponse", timestamp=ts),
-                                    0, 0, 2))
-            return events.UserControl(etype, timestamp=ts, data=body)
+                self._queue(control_message(events.UserControl(control.PING_RESPONSE, timestamp=data.timestamp)))
+            return events.UserControl(etype, timestamp=data.timestamp, data=body)
+        if etype == control.SET_BUFFER_LENGTH:
+            return events.UserControl(etype, stream_id=data.streamID, buffer_length=data.bufferLength, data=body)
+        if etype in control.USER_CONTROL_DATA:
+            return events.UserControl(etype, stream_id=data.streamID, data=body)
         return events.UserControl(etype, data=body)
 
-    def _need(self, body: bytes, n: int, fld: str) -> None:
-        if len(body) < n:
-            raise ProtocolError(f"user control event data is {len(body)} bytes, needs {n}",
-                                offset=self.reader.offset, field=fld, section="RTMP 7.1.7")
+    # -- timers -------------------------------------------------------------------------------------------
+    def next_timer(self) -> float | None:
+        """When :meth:`handle_timer` has something to do next (on the clock ``now`` is given in), or None."""
+        st = self.state
+        if st in _SETUP_STATES:
+            return self.created + self.handshake_timeout if self.handshake_timeout is not None else None
+        if self.idle_timeout is None or st in (State.CLOSED, State.ERROR):
+            return None
+        idle = self.idle_timeout
+        at = self.last_receive + idle
+        if self.ping and st is State.CONNECTED:
+            at = min(at, max(self.last_receive + idle / 2, self.last_ping + idle / 4))
+        return at
+
+    def handle_timer(self, now: float) -> None:
+        """Act on the deadlines that passed by ``now``: a :class:`~rtmpspec.events.Timeout` event (from
+        :meth:`next_event`; the connection is then closed) when handshake + connect did not complete within
+        ``handshake_timeout`` or nothing arrived for ``idle_timeout``; a Ping Request (RTMP 7.1.7, in
+        :meth:`data_to_send`) to a peer quiet for half the idle timeout, then every quarter of it."""
+        st = self.state
+        if self._error is not None or st in (State.CLOSED, State.ERROR):
+            return
+        if st in _SETUP_STATES:
+            if self.handshake_timeout is not None and now - self.created > self.handshake_timeout:
+                self._timeout("handshake", now - self.created, st)
+            return
+        if self.idle_timeout is None:
+            return
+        idle = now - self.last_receive
+        if idle > self.idle_timeout:
+            self._timeout("idle", idle, st)
+        elif self.ping and idle > self.idle_timeout / 2 and now - self.last_ping > self.idle_timeout / 4 \
+                and st is State.CONNECTED:
+            self.last_ping = now
+            self._queue(control_message(events.UserControl(control.PING_REQUEST, timestamp=_ms(now))))
+
+    def _timeout(self, what: str, seconds: float, state: State) -> None:
+        self.state = State.CLOSED
+        self._closed_reported = True
+        self._events.append(events.Timeout(what, seconds, state.value))
 
     # -- output -------------------------------------------------------------------------------------------
     def data_to_send(self) -> bytes:
-        """Bytes the connection produced by itself (handshake, acknowledgements, ping responses)."""
+        """Bytes the connection produced by itself (handshake, acknowledgements, ping requests and responses)."""
         if not self._out and self.state is not State.HANDSHAKE:
             return b""
         if self._hs is not None and self.state is State.HANDSHAKE:
@@ -342,9 +453,9 @@ class Connection:
 
     def _send_window(self, size: int) -> None:
         self.our_window = size
-        self._queue(Message(control.WINDOW_ACK_SIZE, control.build_window_ack_size(size), 0, 0, 2))
+        self._queue(control_message(events.WindowAckSize(size)))
 
-    def send(self, ev: Any) -> bytes:
+    def send(self, ev: events.Event | Message) -> bytes:
         """Bytes for one event: a Command, a DataMessage, a control event or a raw Message."""
         if self._error is not None and not isinstance(self._error, ProtocolError):
             raise self._error
@@ -361,14 +472,14 @@ class Connection:
             return self.writer.write(ev.to_message())
         if isinstance(ev, Message):
             t = ev.type_id
-            inp = (Input.SEND_CONTROL if t in _CONTROL_TYPES else Input.SEND_MEDIA if t in _MEDIA
+            inp = (Input.SEND_CONTROL if t in CONTROL_TYPES else Input.SEND_MEDIA if t in MEDIA_TYPES
                    else Input.SEND_DATA if t in DATA_TYPES else Input.SEND_COMMAND)
             self._local(inp, f"message type {t}")
             data = self.writer.write(ev)
-            if t == control.SET_CHUNK_SIZE:
-                self.writer.set_chunk_size(int.from_bytes(ev.payload, "big") & 0x7FFFFFFF)
+            if t == _T.SET_CHUNK_SIZE and len(ev.payload) == 4:
+                self.writer.set_chunk_size(control.SetChunkSize.parse(ev.payload).chunkSize)
             return data
-        msg = self._control_message(ev)
+        msg = control_message(ev)
         self._local(Input.SEND_CONTROL, type(ev).__name__)
         data = self.writer.write(msg)
         if isinstance(ev, events.SetChunkSize):
@@ -419,7 +530,7 @@ class Connection:
 
     @staticmethod
     def chunk_shared(msg: Message, chunk_size: int, *, msid: int | None = None, csid: int | None = None) -> bytes:
-        """``msg`` chunked statelessly (:func:`rtmpspec.chunkstream.chunk_message`), for :meth:`send_shared`."""
+        """``msg`` chunked statelessly (:func:`rtmpspec.chunkwriter.chunk_message`), for :meth:`send_shared`."""
         return chunk_message(msg, chunk_size, msid=msid, csid=csid)
 
     def _send_command_input(self, cmd: Command) -> Input:
@@ -436,31 +547,6 @@ class Connection:
             raise LocalProtocolError(f"cannot send {what} in state {self.state.value}")
         self.state = nxt
 
-    @staticmethod
-    def _control_message(ev) -> Message:
-        if isinstance(ev, events.SetChunkSize):
-            return Message(control.SET_CHUNK_SIZE, control.build_set_chunk_size(ev.size), 0, 0, 2)
-        if isinstance(ev, events.Abort):
-            return Message(control.ABORT, control.build_abort(ev.csid), 0, 0, 2)
-        if isinstance(ev, events.Acknowledgement):
-            return Message(control.ACKNOWLEDGEMENT, control.build_ack(ev.sequence), 0, 0, 2)
-        if isinstance(ev, events.WindowAckSize):
-            return Message(control.WINDOW_ACK_SIZE, control.build_window_ack_size(ev.size), 0, 0, 2)
-        if isinstance(ev, events.SetPeerBandwidth):
-            return Message(control.SET_PEER_BANDWIDTH, control.build_set_peer_bandwidth(ev.size, ev.limit_type),
-                           0, 0, 2)
-        if isinstance(ev, events.UserControl):
-            payload = ev.event_type.to_bytes(2, "big")
-            if ev.data:
-                payload += ev.data
-            elif ev.timestamp is not None:
-                payload += ev.timestamp.to_bytes(4, "big")
-            elif ev.stream_id is not None:
-                payload += ev.stream_id.to_bytes(4, "big")
-                if ev.buffer_length is not None:
-                    payload += ev.buffer_length.to_bytes(4, "big")
-            return Message(control.USER_CONTROL, payload, 0, 0, 2)
-        raise LocalProtocolError(f"cannot send {type(ev).__name__}")
-
     def close(self) -> None:
-        self.state = State.CLOSED
+        """We are done with the connection (the state table: CLOSED, or ERROR stays ERROR)."""
+        self.state = transition(self.role, self.state, Input.CLOSE)

@@ -19,15 +19,14 @@ from construct import (
     this,
 )
 
+from .errors import ProtocolError
+from .message_format import MessageType
 from .registry import register_schema
 
-# RTMP 5.4 / 6.2 message type ids of the control layer
-SET_CHUNK_SIZE = 1
-ABORT = 2
-ACKNOWLEDGEMENT = 3
-USER_CONTROL = 4
-WINDOW_ACK_SIZE = 5
-SET_PEER_BANDWIDTH = 6
+T = MessageType
+# the message type ids of the control layer (RTMP 5.4, 6.2), by their names in the one table
+SET_CHUNK_SIZE, ABORT, ACKNOWLEDGEMENT, USER_CONTROL, WINDOW_ACK_SIZE, SET_PEER_BANDWIDTH = (
+    T.SET_CHUNK_SIZE, T.ABORT, T.ACKNOWLEDGEMENT, T.USER_CONTROL, T.WINDOW_ACK_SIZE, T.SET_PEER_BANDWIDTH)
 
 # RTMP 5.4.1 Set Chunk Size: bit 0 (the most significant) MUST be zero; 31-bit chunk size
 SetChunkSize = BitStruct(
@@ -100,33 +99,70 @@ UserControlMessage = Struct(
 )
 
 CONTROL_SCHEMAS = {
-    SET_CHUNK_SIZE: SetChunkSize,
-    ABORT: Abort,
-    ACKNOWLEDGEMENT: Acknowledgement,
-    USER_CONTROL: UserControlMessage,
-    WINDOW_ACK_SIZE: WindowAcknowledgementSize,
-    SET_PEER_BANDWIDTH: SetPeerBandwidth,
+    T.SET_CHUNK_SIZE: SetChunkSize,
+    T.ABORT: Abort,
+    T.ACKNOWLEDGEMENT: Acknowledgement,
+    T.USER_CONTROL: UserControlMessage,
+    T.WINDOW_ACK_SIZE: WindowAcknowledgementSize,
+    T.SET_PEER_BANDWIDTH: SetPeerBandwidth,
 }
 
 CONTROL_SECTIONS = {
-    SET_CHUNK_SIZE: "RTMP 5.4.1",
-    ABORT: "RTMP 5.4.2",
-    ACKNOWLEDGEMENT: "RTMP 5.4.3",
-    USER_CONTROL: "RTMP 7.1.7",
-    WINDOW_ACK_SIZE: "RTMP 5.4.4",
-    SET_PEER_BANDWIDTH: "RTMP 5.4.5",
+    T.SET_CHUNK_SIZE: "RTMP 5.4.1",
+    T.ABORT: "RTMP 5.4.2",
+    T.ACKNOWLEDGEMENT: "RTMP 5.4.3",
+    T.USER_CONTROL: "RTMP 7.1.7",
+    T.WINDOW_ACK_SIZE: "RTMP 5.4.4",
+    T.SET_PEER_BANDWIDTH: "RTMP 5.4.5",
 }
 
-CONTROL_LENGTHS = {  # exact payload lengths; user control varies by event
-    SET_CHUNK_SIZE: 4,
-    ABORT: 4,
-    ACKNOWLEDGEMENT: 4,
-    WINDOW_ACK_SIZE: 4,
-    SET_PEER_BANDWIDTH: 5,
+CONTROL_LENGTHS = {  # exact payload lengths; user control varies by event (USER_CONTROL_DATA)
+    T.SET_CHUNK_SIZE: 4,
+    T.ABORT: 4,
+    T.ACKNOWLEDGEMENT: 4,
+    T.WINDOW_ACK_SIZE: 4,
+    T.SET_PEER_BANDWIDTH: 5,
 }
 
-# compiled parsers for the fixed-size ones are used on every message; tests prove equivalence
-_SET_CHUNK_SIZE_C = SetChunkSize.compile()
+# RTMP 7.1.7: the event data each event type needs (framing before parsing): bytes and the first field
+USER_CONTROL_DATA = {
+    STREAM_BEGIN: (4, "streamID"),
+    STREAM_EOF: (4, "streamID"),
+    STREAM_DRY: (4, "streamID"),
+    STREAM_IS_RECORDED: (4, "streamID"),
+    BUFFER_EMPTY: (4, "streamID"),
+    BUFFER_READY: (4, "streamID"),
+    SET_BUFFER_LENGTH: (8, "bufferLength"),
+    PING_REQUEST: (4, "timestamp"),
+    PING_RESPONSE: (4, "timestamp"),
+}
+del T
+
+
+def parse_control(type_id: int, payload: bytes, *, offset: int | None = None):
+    """A protocol control message's fields (RTMP 5.4) by its schema, after its length was checked against
+    :data:`CONTROL_LENGTHS`; ProtocolError (field messageLength) when the length is wrong."""
+    want = CONTROL_LENGTHS.get(type_id)
+    if want is not None and len(payload) != want:
+        raise ProtocolError(f"control message type {type_id} has {len(payload)} payload bytes, expected {want}",
+                            offset=offset, field="messageLength", section=CONTROL_SECTIONS[type_id])
+    return CONTROL_SCHEMAS[type_id].parse(payload)
+
+
+def parse_user_control(payload: bytes, *, offset: int | None = None):
+    """A user control message (RTMP 7.1.7): ``(event type, event data fields)`` by the schema, after the event
+    data's length was checked (:data:`USER_CONTROL_DATA`; longer data is allowed, as deployed peers send it)."""
+    if len(payload) < 2:
+        raise ProtocolError("user control message shorter than its 2-byte event type", offset=offset,
+                            field="eventType", section="RTMP 7.1.7")
+    etype = (payload[0] << 8) | payload[1]
+    need = USER_CONTROL_DATA.get(etype)
+    if need is not None and len(payload) - 2 < need[0]:
+        raise ProtocolError(f"user control event data is {len(payload) - 2} bytes, needs {need[0]}",
+                            offset=offset, field=need[1], section="RTMP 7.1.7")
+    if need is not None:
+        payload = payload[:2 + need[0]]  # the schema's fields; what follows is kept by the caller as raw data
+    return etype, UserControlMessage.parse(payload).eventData
 
 
 def build_set_chunk_size(size: int) -> bytes:
@@ -149,8 +185,14 @@ def build_set_peer_bandwidth(size: int, limit_type: int | str) -> bytes:
     return SetPeerBandwidth.build({"acknowledgementWindowSize": size, "limitType": limit_type})
 
 
-def build_user_control(event_type: int | str, **data) -> bytes:
-    return UserControlMessage.build({"eventType": event_type, "eventData": data})
+def build_user_control(event_type: int | str, *, data: bytes | None = None, **fields) -> bytes:
+    """A user control message (RTMP 7.1.7) from its event data fields (``streamID``, ``bufferLength``,
+    ``timestamp``); ``data``: raw event data after the schema-built event type (echoed or deliberately odd)."""
+    if data is not None:
+        return UserControlEventType.build(event_type) + data
+    if isinstance(event_type, int):  # the Switch on the event data is keyed by the event type's name
+        event_type = UserControlEventType.decmapping.get(event_type, event_type)
+    return UserControlMessage.build({"eventType": event_type, "eventData": fields})
 
 
 register_schema("control.set_chunk_size", SetChunkSize, "RTMP 5.4.1")

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from . import control
-from .chunkstream import NEED_DATA, ChunkReader, Message
+from .chunkreader import ChunkReader
 from .errors import ProtocolError, RTMPError
 from .jsonable import to_jsonable
-from .messages import COMMAND_TYPES, DATA_TYPES, MessageType, decode_values
+from .message_format import COMMAND_TYPES, DATA_TYPES, Message, MessageType
+from .messages import decode_values
+from .sentinels import NEED_DATA
 
 HANDSHAKE_LENGTH = 1 + 1536 + 1536  # C0+C1+C2 or S0+S1+S2 (RTMP 5.2)
 

@@ -1,24 +1,28 @@
 """Events a :class:`rtmpspec.connection.Connection` returns from ``next_event()`` and accepts in ``send()``.
 
-All are frozen dataclasses. Commands and data messages use :class:`rtmpspec.messages.Command` and
-:class:`rtmpspec.messages.DataMessage`; media and anything else carry the raw :class:`Message`.
+One base class, :class:`Event`; every event is a direct subclass of it or of :class:`MessageEvent` (siblings,
+never subclasses of one another: ``isinstance(ev, Audio)`` is never true of a :class:`Video`), so callers dispatch
+with ``isinstance`` (or ``match``). Do not subclass them. Commands and data messages are events too:
+:class:`rtmpspec.messages.Command` and :class:`rtmpspec.messages.DataMessage` derive from :class:`Event`. Media and
+messages this library does not interpret carry the raw :class:`rtmpspec.message_format.Message`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .chunkstream import Message
-from .messages import Command, DataMessage
+from .message_format import Message
 
 __all__ = [
-    "Event", "HandshakeDone", "SetChunkSize", "Abort", "Acknowledgement", "WindowAckSize", "SetPeerBandwidth",
-    "UserControl", "Audio", "Video", "Aggregate", "OtherMessage", "ConnectionClosed", "Command", "DataMessage",
+    "Event", "MessageEvent", "HandshakeDone", "SetChunkSize", "Abort", "Acknowledgement", "WindowAckSize",
+    "SetPeerBandwidth", "UserControl", "Audio", "Video", "Aggregate", "OtherMessage", "ConnectionClosed", "Timeout",
 ]
 
 
 class Event:
-    """Marker base class (commands and data messages are events too)."""
+    """Base class of every event (commands and data messages included)."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ class UserControl(Event):  # RTMP 7.1.7
     stream_id: int | None = None
     buffer_length: int | None = None
     timestamp: int | None = None
-    data: bytes = b""
+    data: bytes = b""  # the event data as received (sent as is when given)
 
     @property
     def name(self) -> str:
@@ -71,7 +75,10 @@ class UserControl(Event):  # RTMP 7.1.7
 
 
 @dataclass(frozen=True)
-class Audio(Event):  # RTMP 7.1.4
+class MessageEvent(Event):
+    """An event that carries one raw message: the base of :class:`Audio`, :class:`Video`, :class:`Aggregate` and
+    :class:`OtherMessage` (siblings)."""
+
     message: Message = field(repr=False)
 
     @property
@@ -88,20 +95,36 @@ class Audio(Event):  # RTMP 7.1.4
 
 
 @dataclass(frozen=True)
-class Video(Audio):  # RTMP 7.1.5
+class Audio(MessageEvent):  # RTMP 7.1.4
     pass
 
 
 @dataclass(frozen=True)
-class Aggregate(Audio):  # RTMP 7.1.6
+class Video(MessageEvent):  # RTMP 7.1.5
     pass
 
 
 @dataclass(frozen=True)
-class OtherMessage(Audio):
+class Aggregate(MessageEvent):  # RTMP 7.1.6
+    pass
+
+
+@dataclass(frozen=True)
+class OtherMessage(MessageEvent):
     """A message of a type this library does not interpret (shared objects, unknown types)."""
 
 
 @dataclass(frozen=True)
 class ConnectionClosed(Event):
     clean: bool = True  # False: the peer closed in the middle of a message or the handshake
+
+
+@dataclass(frozen=True)
+class Timeout(Event):
+    """A deadline of :meth:`rtmpspec.connection.Connection.handle_timer` passed: ``what`` is "handshake" (no
+    handshake + connect within ``handshake_timeout``) or "idle" (nothing received for ``idle_timeout``); the
+    connection is closed (state CLOSED) and the application closes the transport."""
+
+    what: str
+    seconds: float  # how long it waited
+    state: str = ""  # the connection's state (rtmpspec._state.State value) when the deadline passed

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -37,15 +36,20 @@ from construct import (
     this,
 )
 
-from . import media
+from . import amf0, media
 from .errors import DecodeError, LimitExceeded, LocalProtocolError, ProtocolError
+from .jsonable import to_jsonable
+from .message_format import MessageType
+from .receivebuffer import ReceiveBuffer
 from .registry import Codec, register
+from .sentinels import END, NEED_DATA, Sentinel
 
 SEC_HEADER = "FLV E.2"
 SEC_BODY = "FLV E.3"
 SEC_TAG = "FLV E.4.1"
 
-AUDIO, VIDEO, SCRIPT, SCRIPT_AMF3 = 8, 9, 18, 15  # TagType (E.4.1; 15 = AMF3 script data, E-RTMP v2)
+# TagType (E.4.1; 15 = AMF3 script data, E-RTMP v2): the RTMP message type ids of the same payloads
+AUDIO, VIDEO, SCRIPT, SCRIPT_AMF3 = MessageType.AUDIO, MessageType.VIDEO, MessageType.DATA_AMF0, MessageType.DATA_AMF3
 TAG_TYPE_NAMES = {AUDIO: "audio", VIDEO: "video", SCRIPT: "script", SCRIPT_AMF3: "script_amf3"}
 DEFAULT_MAX_DATA_SIZE = 16 * 1024 * 1024
 HEADER_SIZE = 9  # FLV version 1 DataOffset
@@ -92,18 +96,6 @@ class TagData(bytes):
         return {"$len": len(self), "$sha256": hashlib.sha256(self).hexdigest()}
 
 
-class _Sentinel:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-NEED_DATA = _Sentinel("NEED_DATA")
-END = _Sentinel("END")  # after receive_data(b""): no more events
-
-
 @dataclass(frozen=True)
 class FLVHeaderEvent:
     version: int
@@ -144,9 +136,7 @@ class FLVReader:
         self.max_data_size = max_data_size
         self.lenient = lenient
         self.issues: list[ProtocolError] = []  # problems recorded instead of raised (lenient)
-        self._buf = bytearray()
-        self._pos = 0  # next unread byte in _buf
-        self._base = 0  # file offset of _buf[0]
+        self._in = ReceiveBuffer()
         self._header_done = False
         self._eof = False
         self._error: ProtocolError | None = None
@@ -154,15 +144,15 @@ class FLVReader:
     @property
     def offset(self) -> int:
         """File offset of the next unread byte."""
-        return self._base + self._pos
+        return self._in.offset
 
     @property
     def pending(self) -> int:
         """Bytes received but not yet returned in an event."""
-        return len(self._buf) - self._pos
+        return len(self._in)
 
     def buffered(self) -> bytes:
-        return bytes(self._buf[self._pos:])
+        return self._in.peek()
 
     def receive_data(self, data: bytes) -> None:
         if not data:
@@ -170,13 +160,10 @@ class FLVReader:
             return
         if self._eof:
             raise LocalProtocolError("receive_data after end of file")
-        if self._pos > 65536 and self._pos * 2 > len(self._buf):
-            del self._buf[:self._pos]
-            self._base += self._pos
-            self._pos = 0
-        self._buf += data
+        self._in.compact_if_worth()
+        self._in.append(data)
 
-    def next_event(self) -> FLVHeaderEvent | FLVTag | _Sentinel:
+    def next_event(self) -> FLVHeaderEvent | FLVTag | Sentinel:
         if self._error is not None:
             raise self._error
         try:
@@ -197,7 +184,7 @@ class FLVReader:
             raise err
         self.issues.append(err)
 
-    def _end(self, what: str, section: str) -> _Sentinel:
+    def _end(self, what: str, section: str) -> Sentinel:
         if not self._eof:
             return NEED_DATA
         if self.pending == 0 and self._header_done:
@@ -205,11 +192,12 @@ class FLVReader:
         err = DecodeError(f"file ends inside the {what} ({self.pending} bytes left)", offset=self.offset,
                           section=section)
         self._problem(err)
-        self._pos = len(self._buf)
+        self._in.pos = len(self._in.data)
         return END
 
-    def _next(self) -> FLVHeaderEvent | FLVTag | _Sentinel:
-        buf, pos, avail = self._buf, self._pos, self.pending
+    def _next(self) -> FLVHeaderEvent | FLVTag | Sentinel:
+        rb = self._in
+        buf, pos, avail = rb.data, rb.pos, len(rb)
         if not self._header_done:
             if avail < HEADER_SIZE:
                 if avail >= 3 and buf[pos:pos + 3] != b"FLV":
@@ -235,7 +223,7 @@ class FLVReader:
                                           field="PreviousTagSize0", section=SEC_BODY))
             ev = FLVHeaderEvent(fields.Version, bool(fields.TypeFlags.TypeFlagsAudio),
                                 bool(fields.TypeFlags.TypeFlagsVideo), data_offset, prev0, self.offset, fields)
-            self._pos += data_offset + 4
+            rb.pos += data_offset + 4
             self._header_done = True
             return ev
         if avail < TAG_HEADER_SIZE:
@@ -265,7 +253,7 @@ class FLVReader:
                                       section=SEC_TAG))
         tag = FLVTag(b0 & 0x1F, timestamp, stream_id, bytes(buf[pos + TAG_HEADER_SIZE:pos + end]), self.offset,
                      b0 >> 5 & 1, b0 >> 6, prev)
-        self._pos += end + (4 if prev is not None else 0)
+        rb.pos += end + (4 if prev is not None else 0)
         return tag
 
 
@@ -319,12 +307,6 @@ def describe_tag(tag: FLVTag) -> dict:
         elif tag.tag_type == VIDEO:
             out["video"] = media.describe_video(tag.data)
         elif tag.tag_type == SCRIPT:
-            try:
-                amf0 = importlib.import_module("rtmpspec.amf0")
-            except ModuleNotFoundError:
-                return out
-            from .jsonable import to_jsonable
-
             out["script"] = to_jsonable(amf0.decode_all(tag.data))
     except ProtocolError as exc:
         out["error"] = exc.to_dict()

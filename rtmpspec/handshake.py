@@ -38,7 +38,10 @@ from typing import Any, Literal
 from construct import Bytes, ConstructError, Int8ub, Int32ub, Struct
 
 from .errors import DecodeError, LimitExceeded, LocalProtocolError, ProtocolError
+from .events import Event
+from .receivebuffer import ReceiveBuffer
 from .registry import Codec, register, register_schema
+from .sentinels import NEED_DATA, PAUSED, Sentinel
 
 RTMP_VERSION = 3  # RTMP 5.2.2
 RTMPE_VERSIONS = (6, 8, 9)  # encrypted RTMP (not supported)
@@ -153,27 +156,19 @@ def echo_matches(response: bytes, our_challenge: bytes) -> bool:
 # --- state machines ------------------------------------------------------------------------------------
 
 
-class _Sentinel:
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    def __repr__(self) -> str:
-        return self._name
-
-
-NEED_DATA = _Sentinel("NEED_DATA")  # feed more bytes with receive_data()
-PAUSED = _Sentinel("PAUSED")  # handshake complete: later bytes belong to the chunk stream
+# next_event() returns NEED_DATA (feed more bytes with receive_data()) or, once HandshakeComplete was returned,
+# PAUSED (later bytes belong to the chunk stream): the package's sentinels (rtmpspec.sentinels)
 
 
 @dataclass(frozen=True)
-class VersionReceived:
+class VersionReceived(Event):
     """C0 (server side) or S0 (client side) arrived."""
 
     version: int
 
 
 @dataclass(frozen=True)
-class _ChallengeReceived:
+class _ChallengeReceived(Event):
     time: int
     zero: int  # a version in the digest handshake
     random: bytes = field(repr=False)
@@ -203,7 +198,7 @@ class S1Received(_ChallengeReceived):
 
 
 @dataclass(frozen=True)
-class HandshakeComplete:
+class HandshakeComplete(Event):
     """C2 (server) / S2 (client) arrived. ``leftover``: bytes after it, the start of the chunk stream.
 
     ``echo_ok``: the peer echoed our C1/S1 (RTMP 5.2.4). ``digest_ok``: None unless both sides used the
@@ -216,10 +211,10 @@ class HandshakeComplete:
     leftover: bytes = field(repr=False)
 
 
-Event = VersionReceived | C1Received | S1Received | HandshakeComplete
+HandshakeEvent = VersionReceived | C1Received | S1Received | HandshakeComplete
 
 
-class State(enum.Enum):
+class HandshakeState(enum.Enum):
     WAIT_C0 = "WAIT_C0"
     WAIT_C1 = "WAIT_C1"
     WAIT_C2 = "WAIT_C2"
@@ -232,23 +227,23 @@ class State(enum.Enum):
 
 # (state, packet received) -> next state. RTMP 5.2.5: the server sends S0+S1+S2 once it has C1 (5.2.1 lets
 # it wait for C1); the client sends C0+C1 at once and C2 after S1. Anything else is a ProtocolError.
-SERVER_TRANSITIONS: dict[tuple[State, str], State] = {
-    (State.WAIT_C0, "C0"): State.WAIT_C1,
-    (State.WAIT_C1, "C1"): State.WAIT_C2,
-    (State.WAIT_C2, "C2"): State.DONE,
+SERVER_TRANSITIONS: dict[tuple[HandshakeState, str], HandshakeState] = {
+    (HandshakeState.WAIT_C0, "C0"): HandshakeState.WAIT_C1,
+    (HandshakeState.WAIT_C1, "C1"): HandshakeState.WAIT_C2,
+    (HandshakeState.WAIT_C2, "C2"): HandshakeState.DONE,
 }
-CLIENT_TRANSITIONS: dict[tuple[State, str], State] = {
-    (State.WAIT_S0, "S0"): State.WAIT_S1,
-    (State.WAIT_S1, "S1"): State.WAIT_S2,
-    (State.WAIT_S2, "S2"): State.DONE,
+CLIENT_TRANSITIONS: dict[tuple[HandshakeState, str], HandshakeState] = {
+    (HandshakeState.WAIT_S0, "S0"): HandshakeState.WAIT_S1,
+    (HandshakeState.WAIT_S1, "S1"): HandshakeState.WAIT_S2,
+    (HandshakeState.WAIT_S2, "S2"): HandshakeState.DONE,
 }
 _EXPECTED = {
-    State.WAIT_C0: ("C0", 1),
-    State.WAIT_C1: ("C1", PACKET_SIZE),
-    State.WAIT_C2: ("C2", PACKET_SIZE),
-    State.WAIT_S0: ("S0", 1),
-    State.WAIT_S1: ("S1", PACKET_SIZE),
-    State.WAIT_S2: ("S2", PACKET_SIZE),
+    HandshakeState.WAIT_C0: ("C0", 1),
+    HandshakeState.WAIT_C1: ("C1", PACKET_SIZE),
+    HandshakeState.WAIT_C2: ("C2", PACKET_SIZE),
+    HandshakeState.WAIT_S0: ("S0", 1),
+    HandshakeState.WAIT_S1: ("S1", PACKET_SIZE),
+    HandshakeState.WAIT_S2: ("S2", PACKET_SIZE),
 }
 _SECTIONS = {"0": "RTMP 5.2.2", "1": "RTMP 5.2.3", "2": "RTMP 5.2.4"}
 
@@ -256,8 +251,8 @@ DigestMode = Literal["auto"] | bool
 
 
 class _Handshake:
-    _transitions: dict[tuple[State, str], State]
-    _initial: State
+    _transitions: dict[tuple[HandshakeState, str], HandshakeState]
+    _initial: HandshakeState
 
     def __init__(
         self,
@@ -279,8 +274,7 @@ class _Handshake:
         self.peer_challenge: bytes | None = None  # the C1/S1 we got
         self.our_digest: bytes | None = None  # digest in our C1/S1, when we use the digest handshake
         self.peer_digest: bytes | None = None  # digest in the peer's C1/S1, when valid
-        self._in = bytearray()
-        self._offset = 0  # stream offset of self._in[0]
+        self._in = ReceiveBuffer()
         self._out = bytearray()
         self._error: ProtocolError | None = None
 
@@ -289,7 +283,7 @@ class _Handshake:
     def receive_data(self, data: bytes, *, now_ms: int | None = None) -> None:
         """Buffer bytes from the peer; ``b""`` means the peer closed. ``now_ms``: when they were read."""
         self._check_error()
-        if self.state is State.DONE:
+        if self.state is HandshakeState.DONE:
             raise LocalProtocolError("handshake complete: feed later bytes to the chunk stream")
         if now_ms is not None:
             self.now_ms = now_ms & 0xFFFFFFFF
@@ -297,31 +291,31 @@ class _Handshake:
             self._fail(
                 ProtocolError(
                     f"peer closed the connection in state {self.state.value}",
-                    offset=self._offset + len(self._in),
+                    offset=self._in.offset + len(self._in),
                     section="RTMP 5.2.1",
                 )
             )
-        self._in += data
+        self._in.append(data)
         if len(self._in) - self._still_needed() > self.max_leftover:
             self._fail(
                 LimitExceeded(
                     f"more than {self.max_leftover} bytes beyond the handshake before it completed",
-                    offset=self._offset + len(self._in),
+                    offset=self._in.offset + len(self._in),
                     section="RTMP 5.2.1",
                 )
             )
 
-    def next_event(self) -> Event | _Sentinel:
+    def next_event(self) -> HandshakeEvent | Sentinel:
         """The next event, ``NEED_DATA``, or ``PAUSED`` once ``HandshakeComplete`` was returned."""
         self._check_error()
-        if self.state is State.DONE:
+        if self.state is HandshakeState.DONE:
             return PAUSED
         name, size = _EXPECTED[self.state]
         if len(self._in) < size:
             return NEED_DATA
-        packet, offset = bytes(self._in[:size]), self._offset
-        del self._in[:size]
-        self._offset += size
+        offset = self._in.offset
+        packet = self._in.consume(size)
+        self._in.compact()
         new_state = self._transitions.get((self.state, name))
         if new_state is None:  # pragma: no cover - _EXPECTED and the tables agree
             self._fail(ProtocolError(f"unexpected {name} in state {self.state.value}", offset=offset))
@@ -340,7 +334,7 @@ class _Handshake:
 
     @property
     def complete(self) -> bool:
-        return self.state is State.DONE
+        return self.state is HandshakeState.DONE
 
     # -- internals --
 
@@ -357,10 +351,10 @@ class _Handshake:
 
     def _fail(self, exc: ProtocolError) -> None:
         self._error = exc
-        self.state = State.ERROR
+        self.state = HandshakeState.ERROR
         raise exc
 
-    def _handle(self, name: str, packet: bytes, offset: int) -> Event:
+    def _handle(self, name: str, packet: bytes, offset: int) -> HandshakeEvent:
         if name[1] == "0":
             version = packet[0]
             if version != RTMP_VERSION:
@@ -421,9 +415,7 @@ class _Handshake:
         digest_ok = None
         if self.our_digest is not None and self.peer_digest is not None:
             digest_ok = validate_digest_response(packet, self.our_digest, full_key)
-        leftover = bytes(self._in)
-        self._offset += len(self._in)
-        self._in.clear()
+        leftover = self._in.consume_all()
         return HandshakeComplete(
             int.from_bytes(self.peer_challenge[:4], "big"),
             echo_matches(packet, self.our_challenge),
@@ -448,7 +440,7 @@ class HandshakeServer(_Handshake):
     """
 
     _transitions = SERVER_TRANSITIONS
-    _initial = State.WAIT_C0
+    _initial = HandshakeState.WAIT_C0
     _peer_partial_key = GENUINE_FP_KEY_PARTIAL
 
     def __init__(self, *, version: int = SERVER_DIGEST_VERSION, **kwargs: Any) -> None:
@@ -482,7 +474,7 @@ class HandshakeClient(_Handshake):
     """
 
     _transitions = CLIENT_TRANSITIONS
-    _initial = State.WAIT_S0
+    _initial = HandshakeState.WAIT_S0
     _peer_partial_key = GENUINE_FMS_KEY_PARTIAL
 
     def __init__(self, *, version: int = CLIENT_DIGEST_VERSION, scheme: int = 0, **kwargs: Any) -> None:

@@ -15,7 +15,6 @@ flat frozen dataclasses; ``describe_*`` return the dicts the dissector prints.
 
 from __future__ import annotations
 
-import importlib
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,7 +44,10 @@ from construct import (
     this,
 )
 
+from . import amf0
 from .errors import DecodeError
+from .jsonable import to_jsonable
+from .message_format import MessageType
 from .registry import register_schema
 
 SEC_AUDIO = "FLV E.4.2.1"
@@ -53,7 +55,7 @@ SEC_VIDEO = "FLV E.4.3.1"
 SEC_EX_AUDIO = "E-RTMP v2 Enhanced Audio"
 SEC_EX_VIDEO = "E-RTMP v2 Enhanced Video"
 
-AUDIO, VIDEO = 8, 9  # RTMP message type ids == FLV TagType
+AUDIO, VIDEO = MessageType.AUDIO, MessageType.VIDEO  # RTMP message type ids == FLV TagType
 
 
 # --- enumerations (names as in the E-RTMP v2 enums; legacy values from FLV E.4.2.1 / E.4.3.1) -----------------
@@ -396,13 +398,7 @@ def _describe_config(c: Any) -> dict:
 
 
 def _decode_metadata(d: dict, body: bytes) -> None:
-    """VideoPacketType.Metadata: AMF-encoded [name, value] pairs; decoded when rtmpspec.amf0 is available."""
-    try:
-        amf0 = importlib.import_module("rtmpspec.amf0")
-    except ModuleNotFoundError:
-        return
-    from .jsonable import to_jsonable
-
+    """VideoPacketType.Metadata: AMF-encoded [name, value] pairs."""
     try:
         d["metadata"] = to_jsonable(amf0.decode_all(body))
     except Exception as exc:  # report, the header itself decoded

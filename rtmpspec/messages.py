@@ -1,6 +1,6 @@
 """RTMP 1.0 sections 6 and 7: message types and typed views of commands and data messages.
 
-Message payloads of types 15/17/18/20 are sequences of AMF values (errata 6.2: types 15 and 17 start with a
+Message payloads of types 15/17/18/20 are sequences of AMF values (errata 7.2: types 15 and 17 start with a
 format selector byte 0, then AMF0 values where 0x11 switches one value to AMF3). The typed views here are plain
 frozen dataclasses with ``to_message`` / ``from_message``; the bytes always come from the AMF schemas.
 """
@@ -8,7 +8,6 @@ frozen dataclasses with ``to_message`` / ``from_message``; the bytes always come
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any
 
 from construct import Bytes, GreedyRange, Int8ub, Int24ub, Int32ub, Struct, this
@@ -16,40 +15,20 @@ from construct import Bytes, GreedyRange, Int8ub, Int24ub, Int32ub, Struct, this
 from . import amf0
 from .amf0_values import AVMPlus
 from .amf3_values import AMF3Array, AMF3Object
-from .chunkstream import Message
 from .errors import DecodeError
+from .events import Event
+from .message_format import (  # noqa: F401  (the one table, importable here too)
+    COMMAND_TYPES,
+    CSID_AUDIO,
+    CSID_COMMAND,
+    CSID_CONTROL,
+    CSID_DATA,
+    CSID_VIDEO,
+    DATA_TYPES,
+    Message,
+    MessageType,
+)
 from .registry import Codec, register, register_schema
-
-
-class MessageType(IntEnum):
-    """RTMP message type ids (RTMP 5.4, 6.2, 7.1)."""
-
-    SET_CHUNK_SIZE = 1
-    ABORT = 2
-    ACKNOWLEDGEMENT = 3
-    USER_CONTROL = 4
-    WINDOW_ACK_SIZE = 5
-    SET_PEER_BANDWIDTH = 6
-    AUDIO = 8
-    VIDEO = 9
-    DATA_AMF3 = 15
-    SHARED_OBJECT_AMF3 = 16
-    COMMAND_AMF3 = 17
-    DATA_AMF0 = 18
-    SHARED_OBJECT_AMF0 = 19
-    COMMAND_AMF0 = 20
-    AGGREGATE = 22
-
-
-COMMAND_TYPES = (MessageType.COMMAND_AMF0, MessageType.COMMAND_AMF3)
-DATA_TYPES = (MessageType.DATA_AMF0, MessageType.DATA_AMF3)
-
-# chunk stream ids conventionally used (ffmpeg, nginx-rtmp, OBS): 2 control, 3 commands, 4 audio/data, 5..8
-CSID_CONTROL = 2
-CSID_COMMAND = 3
-CSID_AUDIO = 4
-CSID_VIDEO = 6
-CSID_DATA = 5
 
 # RTMP 7.1.6 Aggregate message: a sequence of sub-messages, each an FLV-like tag with a back pointer
 AggregateSubMessage = Struct(
@@ -70,10 +49,10 @@ def decode_values(type_id: int, payload: bytes) -> list:
     if type_id in (MessageType.COMMAND_AMF3, MessageType.DATA_AMF3):
         if not payload:
             raise DecodeError("empty AMF3-format message: no format selector", offset=0,
-                              field="formatSelector", section="RTMP errata 6.2")
+                              field="formatSelector", section="RTMP errata 7.2")
         if payload[0] != 0:
             raise DecodeError(f"format selector {payload[0]} is not 0", offset=0, field="formatSelector",
-                              section="RTMP errata 6.2")
+                              section="RTMP errata 7.2")
         data = payload[1:]
         values = amf0.decode_all(data)
         return values
@@ -88,7 +67,7 @@ def encode_values(type_id: int, values: list) -> bytes:
 
 
 @dataclass(frozen=True)
-class Command:
+class Command(Event):
     """A command message (RTMP 7.1.1, 7.2): name, transaction id, command object, further arguments."""
 
     name: str
@@ -109,10 +88,12 @@ class Command:
     @classmethod
     def from_message(cls, msg: Message) -> Command:
         values = decode_values(msg.type_id, msg.payload)
+        if values and isinstance(values[0], AVMPlus):  # errata 7.2: any value may be AMF3 behind 0x11
+            values[0] = plain(values[0])
         if not values or not isinstance(values[0], str):
             raise DecodeError("command message does not start with a command name string", offset=0,
                               field="commandName", section="RTMP 7.1.1")
-        tid = values[1] if len(values) > 1 else None
+        tid = plain(values[1]) if len(values) > 1 else None
         if len(values) > 1 and not isinstance(tid, (int, float)):
             raise DecodeError(f"transaction id of {values[0]!r} is not a number", field="transactionID",
                               section="RTMP 7.1.1")
@@ -135,7 +116,7 @@ class Command:
 
 
 def plain(value: Any) -> Any:
-    """An AMF3 value behind an avmplus marker (errata 6.2) as the plain str/dict/list it stands for, so AMF0 and
+    """An AMF3 value behind an avmplus marker (errata 7.2) as the plain str/dict/list it stands for, so AMF0 and
     AMF3 commands and data messages read alike."""
     if isinstance(value, AVMPlus):
         value = value.value
@@ -149,7 +130,7 @@ def plain(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class DataMessage:
+class DataMessage(Event):
     """A data message (RTMP 7.1.2): e.g. ``@setDataFrame onMetaData {...}`` or ``onMetaData {...}``."""
 
     values: tuple = ()
@@ -194,13 +175,17 @@ def connect(app: str, tc_url: str, *, transaction_id: float = 1, flash_ver: str 
 
 
 def result(transaction_id: float, properties: Any = None, information: Any = None, *, msid: int = 0,
-           name: str = "_result") -> Command:
-    return Command(name, transaction_id, properties, (information,) if information is not None else (), msid)
+           name: str = "_result", amf3: bool = False) -> Command:
+    return Command(name, transaction_id, properties, (information,) if information is not None else (), msid,
+                   amf3=amf3)
 
 
-def error(transaction_id: float, code: str, description: str = "", *, msid: int = 0, level: str = "error") -> Command:
+def error(transaction_id: float, code: str, description: str = "", *, msid: int = 0, level: str = "error",
+          amf3: bool = False) -> Command:
+    """``_error`` (RTMP 7.2.1.1): a null command object, then the information object (level, code, description);
+    ``amf3``: in a type 17 message, as the answer to an AMF3 command."""
     return Command("_error", transaction_id, None, ({"level": level, "code": code, "description": description},),
-                   msid)
+                   msid, amf3=amf3)
 
 
 def on_status(code: str, description: str = "", *, level: str = "status", msid: int = 1,
@@ -218,7 +203,7 @@ def create_stream(transaction_id: float) -> Command:
 
 
 def delete_stream(stream_id: int, transaction_id: float = 0) -> Command:
-    return Command("deleteStream", transaction_id, None, (float(stream_id),))  # errata 7.3: on msid 0
+    return Command("deleteStream", transaction_id, None, (float(stream_id),))  # errata 8.3: on msid 0
 
 
 def close_stream(msid: int) -> Command:
@@ -258,7 +243,7 @@ def receive_video(flag: bool, *, msid: int = 1) -> Command:
 
 
 def call(name: str, transaction_id: float, command_object: Any = None, *args: Any) -> Command:
-    """A remote procedure call (RTMP 7.2.1.2; errata 7.2: the name is the procedure's, not "call")."""
+    """A remote procedure call (RTMP 7.2.1.2; errata 8.2: the name is the procedure's, not "call")."""
     return Command(name, transaction_id, command_object, args)
 
 

@@ -2,8 +2,8 @@
 the media the server sends, on the way to the players, with the rtmpspec codecs.
 
 Client to server: bytes pass through untouched. Server to client: the 3073 handshake bytes pass through, then the
-chunk stream is read message by message (:class:`rtmpspec.chunkstream.ChunkReader`), every audio/video message is
-handed to the fault, and everything is chunked again (:class:`rtmpspec.chunkstream.ChunkWriter`, which follows the
+chunk stream is read message by message (:class:`rtmpspec.chunkreader.ChunkReader`), every audio/video message is
+handed to the fault, and everything is chunked again (:class:`rtmpspec.chunkwriter.ChunkWriter`, which follows the
 server's Set Chunk Size). Faults:
 
 - ``none``: nothing changed (the control: the battery passes through it as it does without it);
@@ -19,8 +19,11 @@ import threading
 
 from rtmpspec import control
 from rtmpspec import handshake as hs
-from rtmpspec.chunkstream import NEED_DATA, ChunkReader, ChunkWriter, Message
+from rtmpspec.chunkreader import ChunkReader
+from rtmpspec.chunkwriter import ChunkWriter
 from rtmpspec.errors import RTMPError
+from rtmpspec.message_format import Message
+from rtmpspec.sentinels import NEED_DATA
 
 FAULTS = ("none", "alter-video", "zero-timestamps", "drop-tenth")
 AUDIO, VIDEO = 8, 9

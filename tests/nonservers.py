@@ -24,8 +24,11 @@ import threading
 
 from rtmpspec import control, messages
 from rtmpspec import handshake as hs
-from rtmpspec.chunkstream import NEED_DATA, ChunkReader, ChunkWriter, Message
+from rtmpspec.chunkreader import ChunkReader
+from rtmpspec.chunkwriter import ChunkWriter
 from rtmpspec.errors import RTMPError
+from rtmpspec.message_format import Message
+from rtmpspec.sentinels import NEED_DATA
 
 KINDS = ("close", "silent", "garbage", "echo", "rtmp")
 CRASH_EXIT = 70

@@ -326,7 +326,7 @@ def capture_session(workdir: str | os.PathLike, *, stream: str = "cap", timeout:
         return Capture(conns[0], conns[1], relay.port, out, pub_rc, play_rc)
     finally:
         for p in procs:
-            peers.stop_process(p)
+            peers.stop(p)
         stop_nginx()
 
 

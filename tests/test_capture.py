@@ -16,7 +16,7 @@ Documented tshark (4.0, epan/dissectors/packet-rtmpt.c) limitations the classifi
                    dissected: tshark abandons the rest of the TCP segment its header is in;
 ``straddle``       a message whose chunks straddle TCP segments can be lost by tshark's own reassembly (shared
                    notes; only accepted as the first loss of a run, see ``classify``);
-``type3-ext-ts``   tshark never reads the extended timestamp a Type 3 chunk repeats (errata 4.1), so a message
+``type3-ext-ts``   tshark never reads the extended timestamp a Type 3 chunk repeats (errata 5.1), so a message
                    with a timestamp >= 0xFFFFFF in several chunks desynchronises it;
 
 and their consequences: ``lost sync`` (messages after a root cause that tshark misses or frames from the wrong
@@ -49,10 +49,11 @@ except ImportError:  # tests/ on sys.path (pytest's rootdir-relative import)
     import peers
     import relay
 
-from rtmpspec.chunkstream import NEED_DATA, ChunkReader
+from rtmpspec.chunkreader import ChunkReader
 from rtmpspec.dissect import HANDSHAKE_LENGTH, dissect_stream
 from rtmpspec.flv import FLVWriter
 from rtmpspec.media import parse_audio_tag, parse_video_tag
+from rtmpspec.sentinels import NEED_DATA
 
 ROOT = Path(__file__).resolve().parent.parent
 TSHARK_MAX_PACKET_SIZE = 32768  # packet-rtmpt.c default of the rtmpt.max_packet_size preference

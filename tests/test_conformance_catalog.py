@@ -188,3 +188,21 @@ def test_summary_and_html(tmp_path):
         assert tag not in page  # self-contained: no external assets
     assert "#b3261e" in page and "#1b7f3b" in page  # fail and pass colours
     assert "wire log" in page
+    # the statement ledger: coverage per source and section, the uncovered statements by id
+    led = summary["ledger"]
+    assert led["side"] == "server" and led["yes"]["statements"] > 300
+    assert {r["source"] for r in led["sources"]} >= {"rtmp", "errata", "ertmp2", "amf3"}
+    assert led["sections"] and all(r["section"] for r in led["sections"])
+    assert led["uncovered"] and all(u["status"] in ("uncovered", "partial") for u in led["uncovered"])
+    assert "Statement coverage (server side)" in page and f"id='st-{led['uncovered'][0]['id']}'" in page
+
+
+def test_case_records_name_their_statements():
+    from conformance import ledger
+    from conformance.plugin import statements_of
+
+    st = statements_of("5.4.2-abort-partial-message")
+    assert "errata-6-2" in st["statements"] and "rtmp-5.4.2-1" in st["statements"]
+    assert statements_of("no-such-case") == {"statements": [], "statements_partial": []}
+    inv = ledger.case_statements()
+    assert all(c in inv for c in ledger.registered_cases())

@@ -9,7 +9,7 @@ from conformance.selftest import ROOT, run_battery
 
 FAULTY = ROOT / "tests" / "faulty_clients" / "faulty_publish.py"
 EXPECTED = {
-    "no-type3-extended-timestamp": {"client-errata-4.1-type3-extended-timestamp"},
+    "no-type3-extended-timestamp": {"client-errata-5.1-type3-extended-timestamp"},
     "no-acknowledgement": {"client-5.4.3-acknowledgement-publish"},
     "ignore-set-chunk-size": {"client-5.4.1-set-chunk-size-1-publish", "client-5.4.1-set-chunk-size-65536-publish",
                               "client-5.4.1-set-chunk-size-2147483647-publish"},

@@ -15,13 +15,16 @@ from conformance.case import REGISTRY
 from conformance.client import inputs, judge
 from conformance.client.presets import PRESETS, role_of
 from conformance.client.process import ClientCommandError, render
-from conformance.client.runner import SCENARIOS, ClientSpec
+from conformance.client.runner import SCENARIOS
+from conformance.client.scenario import ClientSpec
 from conformance.client.stage import Peer
 from conformance.selftest import ROOT
 from conformance.wire import WireLog
 from rtmpspec import handshake as hs
-from rtmpspec.chunkstream import ChunkWriter, Message, build_header
+from rtmpspec.chunkheader import build_header
+from rtmpspec.chunkwriter import ChunkWriter
 from rtmpspec.flv import read_flv
+from rtmpspec.message_format import Message
 
 
 def test_render_substitutes_each_argument():

@@ -247,4 +247,4 @@ def test_render_docs_replaces_blocks_and_needs_markers(led):
 def test_cli_prints_tables(capsys):
     assert ledger.main(["--sections", "--work-list"]) == 0
     out = capsys.readouterr().out
-    assert "| Adobe RTMP 1.0 |" in out and "| rtmp | 5.2.1 |" in out and "- `rtmp-5.2.1-7` (MUST, server" in out
+    assert "| Adobe RTMP 1.0 |" in out and "| rtmp | 5.2.1 |" in out and "- `rtmp-7.1.7-10` (implicit, server" in out

@@ -10,20 +10,16 @@ it, and no other case is affected."""
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from conformance.selftest import ROOT, run_battery
-from fuzz.peers import free_port, wait_listening
+from harness import peers
 
 BASELINE = ROOT / "conformance" / "baselines" / "node-media-server.json"
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rtmp-conformance" / "node-media-server-4"
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
@@ -32,54 +28,17 @@ pytestmark = [pytest.mark.interop, pytest.mark.slow]
 def nms_app() -> Path:
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("node/npm are not installed")
-    app = CACHE / "node_modules" / "node-media-server" / "bin" / "app.js"
-    if not app.exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        try:
-            r = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "node-media-server@4"], cwd=CACHE,
-                               capture_output=True, text=True, timeout=300)
-        except subprocess.TimeoutExpired:
-            pytest.skip("npm install node-media-server@4 timed out")
-        if r.returncode != 0 or not app.exists():
-            pytest.skip(f"npm install node-media-server@4 failed: {r.stderr[-500:]}")
+    app = peers.nms_app(install=True)
+    if app is None:
+        pytest.skip("npm install node-media-server@4 failed or timed out")
     return app
-
-
-class NMS:
-    def __init__(self, app: Path, workdir: Path) -> None:
-        self.port = free_port()
-        workdir.mkdir(parents=True, exist_ok=True)
-        conf = {"bind": "127.0.0.1", "notify": {"url": ""},
-                "store": {"path": str(workdir / "data"), "maxHistory": 100},
-                "auth": {"play": False, "publish": False, "secret": ""}, "rtmp": {"port": self.port},
-                "http": {"port": free_port()}, "webadmin": {"enable": False},
-                "record": {"auto": False, "path": str(workdir / "record")}}
-        (workdir / "config.json").write_text(json.dumps(conf))
-        self.log = open(workdir / "nms.log", "wb")
-        self.proc = subprocess.Popen(["node", str(app), "-c", str(workdir / "config.json")], cwd=workdir,
-                                     stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
-        try:
-            wait_listening(self.port, self.proc, time.monotonic() + 20, "node-media-server")
-        except RuntimeError:
-            self.stop()
-            raise
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
 
 
 def test_battery_against_node_media_server_matches_baseline(nms_app: Path, tmp_path: Path):
     baseline = json.loads(BASELINE.read_text())
     crashes = sorted(k for k, v in baseline["cases"].items() if v.get("crash"))
     assert crashes, "the baseline names the cases that crash node-media-server"
-    server = NMS(nms_app, tmp_path / "nms")
+    server = peers.node_media_server(nms_app, tmp_path / "nms").start()
     # the same server again, on the same port, after a crash (the plugin stops it at the end of the run)
     restart = shlex.join(["node", str(nms_app), "-c", str(tmp_path / "nms" / "config.json")])
     try:

@@ -13,7 +13,7 @@ import pytest
 from faulty_relay import FaultyRelay
 
 from conformance.selftest import run_battery
-from conformance.target import EmbeddedServer
+from harness.peers import reference_server
 
 pytestmark = pytest.mark.slow
 
@@ -35,8 +35,8 @@ MUST_FAIL = {
 
 @pytest.mark.parametrize("fault", ["none", *MUST_FAIL])
 def test_a_faulty_relay_fails_the_relay_cases_not_the_probe(fault: str, tmp_path: Path):
-    server = EmbeddedServer(log=tmp_path / "server.log")
-    _, port = server.start()
+    server = reference_server(log=tmp_path / "server.log").start()
+    port = server.port
     try:
         with FaultyRelay(port, fault) as relay:
             # a dropped message costs each case that misses it a step timeout: the media chapter is enough there

@@ -10,9 +10,12 @@ from rtmpspec import control
 from rtmpspec import events as E
 from rtmpspec import messages as M
 from rtmpspec._state import State
-from rtmpspec.chunkstream import ChunkReader, Message, chunk_message
-from rtmpspec.connection import NEED_DATA, Connection, Role
+from rtmpspec.chunkreader import ChunkReader
+from rtmpspec.chunkwriter import chunk_message
+from rtmpspec.connection import Connection, Role
 from rtmpspec.errors import ProtocolError
+from rtmpspec.message_format import Message
+from rtmpspec.sentinels import NEED_DATA
 
 
 def drain(c):
@@ -100,12 +103,23 @@ def test_ping_request_is_answered():
 
 
 def test_set_peer_bandwidth_answered_with_window_ack_size():
+    """RTMP 5.4.5: Hard and Soft limits are answered with Window Acknowledgement Size; a Dynamic one is treated as
+    Hard after a Hard one and ignored otherwise (no answer, no limit)."""
     srv, cli = connected()
-    cli.receive_data(srv.send(E.SetPeerBandwidth(2500000, 2)))
+    cli.receive_data(srv.send(E.SetPeerBandwidth(2500000, 2)))  # Dynamic first: ignored
     [ev] = drain(cli)
+    assert cli.data_to_send() == b"" and cli.output_limit is None
+    cli.receive_data(srv.send(E.SetPeerBandwidth(60000, 0)))  # Hard
+    drain(cli)
     srv.receive_data(cli.data_to_send())
     [was] = drain(srv)
-    assert isinstance(was, E.WindowAckSize) and was.size == 2500000
+    assert isinstance(was, E.WindowAckSize) and was.size == 60000 and cli.output_limit == 60000
+    cli.receive_data(srv.send(E.SetPeerBandwidth(240000, 1)))  # Soft: the smaller limit stays
+    drain(cli)
+    assert cli.output_limit == 60000
+    cli.receive_data(srv.send(E.SetPeerBandwidth(70000, 2)))  # Dynamic after Soft: ignored
+    drain(cli)
+    assert cli.output_limit == 60000 and cli.peer_bandwidth == (240000, 1)
 
 
 def test_set_chunk_size_both_ways():
@@ -244,3 +258,63 @@ def test_window_set_together_with_the_data_it_covers_is_acknowledged():
     r = ChunkReader(chunk_size=128)
     r.receive_data(srv.data_to_send())
     assert any(m.type_id == control.ACKNOWLEDGEMENT for m in r)
+
+
+# -- time: the handshake's time fields and the timers (handle_timer) ----------------------------------------------
+
+def test_handshake_times_come_from_now():
+    """C1/S1 carry the sender's time in ms (RTMP 5.2.3) and C2/S2 the time the peer's C1/S1 was read (5.2.4)."""
+    cli = Connection(Role.CLIENT, now=12.345, digest=False, rng=random.Random(2))
+    srv = Connection(Role.SERVER, now=100.0, digest=False, rng=random.Random(1))
+    c0c1 = cli.data_to_send()
+    assert int.from_bytes(c0c1[1:5], "big") == 12345
+    srv.receive_data(c0c1, 100.5)
+    drain(srv)
+    s = srv.data_to_send()
+    assert int.from_bytes(s[1:5], "big") == 100000  # S1 time: the server's now at creation
+    assert int.from_bytes(s[1 + 1536 + 4:1 + 1536 + 8], "big") == 100500  # S2 time2: when C1 was read
+    cli.receive_data(s, 13.0)
+    drain(cli)
+    c2 = cli.data_to_send()
+    assert int.from_bytes(c2[4:8], "big") == 13000
+
+
+def test_handshake_timer_ends_a_connection_that_never_connects():
+    srv = Connection(Role.SERVER, now=5.0, handshake_timeout=10.0, idle_timeout=60.0)
+    assert srv.next_timer() == 15.0
+    srv.handle_timer(14.0)
+    assert drain(srv) == [] and srv.state is State.HANDSHAKE
+    srv.handle_timer(15.5)
+    [ev] = drain(srv)
+    assert ev == E.Timeout("handshake", 10.5, "HANDSHAKE") and srv.state is State.CLOSED
+    assert srv.next_timer() is None
+
+
+def test_idle_timer_pings_a_quiet_peer_then_ends_the_connection():
+    srv, cli = connected()
+    srv.handshake_timeout, srv.idle_timeout = 10.0, 60.0
+    srv.last_receive = 100.0
+    assert srv.next_timer() == 130.0  # half the idle timeout without input: a ping
+    srv.handle_timer(129.0)
+    assert srv.data_to_send() == b""
+    srv.handle_timer(131.0)
+    cli.receive_data(srv.data_to_send())
+    [ping] = drain(cli)
+    assert ping.event_type == control.PING_REQUEST and ping.timestamp == 131000
+    assert srv.next_timer() == 146.0  # then every quarter of it
+    srv.handle_timer(140.0)
+    assert srv.data_to_send() == b""
+    srv.receive_data(cli.data_to_send(), 141.0)  # the Ping Response
+    [pong] = drain(srv)
+    assert pong.event_type == control.PING_RESPONSE and pong.timestamp == 131000
+    assert srv.next_timer() == 171.0
+    srv.handle_timer(201.5)
+    [ev] = drain(srv)
+    assert ev.what == "idle" and ev.seconds == 60.5 and srv.state is State.CLOSED
+
+
+def test_no_timers_without_timeouts():
+    srv, _ = connected()
+    assert srv.next_timer() is None
+    srv.handle_timer(1e9)
+    assert drain(srv) == [] and srv.data_to_send() == b""

@@ -21,8 +21,9 @@ except ImportError:
     import peers
     import relay
 
-from rtmpspec.chunkstream import NEED_DATA, ChunkReader
+from rtmpspec.chunkreader import ChunkReader
 from rtmpspec.dissect import HANDSHAKE_LENGTH
+from rtmpspec.sentinels import NEED_DATA
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURE = ROOT / "golden" / "capture"

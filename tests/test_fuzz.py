@@ -1,6 +1,6 @@
 """Tests of the fuzzing package (fuzz/): generation, mutation, detection, triage, minimization, reproducers.
 
-The end-to-end tests run the fuzzer against ``fuzz.toyserver`` (a server that crashes, hangs or logs a traceback
+The end-to-end tests run the fuzzer against ``tests/toyserver.py`` (a server that crashes, hangs or logs a traceback
 on purpose), so they do not depend on the reference server's state.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -17,20 +18,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fuzz import case as parts
 from fuzz import hostile
-from fuzz.case import Case, Conn, Part
+from fuzz.case import Conn, FuzzCase, Part
 from fuzz.draw import DrawBudget, Drawer, FieldCounter, Pool, source
 from fuzz.findings import Finding, FindingStore, Observation, load_finding
 from fuzz.generators import GENERATORS, Generator
 from fuzz.minimize import Budget, ddmin, ddmin_sync, minimize_case
 from fuzz.mutators import Seed, mutate_bytes, mutate_fields, splice
 from fuzz.session import ACTIONS, build, sessions
-from fuzz.target import LogWatcher, SpawnedTarget
-from fuzz.wire import Wire
-from rtmpspec import amf0
-from rtmpspec.chunkstream import NEED_DATA, ChunkReader
+from fuzz.target import LogWatcher, WatchedServer, spawned
+from rtmpspec import amf0, craft
+from rtmpspec.chunkreader import ChunkReader
 from rtmpspec.errors import RTMPError
 from rtmpspec.handshake import FLIGHT_SIZE
+from rtmpspec.sentinels import NEED_DATA
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,10 +81,8 @@ def test_generator_sequence_is_deterministic_without_time_budget():
     assert [a.case(i).digest() for i in range(40)] == [b.case(i).digest() for i in range(40)]
 
 
-def test_wire_prefix_parses_as_a_valid_session():
-    w = Wire("live")
-    parts = w.prefix("publishing", random.Random(1), key="k")
-    data = b"".join(p.data for p in parts)
+def test_session_prefix_parses_as_a_valid_session():
+    data = b"".join(p.data for p in parts.prefix("publishing", random.Random(1), key="k"))
     r = ChunkReader()
     r.receive_data(data[FLIGHT_SIZE:])
     names = [amf0.decode_all(m.payload)[0] for m in r]
@@ -191,7 +191,7 @@ def test_ddmin_finds_the_essential_bytes():
 
 
 def test_minimize_case_drops_parts_and_bytes():
-    case = Case("t", [Conn([Part("a", b"x" * 100), Part("b", b"..BOOM.."), Part("c", b"y" * 50)]),
+    case = FuzzCase("t", [Conn([Part("a", b"x" * 100), Part("b", b"..BOOM.."), Part("c", b"y" * 50)]),
                       Conn([Part("z", b"zzz")])])
     want = Observation("crash", "boom")
 
@@ -217,10 +217,10 @@ def test_ddmin_respects_budget():
 # -- findings -------------------------------------------------------------------------------------------------------
 def test_finding_store_dedupes_and_round_trips(tmp_path):
     store = FindingStore(tmp_path)
-    c1 = Case("amf", [Conn([Part("hs", b"\x03" + bytes(10)), Part("cmd", b"abc")])], 4, "n")
+    c1 = FuzzCase("amf", [Conn([Part("hs", b"\x03" + bytes(10)), Part("cmd", b"abc")])], 4, "n")
     f, new = store.add(Finding("crash", "sig", c1, {"name": "t"}, {"x": 1}, True))
     assert new
-    c2 = Case("amf", [Conn([Part("cmd", b"ab")])], 5, "n")
+    c2 = FuzzCase("amf", [Conn([Part("cmd", b"ab")])], 5, "n")
     g, new2 = store.add(Finding("crash", "sig", c2, {"name": "t"}, {}, True))
     assert not new2 and g.count == 2 and g.case.size() == 2  # the smaller reproducer is kept
     path = store.path(g)
@@ -231,20 +231,19 @@ def test_finding_store_dedupes_and_round_trips(tmp_path):
 
 
 # -- end to end against the toy server -----------------------------------------------------------------------------
-def _toy() -> SpawnedTarget:
-    t = SpawnedTarget([sys.executable, "-m", "fuzz.toyserver"], name="toy")
-    t.start()
-    return t
+TOY = shlex.join([sys.executable, str(Path(__file__).with_name("toyserver.py"))])
 
 
-def _cmd_case(name: str) -> Case:
+def _toy() -> WatchedServer:
+    return spawned(shlex.split(TOY), name="toy").start()
+
+
+def _cmd_case(name: str) -> FuzzCase:
     from rtmpspec import messages as m
 
-    w = Wire()
-    return Case("test", [Conn([w.handshake(random.Random(0), digest=False),
-                               Part("connect", w.connect_part().data),
-                               Part("noise", w.command(m.call("call", 9.0, None, "x" * 300))),
-                               Part(name, w.command(m.call(name, 5.0)))])], note=name)
+    return FuzzCase("test", [Conn([parts.handshake(random.Random(0), digest=False), parts.connect(),
+                               Part("noise", craft.command(m.call("call", 9.0, None, "x" * 300))),
+                               Part(name, craft.command(m.call(name, 5.0)))])], note=name)
 
 
 @pytest.mark.parametrize("name,symptom", [("crashme", "crash"), ("oopsme", "server-error"), ("hangme", "hang")])
@@ -299,8 +298,7 @@ def test_campaign_triage_finds_and_minimizes_the_culprit(tmp_path):
     assert b"crashme" in f.case.conns[0].data
     assert f.case.size() < FLIGHT_SIZE + 100, f.minimized
     # replay from the saved file, against a fresh toy server
-    out = subprocess.run([sys.executable, "-m", "fuzz", "replay", str(store.path(f)), "--spawn",
-                          f"{sys.executable} -m fuzz.toyserver"], capture_output=True, text=True, timeout=120,
+    out = subprocess.run([sys.executable, "-m", "fuzz", "replay", str(store.path(f)), "--spawn", TOY], capture_output=True, text=True, timeout=120,
                          cwd=ROOT)
     assert out.returncode == 1 and "reproduced: crash" in out.stdout, out.stdout + out.stderr
 
@@ -335,8 +333,7 @@ def test_campaign_pins_memory_growth_on_the_leaking_case(tmp_path):
 def test_cli_replay_of_harmless_case_is_not_reproduced(tmp_path):
     store = FindingStore(tmp_path)
     f, _ = store.add(Finding("crash", "x", _cmd_case("harmless"), {}))
-    out = subprocess.run([sys.executable, "-m", "fuzz", "replay", str(store.path(f)), "--spawn",
-                          f"{sys.executable} -m fuzz.toyserver"], capture_output=True, text=True, timeout=120,
+    out = subprocess.run([sys.executable, "-m", "fuzz", "replay", str(store.path(f)), "--spawn", TOY], capture_output=True, text=True, timeout=120,
                          cwd=ROOT)
     assert out.returncode == 0 and "not reproduced" in out.stdout, out.stdout + out.stderr
 

@@ -15,14 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from fuzz.target import reference_server_available
-
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "reports" / "fuzz" / "ci-campaign"
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not reference_server_available(), reason="reference_server is not available")
 def test_fuzz_campaign_60s_reference_server_has_no_findings():
     cmd = [sys.executable, "-m", "fuzz", "--duration", "60", "--seed", "20240501", "--reports-dir", str(REPORT),
            "--progress-interval", "15", "--probe-timeout", "10", "--hang-timeout", "20", "--slow-threshold", "8",

@@ -8,11 +8,10 @@ import math
 
 import pytest
 
-from fuzz.case import Case, Conn, Part
+from fuzz.case import Conn, FuzzCase, Part
 from fuzz.inproc import classify, run_target
-from fuzz.target import reference_server_available
 from rtmpspec import messages as msgs
-from rtmpspec.chunkstream import chunk_message
+from rtmpspec.chunkwriter import chunk_message
 
 HANDSHAKE_OVERFLOW = b"\x03" + bytes(1536) + bytes(70000)  # C0 + C1 + 70000 bytes before C2 completes... and more
 
@@ -38,11 +37,10 @@ def test_regression_inputs_raise_documented_errors_only(target, params, data, wh
 
 
 def _nan_session() -> bytes:
-    from fuzz.wire import Wire
+    from rtmpspec import craft
 
-    w = Wire()
-    return (b"\x03" + bytes(3072) + _NAN_CONNECT + w.command(msgs.create_stream(2))
-            + w.command(msgs.play("k", msid=1)))
+    return (b"\x03" + bytes(3072) + _NAN_CONNECT + craft.command(msgs.create_stream(2))
+            + craft.command(msgs.play("k", msid=1)))
 
 
 NETWORK_REGRESSIONS = [
@@ -51,17 +49,15 @@ NETWORK_REGRESSIONS = [
 ]
 
 
-@pytest.mark.skipif(not reference_server_available(), reason="reference_server is not available")
 def test_reference_server_handles_former_findings_without_internal_error():
     from fuzz.oracle import Checker
-    from fuzz.peers import make_preset
+    from fuzz.target import preset
 
-    t = make_preset("reference")
-    t.start()
+    t = preset("reference").start()
     try:
         checker = Checker(t, probe_timeout=5)
         for name, data in NETWORK_REGRESSIONS:
-            obs = asyncio.run(checker.check(Case("regression", [Conn([Part(name, data)])])))
+            obs = asyncio.run(checker.check(FuzzCase("regression", [Conn([Part(name, data)])])))
             assert obs is None, (name, obs)
     finally:
         t.stop()
@@ -74,16 +70,14 @@ def test_reference_server_handles_former_findings_without_internal_error():
 FINDINGS_DIR = __import__("pathlib").Path(__file__).parent / "data" / "fuzz-findings"
 
 
-@pytest.mark.skipif(not reference_server_available(), reason="reference_server is not available")
 def test_reference_server_campaign_reproducers_no_longer_reproduce():
     from fuzz.findings import load_finding
     from fuzz.oracle import Checker
-    from fuzz.peers import make_preset
+    from fuzz.target import preset
 
     files = sorted(FINDINGS_DIR.glob("*.json"))
     assert len(files) == 4
-    t = make_preset("reference")
-    t.start()
+    t = preset("reference").start()
     try:
         checker = Checker(t, probe_timeout=5)
         for path in files:

@@ -30,8 +30,8 @@ from rtmpspec.handshake import (
     HandshakeClient,
     HandshakeComplete,
     HandshakeServer,
+    HandshakeState,
     S1Received,
-    State,
     VersionReceived,
     digest_offset,
     echo_matches,
@@ -190,10 +190,10 @@ def test_digest_response_and_echo():
 
 
 def test_transition_tables():
-    assert SERVER_TRANSITIONS[(State.WAIT_C0, "C0")] is State.WAIT_C1
-    assert SERVER_TRANSITIONS[(State.WAIT_C2, "C2")] is State.DONE
-    assert CLIENT_TRANSITIONS[(State.WAIT_S1, "S1")] is State.WAIT_S2
-    assert all(state is not State.DONE for state, _ in {**SERVER_TRANSITIONS, **CLIENT_TRANSITIONS})
+    assert SERVER_TRANSITIONS[(HandshakeState.WAIT_C0, "C0")] is HandshakeState.WAIT_C1
+    assert SERVER_TRANSITIONS[(HandshakeState.WAIT_C2, "C2")] is HandshakeState.DONE
+    assert CLIENT_TRANSITIONS[(HandshakeState.WAIT_S1, "S1")] is HandshakeState.WAIT_S2
+    assert all(state is not HandshakeState.DONE for state, _ in {**SERVER_TRANSITIONS, **CLIENT_TRANSITIONS})
 
 
 @pytest.mark.parametrize("chunk", [None, 1, 7, 1536])
@@ -317,7 +317,7 @@ def test_version_rejected_and_poisoned(version):
         server.next_event()
     exc = err.value
     assert (exc.field, exc.offset, exc.section) == ("version", 0, "RTMP 5.2.2")
-    assert server.state is State.ERROR
+    assert server.state is HandshakeState.ERROR
     for call in (lambda: server.receive_data(b"\x03"), server.next_event, server.data_to_send):
         with pytest.raises(ProtocolError) as again:
             call()
@@ -462,7 +462,7 @@ def _serve_ffmpeg(tmp_path, start, hs, mangle=None):
                     hs = mangle(hs)
                 return run_over_socket(conn, hs)
         finally:
-            peers.stop_process(proc)
+            peers.stop(proc)
 
 
 needs_ffmpeg = pytest.mark.skipif(peers.ffmpeg_binary() is None, reason="ffmpeg is not installed")
@@ -544,6 +544,3 @@ def test_our_client_against_nginx_rtmp(nginx_rtmp, mode, scheme):
         sock.sendall(_connect_chunk(nginx_rtmp))
         reply = sock.recv(65536)
         assert reply[:1] == b"\x02"  # protocol control messages (chunk stream 2) answer the connect
-
-
-nginx_rtmp = peers.nginx_rtmp  # the fixture, for the test above

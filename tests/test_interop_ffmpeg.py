@@ -10,27 +10,21 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from peers import free_port
-from test_interop_helpers import (
+from interop_helpers import (
     assert_close,
     cli,
     finish,
     need,
     probe_counts,
-    sample,
     start,
     stop,
 )
 
+from harness.process import free_port
 from reference_server.client import open_player
 from rtmpspec import events as E
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
-
-
-@pytest.fixture(scope="session")
-def sample_flv(tmp_path_factory):
-    return sample(tmp_path_factory)
 
 
 @pytest.fixture(autouse=True)
@@ -85,9 +79,9 @@ def test_library_player_against_ffmpeg_listen(sample_flv, tmp_path):
         kinds = {"video": 0, "audio": 0, "meta": 0}
         msids = set()
         async for ev in c:
-            if type(ev) is E.Video:
+            if isinstance(ev, E.Video):
                 kinds["video"] += 1
-            elif type(ev) is E.Audio:
+            elif isinstance(ev, E.Audio):
                 kinds["audio"] += 1
             elif ev.metadata is not None:
                 kinds["meta"] += 1

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from peers import nginx_binary, start_nginx_rtmp
-from test_interop_helpers import (
+from interop_helpers import (
     assert_close,
     cli,
     ffmpeg_play_cmd,
@@ -14,7 +13,6 @@ from test_interop_helpers import (
     finish,
     need,
     probe_counts,
-    sample,
     start,
     stop,
     wait_for_text,
@@ -26,21 +24,10 @@ from rtmpspec import events as E
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
 
-@pytest.fixture(scope="session")
-def sample_flv(tmp_path_factory):
-    return sample(tmp_path_factory)
-
-
 @pytest.fixture
-def nginx(tmp_path):
+def nginx(nginx_rtmp, tmp_path):
     need("ffmpeg", "ffprobe")
-    if nginx_binary() is None:
-        pytest.skip("nginx with ngx_rtmp_module is not installed")
-    port, stop_nginx = start_nginx_rtmp(tmp_path / "nginx")
-    try:
-        yield port, tmp_path / "nginx" / "error.log"
-    finally:
-        stop_nginx()
+    return nginx_rtmp, tmp_path / "nginx" / "error.log"
 
 
 def test_our_publish_ffmpeg_plays(nginx, sample_flv, tmp_path):
@@ -137,7 +124,7 @@ def test_strict_reader_accepts_nginx_relay(nginx):
         await pub.close()
         out = []
         for p in (early, late):
-            got = [(ev.timestamp, ev.payload) async for ev in p if type(ev) is E.Video]
+            got = [(ev.timestamp, ev.payload) async for ev in p if isinstance(ev, E.Video)]
             assert p.error is None and p.end_reason == "StreamEOF"
             await p.close()
             out.append(got)

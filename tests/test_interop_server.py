@@ -1,52 +1,44 @@
 """Interop against OUR reference server (``python -m reference_server --listen 127.0.0.1:0``): ffmpeg, rtmpdump
-and our client as publishers and players, a load test, recordings, RTMPS.
-
-These skip ONLY when ``reference_server/__main__.py`` does not exist (or a real peer is not installed).
+and our client as publishers and players, ffprobe judging the files, a load test, recordings (that survive kill -9),
+RTMPS, and a SIGTERM shutdown that tells players (StreamEOF + UnpublishNotify). They skip only when a real peer is
+not installed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import glob
+import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import time
 
 import pytest
-from test_interop_helpers import (
-    REPO,
-    ServerProc,
+from endpoint import AAC_SEQ, AVC_SEQ, RefServer, aac_frame, audio, avc_frame, video
+from interop_helpers import (
     assert_close,
     cli,
     ffmpeg_play_cmd,
     ffmpeg_publish_cmd,
     finish,
     need,
-    need_server,
     probe_counts,
     probe_duration,
-    sample,
     start,
     stop,
 )
+from test_server import player, publisher, wait_media
 
 from reference_server.client import ConnectionFailed, RTMPClient, open_player, open_publisher
-from rtmpspec import amf0, media
+from rtmpspec import amf0, control, media
 from rtmpspec import events as E
-from rtmpspec.flv import AUDIO, SCRIPT, VIDEO, read_flv
+from rtmpspec.flv import AUDIO, SCRIPT, VIDEO, FLVReader, read_flv
+from rtmpspec.messages import DataMessage
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
-
-
-@pytest.fixture(scope="session")
-def sample_flv(tmp_path_factory):
-    return sample(tmp_path_factory)
-
-
-@pytest.fixture(autouse=True)
-def _need_server():
-    need_server()
 
 
 def run(coro, timeout: float = 60):
@@ -59,14 +51,14 @@ async def first_video(url: str, timeout: float = 10):
     while True:
         ev = await c.read(timeout=timeout)
         assert ev is not None, f"stream ended before any video ({c.end_reason})"
-        if type(ev) is E.Video:
+        if isinstance(ev, E.Video):
             return c
 
 
 def test_ffmpeg_publishes_ffmpeg_rtmpdump_and_our_client_play(sample_flv, tmp_path):
     need("ffmpeg", "ffprobe", "rtmpdump")
     sent = probe_counts(sample_flv)
-    with ServerProc(tmp_path) as srv:
+    with RefServer(log_path=tmp_path / "server.log") as srv:
         url = f"{srv.url}/live/ff1"
         pub = start(ffmpeg_publish_cmd(sample_flv, url), tmp_path / "ffmpeg-publish.log")
         procs = [pub]
@@ -102,7 +94,7 @@ def test_ffmpeg_publishes_ffmpeg_rtmpdump_and_our_client_play(sample_flv, tmp_pa
 
 def test_our_client_publishes_and_plays(sample_flv, tmp_path):
     _, tags = read_flv(sample_flv)
-    with ServerProc(tmp_path) as srv:
+    with RefServer(log_path=tmp_path / "server.log") as srv:
         url = f"{srv.url}/live/ours1"
 
         async def go():
@@ -129,18 +121,18 @@ def test_our_client_publishes_and_plays(sample_flv, tmp_path):
         got, player = run(go(), 40)
     assert player.error is None
     assert player.end_reason in ("NetStream.Play.UnpublishNotify", "NetStream.Play.Stop", "StreamEOF")
-    meta = [e for e in got if not isinstance(e, E.Audio) and e.metadata is not None]
+    meta = [e for e in got if isinstance(e, DataMessage) and e.metadata is not None]
     assert len(meta) == 1 and meta[0].metadata == amf0.decode_all(tags[0].data)[1]
     av_sent = [(t.tag_type, t.timestamp, t.data) for t in tags if t.tag_type in (AUDIO, VIDEO)]
-    av_got = [(VIDEO if type(e) is E.Video else AUDIO, e.timestamp, e.payload) for e in got
-              if type(e) in (E.Audio, E.Video)]
+    av_got = [(VIDEO if isinstance(e, E.Video) else AUDIO, e.timestamp, e.payload) for e in got
+              if isinstance(e, (E.Audio, E.Video))]
     assert av_got == av_sent
 
 
 # -- load test -------------------------------------------------------------------------------------------------
 
-AVC_SEQ = bytes.fromhex("1700000000" "01640028ffe1000467640028" "01000468ee3c80")
-AAC_SEQ = bytes.fromhex("af001210")
+LOAD_AVC_SEQ = bytes.fromhex("1700000000" "01640028ffe1000467640028" "01000468ee3c80")
+LOAD_AAC_SEQ = bytes.fromhex("af001210")
 
 
 def video_frame(key: bool, n: int, size: int = 1500) -> bytes:
@@ -159,8 +151,8 @@ def test_load_10_publishers_50_players(tmp_path):
     async def publisher(url: str, keyframes: list) -> None:
         c = await open_publisher(url, timeout=10)
         await c.send_metadata({"width": 320.0, "height": 240.0, "videocodecid": 7.0, "audiocodecid": 10.0})
-        await c.send_video(0, AVC_SEQ)
-        await c.send_audio(0, AAC_SEQ)
+        await c.send_video(0, LOAD_AVC_SEQ)
+        await c.send_audio(0, LOAD_AAC_SEQ)
         t0 = time.monotonic()
         for i in range(frames):
             ts = i * 1000 // fps
@@ -180,9 +172,9 @@ def test_load_10_publishers_50_players(tmp_path):
         out["joined"] = time.monotonic()
         keys, last = [], -1
         while (ev := await c.read(timeout=10)) is not None:
-            if type(ev) is E.Video and media.is_keyframe(ev.payload):
+            if isinstance(ev, E.Video) and media.is_keyframe(ev.payload):
                 keys.append(ev.timestamp)
-            if type(ev) is E.Video:
+            if isinstance(ev, E.Video):
                 assert ev.timestamp >= last, "video timestamps went backwards"
                 last = ev.timestamp
         out["keys"] = keys
@@ -208,7 +200,7 @@ def test_load_10_publishers_50_players(tmp_path):
         await asyncio.gather(*player_tasks)
         return keyframes, results
 
-    with ServerProc(tmp_path) as srv:
+    with RefServer(log_path=tmp_path / "server.log") as srv:
         keyframes, results = run(go(srv.url), 60)
     assert len(results) == publishers * players_per
     for i, out in results:
@@ -221,22 +213,14 @@ def test_load_10_publishers_50_players(tmp_path):
 
 # -- recordings --------------------------------------------------------------------------------------------------
 
-def _record_supported() -> None:
-    r = subprocess.run([sys.executable, "-m", "reference_server", "--help"], capture_output=True, text=True,
-                       timeout=20, cwd=REPO)
-    if "--record-dir" not in r.stdout:
-        pytest.skip("the server has no --record-dir")
-
-
 def _recordings(d) -> list:
     return sorted(d.rglob("*.flv"))
 
 
 def test_recording_has_the_full_duration(sample_flv, tmp_path):
     need("ffmpeg", "ffprobe")
-    _record_supported()
     rec = tmp_path / "rec"
-    with ServerProc(tmp_path, "--record-dir", str(rec)) as srv:
+    with RefServer("--record-dir", str(rec), log_path=tmp_path / "server.log") as srv:
         pub = start(ffmpeg_publish_cmd(sample_flv, f"{srv.url}/live/rec1"), tmp_path / "ffmpeg.log")
         try:
             assert finish(pub, 30) == 0, (tmp_path / "ffmpeg.log").read_text()
@@ -256,34 +240,9 @@ def test_recording_has_the_full_duration(sample_flv, tmp_path):
     assert header.has_video and header.has_audio and len(tags) >= len(read_flv(sample_flv)[1]) - 2
 
 
-def test_recording_survives_sigkill(sample_flv, tmp_path):
-    need("ffmpeg", "ffprobe")
-    _record_supported()
-    rec = tmp_path / "rec"
-    srv = ServerProc(tmp_path, "--record-dir", str(rec))
-    pub = start(ffmpeg_publish_cmd(sample_flv, f"{srv.url}/live/kill1"), tmp_path / "ffmpeg.log")
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not (_recordings(rec) and _recordings(rec)[0].stat().st_size):
-            time.sleep(0.05)
-        time.sleep(2.5)
-        srv.kill()
-    finally:
-        stop(pub)
-        srv.stop()
-    files = _recordings(rec)
-    assert len(files) == 1, files
-    got = probe_counts(files[0])
-    assert got.get("h264", 0) >= 25 and got.get("aac", 0) >= 25, got
-    assert probe_duration(files[0]) >= 1.5
-    _, tags = read_flv(files[0], lenient=True)
-    assert sum(t.tag_type == VIDEO for t in tags) >= 25
-
-
 def test_publish_append_continues_the_recording(sample_flv, tmp_path):
     """RTMP 7.2.2.6: a publish of type "append" continues the key's recording; "live" starts a new file."""
     need("ffprobe")
-    _record_supported()
     rec = tmp_path / "rec"
     n_tags = len(read_flv(sample_flv)[1])
 
@@ -301,7 +260,7 @@ def test_publish_append_continues_the_recording(sample_flv, tmp_path):
             time.sleep(0.2)
         return _recordings(rec)
 
-    with ServerProc(tmp_path, "--record-dir", str(rec)) as srv:
+    with RefServer("--record-dir", str(rec), log_path=tmp_path / "server.log") as srv:
         publish(srv, "live")
         [first] = settled(1)
         one = probe_duration(first)
@@ -328,7 +287,7 @@ def test_rtmps_publish_and_play(tmp_path):
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
                     str(cert), "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True,
                    timeout=30)
-    with ServerProc(tmp_path, "--tls-cert", str(cert), "--tls-key", str(key)) as srv:
+    with RefServer("--tls-cert", str(cert), "--tls-key", str(key), log_path=tmp_path / "server.log") as srv:
         assert srv.url.startswith("rtmps://"), srv.url
         url = f"{srv.url}/live/tls1"
 
@@ -347,7 +306,7 @@ def test_rtmps_publish_and_play(tmp_path):
             return got
 
         got = run(go(), 30)
-        assert [e.timestamp for e in got if type(e) is E.Video] == [0] + [40 * i for i in range(10)]
+        assert [e.timestamp for e in got if isinstance(e, E.Video)] == [0] + [40 * i for i in range(10)]
 
         out = tmp_path / "tls.flv"
         play = start(cli("play", url, "-o", str(out), "--tls-insecure", "--timeout", "5"), tmp_path / "play.log")
@@ -366,3 +325,132 @@ def test_rtmps_publish_and_play(tmp_path):
             stop(play)
     _, tags = read_flv(out)
     assert sum(t.tag_type == VIDEO for t in tags) == 6
+
+
+# -- ffmpeg-made media, recordings, shutdown ---------------------------------------------------------------------
+
+def ffprobe(path: str) -> dict:
+    out = subprocess.run(["ffprobe", "-v", "error", "-count_packets", "-show_entries",
+                          "stream=codec_name,nb_read_packets:format=duration", "-of", "json", path],
+                         capture_output=True, text=True, timeout=30)
+    import json
+
+    data = json.loads(out.stdout or "{}")
+    streams = {s["codec_name"]: int(s.get("nb_read_packets", 0)) for s in data.get("streams", [])}
+    dur = float(data.get("format", {}).get("duration", 0) or 0)
+    return {"streams": streams, "duration": dur}
+
+
+def wait_event(srv: RefServer, name: str, timeout: float = 15) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ev = srv.events(name)
+        if ev:
+            return ev[0]
+        time.sleep(0.05)
+    raise TimeoutError(f"no {name} in the server log")
+
+
+def ffmpeg_publish(url: str, seconds: float, log) -> subprocess.Popen:
+    cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "warning", "-re",
+           "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine",
+           "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac", "-f", "flv", url]
+    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
+
+
+def test_ffmpeg_publish_ffmpeg_and_rtmpdump_play_and_recording(tmp_path):
+    need("ffmpeg", "ffprobe")
+    rec = tmp_path / "rec"
+    with RefServer("--record-dir", str(rec), log_path=str(tmp_path / "server.log")) as srv:
+        url = f"rtmp://127.0.0.1:{srv.port}/live/test"
+        log = open(tmp_path / "tools.log", "ab")
+        pub = ffmpeg_publish(url, 4, log)
+        procs = [pub]
+        try:
+            wait_event(srv, "publish_start")
+            procs.append(subprocess.Popen(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "warning",
+                                           "-rw_timeout", "5000000", "-i", url, "-c", "copy", "-f", "flv",
+                                           str(tmp_path / "ffmpeg.flv")],
+                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log))
+            if shutil.which("rtmpdump"):
+                procs.append(subprocess.Popen(["rtmpdump", "-r", url, "-v", "-m", "6", "-o",
+                                               str(tmp_path / "rtmpdump.flv")],
+                                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log))
+            assert pub.wait(30) == 0
+            for p in procs[1:]:
+                try:
+                    p.wait(15)
+                except subprocess.TimeoutExpired:
+                    p.send_signal(signal.SIGINT)
+                    p.wait(5)
+        finally:
+            for p in procs:
+                stop(p, signal.SIGTERM)
+            log.close()
+        wait_event(srv, "record_stop")
+    [recording] = glob.glob(str(rec / "live" / "test-*.flv"))
+    r = ffprobe(recording)
+    assert r["streams"].get("h264") == 100 and r["streams"].get("aac", 0) >= 170, r
+    assert 3.8 <= r["duration"] <= 4.3, r
+    files = [tmp_path / "ffmpeg.flv"] + ([tmp_path / "rtmpdump.flv"] if shutil.which("rtmpdump") else [])
+    for f in files:
+        r = ffprobe(str(f))
+        assert r["streams"].get("h264", 0) >= 85 and r["streams"].get("aac", 0) >= 140, (f, r)
+
+
+def test_recording_survives_kill_9(tmp_path):
+    need("ffmpeg", "ffprobe")
+    rec = tmp_path / "rec"
+    srv = RefServer("--record-dir", str(rec), log_path=str(tmp_path / "server.log"))
+    log = open(tmp_path / "tools.log", "ab")
+    pub = ffmpeg_publish(f"rtmp://127.0.0.1:{srv.port}/live/killed", 20, log)
+    try:
+        wait_event(srv, "record_start")
+        time.sleep(3)
+        os.kill(srv.pid, signal.SIGKILL)
+        srv.wait(5)
+    finally:
+        stop(pub, signal.SIGTERM)
+        srv.kill()
+        log.close()
+    [recording] = glob.glob(str(rec / "live" / "killed-*.flv"))
+    r = ffprobe(recording)
+    assert r["streams"].get("h264", 0) >= 40 and r["duration"] >= 1.5, r
+    reader = FLVReader()
+    reader.receive_data(open(recording, "rb").read())
+    reader.receive_data(b"")
+    tags = list(reader.events())[1:]  # every tag complete: the file ends on a tag boundary
+    assert len(tags) > 50
+
+
+def test_sigterm_shutdown_tells_players_and_exits_0(tmp_path):
+    rec = tmp_path / "rec"
+    srv = RefServer("--record-dir", str(rec), log_path=str(tmp_path / "server.log"))
+    try:
+        async def main():
+            pub, msid = await publisher(srv, "bye")
+            pl, pmsid = await player(srv, "bye")
+            pub.send(video(AVC_SEQ, 0, msid), audio(AAC_SEQ, 0, msid), video(avc_frame(True, 3000), 0, msid),
+                     audio(aac_frame(), 10, msid))
+            await wait_media(pl, 4)
+            t0 = time.monotonic()
+            srv.send_signal(signal.SIGTERM)
+            eof = await pl.expect(lambda e: isinstance(e, E.UserControl) and e.event_type == control.STREAM_EOF)
+            assert eof.stream_id == pmsid
+            await pl.status("NetStream.Play.UnpublishNotify")
+            await pl.wait_closed(5)
+            await pub.wait_closed(5)
+            return t0
+
+        t0 = run(main())
+        assert srv.wait(5) == 0
+        assert time.monotonic() - t0 < 5
+    finally:
+        srv.kill()
+    assert srv.events("server_stopped")
+    [recording] = glob.glob(str(rec / "live" / "bye-*.flv"))
+    reader = FLVReader()
+    reader.receive_data(open(recording, "rb").read())
+    reader.receive_data(b"")
+    evs = list(reader.events())
+    assert [t.tag_type for t in evs[1:]] == [9, 8, 9, 8]

@@ -1,7 +1,7 @@
 """Reference server: connect, commands, publish/play relay, late joiners, notifications (RTMP 7.2).
 
 The server runs as a subprocess (``python -m reference_server --listen 127.0.0.1:0``); the test clients are
-asyncio endpoints on rtmpspec's sans-I/O Connection (reference_server.probe).
+asyncio endpoints on rtmpspec's sans-I/O Connection (tests/endpoint.py).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import asyncio
 import itertools
 
 import pytest
+from endpoint import AAC_SEQ, AVC_SEQ, Endpoint, RefServer, aac_frame, audio, avc_frame, video
 
-from reference_server.probe import AAC_SEQ, AVC_SEQ, Probe, ServerProcess, aac_frame, audio, avc_frame, video
 from rtmpspec import control
 from rtmpspec import events as E
 from rtmpspec import messages as M
@@ -26,7 +26,7 @@ def run(coro, timeout: float = 30):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     d = tmp_path_factory.mktemp("srv")
-    with ServerProcess("--log-level", "debug", log_path=str(d / "server.log")) as srv:
+    with RefServer("--log-level", "debug", log_path=str(d / "server.log")) as srv:
         yield srv
 
 
@@ -34,14 +34,14 @@ def key() -> str:
     return f"k{next(_names)}"
 
 
-async def connected(srv, app="live", **kw) -> Probe:
-    p = await Probe.open(srv.host, srv.port)
+async def connected(srv, app="live", **kw) -> Endpoint:
+    p = await Endpoint.open(srv.host, srv.port)
     res = await p.connect(app, **kw)
     assert res.name == "_result", res
     return p
 
 
-async def publisher(srv, name) -> tuple[Probe, int]:
+async def publisher(srv, name) -> tuple[Endpoint, int]:
     p = await connected(srv)
     msid = await p.create_stream()
     st = await p.publish(name, msid)
@@ -49,8 +49,8 @@ async def publisher(srv, name) -> tuple[Probe, int]:
     return p, msid
 
 
-async def player(srv, name, **kw) -> tuple[Probe, int]:
-    p = await Probe.open(srv.host, srv.port, **kw)
+async def player(srv, name, **kw) -> tuple[Endpoint, int]:
+    p = await Endpoint.open(srv.host, srv.port, **kw)
     await p.connect("live")
     msid = await p.create_stream()
     st = await p.play(name, msid)
@@ -58,18 +58,18 @@ async def player(srv, name, **kw) -> tuple[Probe, int]:
     return p, msid
 
 
-async def sync(p: Probe) -> None:
+async def sync(p: Endpoint) -> None:
     """A round trip on p's connection: the server has processed everything p sent before."""
     tid = p.next_tid()
     p.send(M.get_stream_length("sync", tid))
     await p.expect(lambda e: isinstance(e, M.Command) and e.name == "_result" and e.transaction_id == tid)
 
 
-def media_of(p: Probe) -> list:
-    return [e.message for e in p.events if type(e) in (E.Audio, E.Video)]
+def media_of(p: Endpoint) -> list:
+    return [e.message for e in p.events if isinstance(e, (E.Audio, E.Video))]
 
 
-async def wait_media(p: Probe, n: int, timeout: float = 5) -> list:
+async def wait_media(p: Endpoint, n: int, timeout: float = 5) -> list:
     await p.expect(lambda e: len(media_of(p)) >= n, timeout, from_start=True)
     for _ in range(int(timeout * 20)):
         if len(media_of(p)) >= n:
@@ -80,7 +80,7 @@ async def wait_media(p: Probe, n: int, timeout: float = 5) -> list:
 
 def test_connect_control_burst_and_result(server):
     async def main():
-        p = await Probe.open(server.host, server.port)
+        p = await Endpoint.open(server.host, server.port)
         res = await p.connect("live")
         before = p.events[:p.events.index(res)]
         ctl = [e for e in before if isinstance(e, (E.WindowAckSize, E.SetPeerBandwidth, E.SetChunkSize))]
@@ -91,7 +91,7 @@ def test_connect_control_burst_and_result(server):
         assert info["level"] == "status" and info["code"] == "NetConnection.Connect.Success"
         assert info["description"] and info["objectEncoding"] == 0
         p.close()
-        p3 = await Probe.open(server.host, server.port)
+        p3 = await Endpoint.open(server.host, server.port)
         res3 = await p3.connect("live", object_encoding=3)
         assert res3.args[0]["objectEncoding"] == 3
         p3.close()
@@ -100,7 +100,7 @@ def test_connect_control_burst_and_result(server):
 
 def test_connect_as_amf3_command(server):
     async def main():
-        p = await Probe.open(server.host, server.port)
+        p = await Endpoint.open(server.host, server.port)
         c = M.connect("live", "rtmp://127.0.0.1/live", object_encoding=3)
         p.send(M.Command(c.name, c.transaction_id, c.command_object, (), amf3=True))
         res = await p.command(("_result", "_error"))
@@ -113,7 +113,7 @@ def test_connect_as_amf3_command(server):
 
 def test_unknown_app_is_rejected_and_closed(server):
     async def main():
-        p = await Probe.open(server.host, server.port)
+        p = await Endpoint.open(server.host, server.port)
         res = await p.connect("nope")
         assert res.name == "_error" and res.code == "NetConnection.Connect.Rejected"
         await p.wait_closed(5)
@@ -273,9 +273,13 @@ def test_pause_seek_and_receive_flags(server):
         await asyncio.sleep(0.3)
         assert len(media_of(pl)) == n + 1
         pl.send(M.receive_video(True, msid=pm), M.pause(False, 0, msid=pm))
+        await pl.status("NetStream.Seek.Notify")  # receiveVideo true (RTMP 7.2.2.5)
         await pl.status("NetStream.Unpause.Notify")
-        got = await wait_media(pl, n + 4)  # headers + GOP again after unpause
-        assert any(m.payload == avc_frame(True, 10) for m in got[n + 1:])
+        # RTMP 7.2.2.8: after the unpause only newer messages: the stream goes on from its next keyframe
+        pub.send(video(avc_frame(False, 10, fill=5), 120, msid), video(avc_frame(True, 10, fill=6), 160, msid))
+        got = await wait_media(pl, n + 2)
+        assert got[n + 1].payload == avc_frame(True, 10, fill=6)
+        assert all(m.timestamp > 0 for m in got[n + 1:])
         pub.close()
         pl.close()
     run(main())
@@ -343,7 +347,7 @@ def test_embedded_server_thread():
         assert srv.url == f"rtmp://127.0.0.1:{port}"
 
         async def main():
-            pub = await Probe.open(host, port)
+            pub = await Endpoint.open(host, port)
             res = await pub.connect("live")
             assert res.name == "_result"
             pub.close()

@@ -8,21 +8,22 @@ import socket
 import time
 
 import pytest
+from endpoint import AVC_SEQ, Endpoint, RefServer, avc_frame, video
 from test_server import connected, media_of, player, publisher, run, wait_media
 
-from reference_server.probe import AVC_SEQ, Probe, ServerProcess, avc_frame, video
 from rtmpspec import messages as M
-from rtmpspec.chunkstream import Message, chunk_message
+from rtmpspec.chunkwriter import chunk_message
+from rtmpspec.message_format import Message
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     d = tmp_path_factory.mktemp("bad")
-    with ServerProcess(log_path=str(d / "server.log")) as srv:
+    with RefServer(log_path=str(d / "server.log")) as srv:
         yield srv
 
 
-def peer_of(p: Probe) -> str:
+def peer_of(p: Endpoint) -> str:
     host, port = p.transport.get_extra_info("sockname")[:2]
     return f"{host}:{port}"
 
@@ -77,7 +78,8 @@ CASES = {
     "fmt1_first_chunk": (fresh_csid_fmt1, "fmt"),
     "oversized_message": (oversized, "messageLength"),
     "set_chunk_size_0": (lambda: set_chunk_size(0), "chunkSize"),
-    "set_chunk_size_bit31": (lambda: set_chunk_size(0x80001000), "chunkSize"),
+    # errata 2: the reserved bit 31 is ignored, so 0x80000000 is a chunk size of 0
+    "set_chunk_size_bit31_size_0": (lambda: set_chunk_size(0x80000000), "chunkSize"),
     "garbage_amf": (garbage_amf, None),
     "garbage_amf_nested": (garbage_amf_nested, None),
 }
@@ -135,7 +137,7 @@ def test_malformed_handshake(server):
 def test_publish_before_connect(server):
     async def main():
         pub, msid, pl = await healthy_pair(server, "bad-order")
-        p = await Probe.open(server.host, server.port)
+        p = await Endpoint.open(server.host, server.port)
         peer = peer_of(p)
         p.send_raw(chunk_message(M.publish("x", msid=1).to_message(), 128))
         await p.wait_closed(5)
@@ -174,7 +176,7 @@ def test_bad_stream_names(server, mode, name):
 
 
 def test_timeouts_and_max_connections(tmp_path):
-    with ServerProcess("--handshake-timeout", "1", "--idle-timeout", "2", "--max-connections", "3",
+    with RefServer("--handshake-timeout", "1", "--idle-timeout", "2", "--max-connections", "3",
                        log_path=str(tmp_path / "server.log")) as srv:
         async def main():
             # handshake timeout: connect and say nothing

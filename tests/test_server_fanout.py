@@ -12,23 +12,18 @@ import random
 from pathlib import Path
 
 import pytest
+from endpoint import AAC_SEQ, AVC_SEQ, aac_frame, audio, avc_frame, video
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reference_server.config import Config
-from reference_server.probe import AAC_SEQ, AVC_SEQ, aac_frame, audio, avc_frame, video
 from reference_server.relay import Player, Relay
 from rtmpspec._state import TABLE, Input, Role, State
-from rtmpspec.chunkstream import (
-    ChunkReader,
-    ChunkWriter,
-    Message,
-    SharedOutput,
-    build_header,
-    chunk_message,
-    type0_header,
-)
+from rtmpspec.chunkheader import build_header
+from rtmpspec.chunkreader import ChunkReader
+from rtmpspec.chunkwriter import ChunkWriter, SharedOutput, chunk_message, type0_header
 from rtmpspec.connection import Connection
+from rtmpspec.message_format import Message
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,11 +49,13 @@ def test_chunk_message_with_replaced_ids_equals_chunking_the_replaced_message(t,
 
 
 def test_media_is_allowed_in_connected_only_and_keeps_it():
-    """Connection's media fast path skips the table lookup in CONNECTED: the table must agree."""
+    """Connection's media fast path skips the table lookup in CONNECTED: the table must agree (media is taken in
+    CONNECTED, which it keeps; after close it is discarded; anywhere else it is a protocol error)."""
     for role in Role:
         allowed = {s for s in State if (role, s, Input.RECV_MEDIA) in TABLE}
-        assert allowed == {State.CONNECTED}
+        assert allowed == {State.CONNECTED, State.CLOSED}
         assert TABLE[(role, State.CONNECTED, Input.RECV_MEDIA)] is State.CONNECTED
+        assert TABLE[(role, State.CLOSED, Input.RECV_MEDIA)] is State.CLOSED
 
 
 def _read(data: bytes, chunk_size: int = 128):
@@ -277,6 +274,47 @@ def test_slow_player_check_is_amortised_and_keyframe_safe():
         # and dropped to; drained at i = 25, it waits for the keyframe at i = 30 and is back in its group
         assert got == list(range(0, 6)) + list(range(30, 40)), got
         assert slow.player in s.groups[(4096, 1)].players and slow.player.dropped == 24
+    asyncio.run(main())
+
+
+def test_a_grouped_player_that_does_not_acknowledge_is_held_at_its_window_and_released_by_its_ack():
+    """Flow control (RTMP 5.4.3-5.4.5) without a per-player test in the group's hot path: a player whose window
+    the next batch would overfill leaves its group, gets at most one message past the window, the rest when it
+    acknowledges, in order, and then goes back to its group; the other player never waits."""
+    async def main():
+        relay, s = _stream()
+        ok, win = _join(s, 1), _join(s, 2)
+        for x in (ok, win):
+            x.conn.our_window = 20000  # as if the server had sent Window Acknowledgement Size 20000
+        s.on_media(video(AVC_SEQ, 0))
+        s.on_media(video(avc_frame(True, 3000), 0))
+        s.flush()
+        for x in (ok, win):  # both acknowledge what they have and are back in the group with a fresh window
+            x.conn.last_ack_received = x.conn.bytes_sent
+            s.acknowledged(x.player)
+        assert ok.player.group is win.player.group is not None
+        sent = []
+        for i in range(1, 13):
+            m = video(avc_frame(False, 3000, fill=i), i * 40)
+            s.on_media(m)
+            s.flush()
+            sent.append(m)
+            ok.conn.last_ack_received = ok.conn.bytes_sent  # this one acknowledges at once
+            s.acknowledged(ok.player)
+        assert len(ok.media()) == 2 + 12
+        got = len(win.media()) - 2
+        assert win.player.windowed and win.player.group is None and win.player.held
+        assert 0 < got < 12 and win.conn.unacknowledged <= 20000 + 3100  # one message past the window at most
+        win.conn.last_ack_received = win.conn.bytes_sent
+        s.acknowledged(win.player)
+        assert [m.payload for m in win.media()[2:]] == [m.payload for m in sent][:len(win.media()) - 2]
+        while win.player.held:
+            win.conn.last_ack_received = win.conn.bytes_sent
+            s.acknowledged(win.player)
+        assert [m.payload for m in win.media()[2:]] == [m.payload for m in sent]
+        win.conn.last_ack_received = win.conn.bytes_sent  # nothing waits and the window has room: back in the group
+        s.acknowledged(win.player)
+        assert not win.player.windowed and win.player.group is ok.player.group
     asyncio.run(main())
 
 

@@ -8,13 +8,13 @@ import socket
 import time
 
 import pytest
+from endpoint import AAC_SEQ, AVC_SEQ, Endpoint, RefServer, aac_frame, audio, avc_frame, video
 from test_server import player, publisher, run
 
 from reference_server.config import Config
-from reference_server.probe import AAC_SEQ, AVC_SEQ, Probe, ServerProcess, aac_frame, audio, avc_frame, video
 from reference_server.relay import Player, Relay
 from reference_server.session import CLOSE_GRACE
-from rtmpspec.chunkstream import ChunkReader
+from rtmpspec.chunkreader import ChunkReader
 from rtmpspec.connection import Connection, Role, State
 
 
@@ -96,7 +96,7 @@ def test_drop_policy_is_keyframe_safe_in_process():
 
 
 def test_slow_player_is_dropped_while_publisher_and_fast_player_go_on(tmp_path):
-    with ServerProcess("--player-soft-limit", "1048576", "--player-hard-limit", "4194304",
+    with RefServer("--player-soft-limit", "1048576", "--player-hard-limit", "4194304",
                        "--player-lag-timeout", "0.5", log_path=str(tmp_path / "server.log")) as srv:
         async def main():
             pub, msid = await publisher(srv, "s")
@@ -104,7 +104,7 @@ def test_slow_player_is_dropped_while_publisher_and_fast_player_go_on(tmp_path):
             raw = socket.socket()
             raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             raw.connect((srv.host, srv.port))
-            slow = await Probe.open(None, None, sock=raw)
+            slow = await Endpoint.open(None, None, sock=raw)
             await slow.connect("live")
             sm = await slow.create_stream()
             await slow.play("s", sm)
@@ -146,7 +146,7 @@ def test_slow_player_is_dropped_while_publisher_and_fast_player_go_on(tmp_path):
 
 @pytest.mark.slow
 def test_100_players_memory_sanity(tmp_path):
-    with ServerProcess(log_path=str(tmp_path / "server.log")) as srv:
+    with RefServer(log_path=str(tmp_path / "server.log")) as srv:
         async def main():
             pub, msid = await publisher(srv, "m")
             counts = [0] * 100
@@ -158,7 +158,7 @@ def test_100_players_memory_sanity(tmp_path):
 
             players = []
             for i in range(100):
-                p = await Probe.open(srv.host, srv.port, keep=False, on_media=counter(i))
+                p = await Endpoint.open(srv.host, srv.port, keep=False, on_media=counter(i))
                 await p.connect("live")
                 sid = await p.create_stream()
                 await p.play("m", sid)
@@ -211,8 +211,8 @@ def test_late_joiner_gets_ertmp_headers_and_gop_from_real_file():
     import os
 
     from rtmpspec import media
-    from rtmpspec.chunkstream import Message
     from rtmpspec.flv import read_flv
+    from rtmpspec.message_format import Message
     from rtmpspec.messages import DataMessage
 
     path = ERTMP if os.path.exists(ERTMP) else os.path.join(os.path.dirname(__file__), "..", "..", "shared",
@@ -268,7 +268,7 @@ def test_multitrack_sequence_headers_are_cached_per_track():
 def test_metadata_forms_are_stored_unwrapped():
     from rtmpspec.amf0_values import AVMPlus, ECMAArray
     from rtmpspec.amf3_values import AMF3Object
-    from rtmpspec.chunkstream import Message
+    from rtmpspec.message_format import Message
     from rtmpspec.messages import DataMessage
 
     forms = [
@@ -284,7 +284,7 @@ def test_metadata_forms_are_stored_unwrapped():
             s.on_data(DataMessage.from_message(Message(wire.type_id, wire.payload, 0, 1, 5)))
             assert dict(s.metadata) == {"width": 1.0}, dm
             late = _join(s, 1)
-            from rtmpspec.chunkstream import ChunkReader
+            from rtmpspec.chunkreader import ChunkReader
             r = ChunkReader(chunk_size=4096)
             r.receive_data(bytes(late.transport.data))
             [m] = [m for m in r if m.type_id == 18]

@@ -8,10 +8,10 @@ import json
 import os
 
 import pytest
+from endpoint import AVC_SEQ, RefServer, avc_frame, video
 from test_server import player, publisher, run, wait_media
 
 from reference_server import config, logs
-from reference_server.probe import AVC_SEQ, ServerProcess, avc_frame, video
 from reference_server.recorder import Recorder, record_path, sanitize
 from rtmpspec.flv import FLVReader
 
@@ -99,7 +99,7 @@ def test_recorder_disk_error_is_logged_and_stops(tmp_path):
 def test_unusable_record_dir_does_not_stop_the_live_stream(tmp_path):
     bad = tmp_path / "file"
     bad.write_text("not a directory")
-    with ServerProcess("--record-dir", str(bad), log_path=str(tmp_path / "server.log")) as srv:
+    with RefServer("--record-dir", str(bad), log_path=str(tmp_path / "server.log")) as srv:
         async def main():
             pub, msid = await publisher(srv, "s")
             pl, _ = await player(srv, "s")
@@ -136,20 +136,20 @@ def test_rtmps(tmp_path):
     cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
                     "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=60)
-    with ServerProcess("--tls-cert", str(cert), "--tls-key", str(key), log_path=str(tmp_path / "s.log")) as srv:
+    with RefServer("--tls-cert", str(cert), "--tls-key", str(key), log_path=str(tmp_path / "s.log")) as srv:
         assert srv.url.startswith("rtmps://127.0.0.1:")
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
 
         async def main():
-            from reference_server.probe import Probe
+            from endpoint import Endpoint
 
-            pub = await Probe.open(srv.host, srv.port, ssl=ctx)
+            pub = await Endpoint.open(srv.host, srv.port, ssl=ctx)
             await pub.connect("live")
             msid = await pub.create_stream()
             assert (await pub.publish("tls", msid)).code == "NetStream.Publish.Start"
-            pl = await Probe.open(srv.host, srv.port, ssl=ctx)
+            pl = await Endpoint.open(srv.host, srv.port, ssl=ctx)
             await pl.connect("live")
             await pl.play("tls", await pl.create_stream())
             pub.send(video(AVC_SEQ, 0, msid), video(avc_frame(True, 20000), 0, msid))

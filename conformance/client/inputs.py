@@ -13,9 +13,9 @@ Variants are derived from it here, with the :mod:`rtmpspec.flv` reader and write
 - ``av``: the file as is;
 - ``ext-ts``: sequence headers and metadata at 0, every other tag 2**24 ms later (16777216 + t): a client's first
   coded frame then needs an extended timestamp (absolute, or a delta >= 0xFFFFFF) on its Type 0/1 header and on
-  every Type 3 chunk of that message (RTMP 5.3.1.3, errata 4.1);
+  every Type 3 chunk of that message (RTMP 5.3.1.3, errata 5.1);
 - ``wrap``: every timestamp moved to 2**32 - 1000 + t, modulo 2**32: the stream crosses the 32-bit wrap after one
-  second (RTMP 5.3.1.2: timestamps are modulo 2**32; errata 4.2).
+  second (RTMP 5.3.1.2: timestamps are modulo 2**32; errata 5.2).
 """
 
 from __future__ import annotations

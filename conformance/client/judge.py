@@ -13,7 +13,7 @@ from rtmpspec.media import is_keyframe, is_sequence_header
 from ..verdicts import fail, informational, unsupported
 from ..wire import Inbound
 from . import inputs
-from .runner import APP, Run
+from .scenario import APP, Run
 from .stage import Peer
 
 U32 = 0xFFFFFFFF

@@ -16,7 +16,8 @@ import pytest
 
 from ..driver import Target
 from .presets import PRESETS
-from .runner import ClientMode, ClientSpec
+from .runner import ClientMode
+from .scenario import ClientSpec
 
 MARKER = "rtmp_client"
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import time
 
-from rtmpspec import control, events
-from rtmpspec.chunkstream import EXTENDED_TIMESTAMP_MARK, Message, build_header
+from rtmpspec import control, craft, events
+from rtmpspec.message_format import Message
 from rtmpspec.messages import DataMessage, SubMessage, build_aggregate
 
 from . import inputs
 from .inputs import Served
-from .runner import Run, ScenarioError, register
+from .scenario import Run, ScenarioError, register
 from .script import Behaviour, Script
 from .stage import Peer
 
@@ -132,7 +132,7 @@ def type3_chain(run: Run) -> None:
 
 def extended(run: Run) -> None:
     """Every message with a Type 0 header, timestamps 2**24 + t: extended timestamps on every header and on
-    every Type 3 continuation chunk (errata 4.1), chunk size 128 so that most messages have several chunks."""
+    every Type 3 continuation chunk (errata 5.1), chunk size 128 so that most messages have several chunks."""
     items = inputs.av_stream(shift=1 << 24)
     serve(run, items, behaviour=Behaviour(chunk_size=None), fmt="type0")
 
@@ -200,11 +200,7 @@ def interleaved(run: Run) -> None:
 
 def _chunks(it: Served, msid: int, csid: int, size: int = 128) -> list[bytes]:
     """One message as Type 0 + Type 3 chunks (absolute timestamp: the interleaving never depends on deltas)."""
-    ts = it.timestamp
-    first = build_header(0, csid, ts, len(it.payload), it.type_id, msid)
-    cont = build_header(3, csid, type3_extended_value=ts if ts >= EXTENDED_TIMESTAMP_MARK else None)
-    p = it.payload
-    return [(first if i == 0 else cont) + p[i:i + size] for i in range(0, max(len(p), 1), size)]
+    return craft.message_chunks(csid, it.type_id, it.payload, chunk_size=size, timestamp=it.timestamp, msid=msid)
 
 
 def csids(run: Run, video_csid: int, audio_csid: int) -> None:

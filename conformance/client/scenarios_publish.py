@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 
 from rtmpspec import control, events, messages
-from rtmpspec.chunkstream import build_header
+from rtmpspec.chunkheader import build_header
 from rtmpspec.messages import Command
 
-from .runner import Run, ScenarioError, register
+from .scenario import Run, ScenarioError, register
 from .script import Behaviour, Script
 from .stage import Peer
 

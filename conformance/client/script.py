@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rtmpspec import control, events, messages
-from rtmpspec.chunkstream import Message
+from rtmpspec.message_format import Message
 from rtmpspec.messages import Command
 
 from ..wire import Inbound

@@ -3,9 +3,9 @@
 A :class:`Peer` is a thin socket shell over the sans-I/O :class:`rtmpspec.connection.Connection` in the server role
 (handshake, chunk stream, protocol control, acknowledgements), plus two lenient observers that make evidence of
 what the client sent: the raw handshake bytes (C0, C1, C2, and our S0, S1, S2) and an
-:class:`rtmpspec.chunkstream.ChunkReader` that records every chunk header (so a case can say which Type 3 chunk
+:class:`rtmpspec.chunkreader.ChunkReader` that records every chunk header (so a case can say which Type 3 chunk
 lacked its extended timestamp). What we send goes through ``Connection.send`` (or, for deliberately unusual chunk
-layouts, bytes built by :func:`rtmpspec.chunkstream.build_header`), is logged decoded in the case's wire log and
+layouts, bytes built by :func:`rtmpspec.chunkheader.build_header`), is logged decoded in the case's wire log and
 is counted for the acknowledgement checks.
 
 No sleeps and no threads: every wait is ``select`` on the sockets with a deadline.
@@ -21,11 +21,13 @@ from typing import Any
 
 from rtmpspec import control, events
 from rtmpspec import handshake as hs
-from rtmpspec.chunkstream import NEED_DATA, ChunkReader, Message
+from rtmpspec.chunkreader import ChunkReader
 from rtmpspec.connection import Connection, Role
 from rtmpspec.dissect import describe_message
 from rtmpspec.errors import ProtocolError
+from rtmpspec.message_format import Message
 from rtmpspec.messages import Command, DataMessage
+from rtmpspec.sentinels import NEED_DATA
 
 from ..wire import Closed, Inbound, StepTimeout, WireLog
 

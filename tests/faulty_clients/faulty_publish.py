@@ -6,7 +6,7 @@ It is our ``rtmp-client publish`` (reference_server.client_cli) with one defect 
 Connection, each a field bug of real encoders:
 
 - ``no-type3-extended-timestamp``: Type 3 chunks never carry the extended timestamp, even while the message's
-  header used one (errata 4.1; OBS PR 10097, librtmp derivatives);
+  header used one (errata 5.1; OBS PR 10097, librtmp derivatives);
 - ``no-acknowledgement``: never sends an Acknowledgement, whatever the server's window (RTMP 5.4.3);
 - ``ignore-set-chunk-size``: reads the server's chunks at 128 bytes whatever Set Chunk Size said (RTMP 5.4.1).
 """
@@ -20,9 +20,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from reference_server import client as client_module  # noqa: E402
 from reference_server import client_cli  # noqa: E402
-from rtmpspec.chunk import EXTENDED_TIMESTAMP_MARK  # noqa: E402
-from rtmpspec.chunkstream import ChunkWriter, Message, build_header  # noqa: E402
+from rtmpspec.chunkheader import (
+    EXTENDED_TIMESTAMP_MARK,  # noqa: E402
+    build_header,  # noqa: E402
+)
+from rtmpspec.chunkwriter import ChunkWriter  # noqa: E402
 from rtmpspec.connection import Connection  # noqa: E402
+from rtmpspec.message_format import Message  # noqa: E402
 
 FAULTS = ("no-type3-extended-timestamp", "no-acknowledgement", "ignore-set-chunk-size")
 

@@ -1,68 +1,16 @@
-"""Errors and URLs of the RTMP client (see :mod:`reference_server.client`)."""
+"""RTMP URLs as ffmpeg reads them (``rtmp_open`` in libavformat/rtmpproto.c): :func:`parse_url` gives host, port,
+app, playpath and tcUrl; :func:`resolve_tc_url` resolves an E-RTMP Reconnect Request's tcUrl. See
+:mod:`reference_server.client` for the rules."""
 
 from __future__ import annotations
 
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any
 
-from rtmpspec.messages import Command
+__all__ = ["RTMPURL", "DEFAULT_PORTS", "parse_url", "split_app_playpath", "resolve_tc_url"]
 
-PUBLISH_FLASH_VER = "FMLE/3.0 (compatible; rtmpspec)"
-PLAY_FLASH_VER = "LNX 9,0,124,2"
 DEFAULT_PORTS = {"rtmp": 1935, "rtmps": 443}
 
-# onStatus codes that end a play (RTMP 7.2.2.1 / what servers send in practice)
-_PLAY_END_CODES = frozenset({"NetStream.Play.Stop", "NetStream.Play.UnpublishNotify", "NetStream.Play.Complete",
-                             "NetConnection.Connect.Closed"})
-_PLAY_FAIL_CODES = frozenset({"NetStream.Play.StreamNotFound", "NetStream.Play.Failed", "NetStream.Play.BadName",
-                              "NetStream.Play.Forbidden", "NetStream.Play.FileNotFound"})
-
-
-# -- errors ---------------------------------------------------------------------------------------------------
-
-class ClientError(Exception):
-    """Base class of the client's own errors."""
-
-
-class StatusError(ClientError):
-    """The server refused: a ``_error`` reply or an onStatus with level ``error`` (e.g. Publish.BadName)."""
-
-    def __init__(self, code: str | None, description: str = "", *, level: str = "error", command: Any = None,
-                 what: str = "") -> None:
-        self.code = code
-        self.description = description or ""
-        self.level = level
-        self.command = command
-        self.what = what
-        text = f"{code or 'error'}"
-        if self.description:
-            text += f": {self.description}"
-        if what:
-            text = f"{what}: {text}"
-        super().__init__(text)
-
-    @classmethod
-    def from_command(cls, cmd: Command, what: str = "") -> StatusError:
-        info = cmd.status or {}
-        return cls(info.get("code") if isinstance(info.get("code"), str) else None,
-                   str(info.get("description") or ""), level=str(info.get("level") or "error"), command=cmd,
-                   what=what)
-
-
-class RTMPTimeout(ClientError, TimeoutError):
-    """A wait (connect, handshake, a reply, media) took longer than its timeout."""
-
-
-class ConnectionFailed(ClientError):
-    """The TCP (or TLS) connection could not be made."""
-
-
-class ConnectionLost(ClientError):
-    """The server closed the connection (or it broke) while the client still needed it."""
-
-
-# -- URLs -----------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class RTMPURL:
@@ -79,9 +27,6 @@ class RTMPURL:
 
     def __str__(self) -> str:
         return f"{self.tc_url}/{self.playpath}" if self.playpath else self.tc_url
-
-
-RECONNECT_REQUEST = "NetConnection.Connect.ReconnectRequest"  # E-RTMP v2 "Reconnect Request"
 
 
 def resolve_tc_url(current: str, ref: str | None) -> str:
@@ -151,6 +96,3 @@ def parse_url(url: str) -> RTMPURL:
     return RTMPURL(scheme, host, port, app, playpath, f"{scheme}://{host_part}:{port}/{app}")
 
 
-# -- the client -----------------------------------------------------------------------------------------------
-
-_END = object()  # the end-of-stream marker on a client's media queue

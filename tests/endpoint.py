@@ -1,7 +1,8 @@
-"""A minimal asyncio RTMP endpoint on :class:`rtmpspec.connection.Connection`, for the server's own tests and the
-fan-out benchmark (the full client lives in :mod:`reference_server.client`).
+"""Test fixtures of the reference server's tests: :class:`Endpoint`, a minimal asyncio RTMP client on
+:class:`rtmpspec.connection.Connection` (the full client lives in :mod:`reference_server.client`); :class:`RefServer`,
+the reference server as a process; synthetic media.
 
-    p = await Probe.open("127.0.0.1", port)
+    p = await Endpoint.open("127.0.0.1", port)
     await p.connect("live")
     msid = await p.create_stream()
     await p.play("key", msid)
@@ -14,17 +15,22 @@ message when given (the benchmark counts bytes and timestamps that way without k
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 from collections.abc import Callable
 from typing import Any
 
+from harness.peers import reference_server_command
+from harness.process import ServerProcess, rss_tree
 from rtmpspec import events
-from rtmpspec.chunkstream import Message
-from rtmpspec.connection import NEED_DATA, Connection, Role
+from rtmpspec.connection import Connection, Role
 from rtmpspec.errors import ProtocolError
+from rtmpspec.message_format import Message
 from rtmpspec.messages import Command, connect, create_stream, play, publish
+from rtmpspec.sentinels import NEED_DATA
 
 
-class Probe(asyncio.Protocol):
+class Endpoint(asyncio.Protocol):
     def __init__(self, *, keep: bool = True, on_media: Callable[[Message], None] | None = None,
                  digest: bool | str = True, max_message_size: int = 0xFFFFFF) -> None:
         self.conn = Connection(Role.CLIENT, digest=digest, max_message_size=max_message_size)
@@ -42,7 +48,7 @@ class Probe(asyncio.Protocol):
 
     @classmethod
     async def open(cls, host: str, port: int, *, timeout: float = 5, ssl=None, handshake: bool = True,
-                   sock=None, **kw: Any) -> Probe:
+                   sock=None, **kw: Any) -> Endpoint:
         """Connect; with ``handshake`` also wait until the RTMP handshake is complete."""
         loop = asyncio.get_running_loop()
         if sock is not None:
@@ -70,14 +76,13 @@ class Probe(asyncio.Protocol):
                 ev = conn.next_event()
                 if ev is NEED_DATA:
                     break
-                t = type(ev)
-                if t is events.HandshakeDone and not self.handshake.done():
+                if isinstance(ev, events.HandshakeDone) and not self.handshake.done():
                     self.handshake.set_result(ev)
-                if on_media is not None and (t is events.Video or t is events.Audio):
+                if on_media is not None and isinstance(ev, (events.Video, events.Audio)):
                     on_media(ev.message)
                     if not keep:
                         continue
-                if keep or t is Command:
+                if keep or isinstance(ev, Command):
                     self.events.append(ev)
         except ProtocolError as exc:
             self.error = exc
@@ -192,52 +197,21 @@ def audio(payload: bytes, ts: int, msid: int = 1) -> Message:
     return Message(8, payload, ts, msid, 4)
 
 
-class ServerProcess:
-    """``python -m reference_server --listen 127.0.0.1:0 ...`` as a subprocess; reads the printed address.
+class RefServer(ServerProcess):
+    """``python -m reference_server --listen 127.0.0.1:0 ...`` as a subprocess (:mod:`harness.peers`), started;
+    its address from its ``listening`` line. Logs are JSON lines (``json_logs``) in ``log_path``; ``events()``
+    parses them. Use as a context manager (stops it on exit)."""
 
-    Logs are JSON lines in ``log_path``; ``events()`` parses them. Use as a context manager (kills on exit).
-    """
-
-    def __init__(self, *args: str, log_path: str, timeout: float = 10.0, env: dict | None = None) -> None:
-        import json  # noqa: F401  (used by events())
-        import os
-        import select
-        import subprocess
-        import sys
-        import time
-
-        self.log_path = log_path
-        self._log = open(log_path, "ab")
-        cmd = [sys.executable, "-m", "reference_server", "--listen", "127.0.0.1:0", "--log-format", "json", *args]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log,
-                                     env={**os.environ, **(env or {})})
-        deadline = time.monotonic() + timeout
-        line = b""
-        while time.monotonic() < deadline and not line.endswith(b"\n"):
-            r, _, _ = select.select([self.proc.stdout], [], [], 0.1)
-            if r:
-                ch = os.read(self.proc.stdout.fileno(), 1)
-                if not ch:
-                    break
-                line += ch
-            elif self.proc.poll() is not None:
-                break
-        text = line.decode().strip()
-        if not text.startswith("listening "):
-            self.kill()
-            raise RuntimeError(f"server did not start: {text!r}; log: {open(log_path).read()[-2000:]}")
-        self.url = text.split(" ", 1)[1]
-        hostport = self.url.split("://", 1)[1]
-        self.host, port = hostport.rsplit(":", 1)
-        self.port = int(port)
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
+    def __init__(self, *args: str, log_path: str | os.PathLike, timeout: float = 10.0, env: dict | None = None,
+                 json_logs: bool = True) -> None:
+        extra = ("--log-format", "json") if json_logs else ()
+        kw = {"env": {**os.environ, **env}} if env else {}
+        super().__init__(reference_server_command(*extra, *args), name="reference server", log=log_path,
+                         start_timeout=timeout, **kw)
+        self.log_path = str(log_path)
+        self.start()
 
     def events(self, name: str | None = None) -> list[dict]:
-        import json
-
         out = []
         with open(self.log_path) as f:
             for line in f:
@@ -253,38 +227,4 @@ class ServerProcess:
         return out
 
     def rss_kib(self) -> int:
-        with open(f"/proc/{self.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        return 0
-
-    def signal(self, sig: int) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-
-    def wait(self, timeout: float) -> int:
-        return self.proc.wait(timeout)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self._log.close()
-        if self.proc.stdout:
-            self.proc.stdout.close()
-
-    def __enter__(self) -> ServerProcess:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        import signal as _signal
-        import subprocess
-
-        if self.proc.poll() is None:
-            self.proc.send_signal(_signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-        self.kill()
+        return (rss_tree(self.pid) or 0) // 1024

@@ -1,6 +1,6 @@
 """A deliberately broken RTMP server, to test the fuzzer's detection, triage and minimization end to end.
 
-    python -m fuzz.toyserver [--port 0]        # prints 'listening rtmp://127.0.0.1:PORT'
+    python tests/toyserver.py [--port 0]        # prints 'listening rtmp://127.0.0.1:PORT'
 
 It answers the handshake and ``connect`` with rtmpspec (enough for the health probe), and misbehaves when a
 command message's name is one of:
@@ -20,8 +20,9 @@ import time
 import traceback
 
 from rtmpspec import messages as m
-from rtmpspec.connection import NEED_DATA, Connection, Role
+from rtmpspec.connection import Connection, Role
 from rtmpspec.errors import RTMPError
+from rtmpspec.sentinels import NEED_DATA
 
 _LEAK: list[bytes] = []
 
@@ -79,7 +80,7 @@ async def _serve(port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m fuzz.toyserver")
+    p = argparse.ArgumentParser(prog="python tests/toyserver.py")
     p.add_argument("--port", type=int, default=0)
     args = p.parse_args(argv)
     asyncio.run(_serve(args.port))

@@ -1,5 +1,6 @@
-"""Helpers (no tests) for the interop tests: a real H.264/AAC sample FLV, ffprobe, the CLI as a subprocess, our
-reference server as a subprocess. Everything binds to / connects to 127.0.0.1 only and every wait is bounded.
+"""Helpers (no tests) for the interop tests: a real H.264/AAC sample FLV, ffprobe, the CLI as a subprocess (our
+reference server as a subprocess is :class:`endpoint.RefServer`). Everything binds to / connects to 127.0.0.1 only
+and every wait is bounded.
 """
 
 from __future__ import annotations
@@ -9,14 +10,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SERVER_MAIN = REPO / "reference_server" / "__main__.py"
 SAMPLE_SECONDS = 5
 SAMPLE_FPS = 25
 
@@ -26,12 +25,6 @@ def need(*binaries: str) -> None:
     missing = [b for b in binaries if shutil.which(b) is None]
     if missing:
         pytest.skip(f"not installed: {', '.join(missing)}")
-
-
-def need_server() -> None:
-    """Skip ONLY when the reference server does not exist yet."""
-    if not SERVER_MAIN.exists():
-        pytest.skip("reference_server/__main__.py does not exist yet")
 
 
 def env() -> dict:
@@ -56,7 +49,7 @@ _sample: list[Path] = []
 
 
 def sample(tmp_path_factory) -> Path:
-    """The sample FLV, made once per process (each module wraps this in its own ``sample_flv`` fixture)."""
+    """The sample FLV, made once per process (the ``sample_flv`` fixture of tests/conftest.py)."""
     need("ffmpeg", "ffprobe")
     if not _sample:
         _sample.append(make_sample_flv(tmp_path_factory.mktemp("sample") / "sample.flv"))
@@ -141,47 +134,3 @@ def ffmpeg_publish_cmd(src: Path, url: str) -> list[str]:
 def ffmpeg_play_cmd(url: str, out: Path, rw_timeout_s: float = 3) -> list[str]:
     return ["timeout", "-s", "INT", "-k", "3", "30", "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "warning",
             "-rw_timeout", str(int(rw_timeout_s * 1_000_000)), "-i", url, "-c", "copy", "-f", "flv", "-y", str(out)]
-
-
-class ServerProc:
-    """``python -m reference_server --listen 127.0.0.1:0 ...``; the port comes from its first stdout line."""
-
-    def __init__(self, tmp: Path, *args: str, timeout: float = 15) -> None:
-        need_server()
-        self.log = tmp / "server.log"
-        self.proc = start([sys.executable, "-m", "reference_server", "--listen", "127.0.0.1:0", *args], self.log,
-                          stdout=subprocess.PIPE)
-        line: list[bytes] = []
-        reader = threading.Thread(target=lambda: line.append(self.proc.stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(timeout)
-        if not line or not line[0].startswith(b"listening "):
-            self.stop()
-            pytest.fail(f"server did not print 'listening ...' within {timeout} s: {line!r}\n"
-                        f"{self.log.read_text(errors='replace')[-3000:]}")
-        self.url = line[0].decode().split()[1].rstrip("/")  # rtmp://127.0.0.1:PORT
-        self.port = int(self.url.rsplit(":", 1)[1])
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self) -> None:
-        try:
-            for _ in self.proc.stdout:
-                pass
-        except (OSError, ValueError):
-            pass
-
-    def stop(self) -> None:
-        stop(self.proc, signal.SIGTERM)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def __enter__(self) -> ServerProc:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-        if self.proc.stdout:
-            self.proc.stdout.close()
