@@ -242,10 +242,12 @@ class ServerSession(asyncio.BufferedProtocol):
                         self.close("slow_player", f"{queued} bytes queued for the player for more than "
                                    f"{self.cfg.player_lag_timeout}s", level="warning", dropped=p.dropped)
                         return
-        conn.handle_timer(now)
-        while not self.closing and (ev := conn.next_event()) is not NEED_DATA:
-            self.handle(ev)
-        self.write(b"")  # a ping the Connection queued
+        at = conn.next_timer()
+        if at is not None and now >= at:  # only when a deadline passed: no per-session calls on every tick
+            conn.handle_timer(now)
+            while not self.closing and (ev := conn.next_event()) is not NEED_DATA:
+                self.handle(ev)
+            self.write(b"")  # a ping the Connection queued
 
     # -- events ---------------------------------------------------------------------------------------------
     def handle(self, ev: events.Event) -> None:

@@ -107,6 +107,12 @@ CONTROL_SCHEMAS = {
     T.SET_PEER_BANDWIDTH: SetPeerBandwidth,
 }
 
+# The same schemas compiled by construct (Python source generated from them) for the receive path, about 4x faster:
+# parse_control / parse_user_control hand them only payloads already framed to the length the type needs.
+# tests/test_control_compiled.py proves them equal to the interpreted schemas on every such payload.
+CONTROL_COMPILED = {t: schema.compile() for t, schema in CONTROL_SCHEMAS.items()}
+UserControlMessageCompiled = CONTROL_COMPILED[T.USER_CONTROL]
+
 CONTROL_SECTIONS = {
     T.SET_CHUNK_SIZE: "RTMP 5.4.1",
     T.ABORT: "RTMP 5.4.2",
@@ -146,7 +152,7 @@ def parse_control(type_id: int, payload: bytes, *, offset: int | None = None):
     if want is not None and len(payload) != want:
         raise ProtocolError(f"control message type {type_id} has {len(payload)} payload bytes, expected {want}",
                             offset=offset, field="messageLength", section=CONTROL_SECTIONS[type_id])
-    return CONTROL_SCHEMAS[type_id].parse(payload)
+    return CONTROL_COMPILED[type_id].parse(payload)
 
 
 def parse_user_control(payload: bytes, *, offset: int | None = None):
@@ -162,7 +168,7 @@ def parse_user_control(payload: bytes, *, offset: int | None = None):
                             offset=offset, field=need[1], section="RTMP 7.1.7")
     if need is not None:
         payload = payload[:2 + need[0]]  # the schema's fields; what follows is kept by the caller as raw data
-    return etype, UserControlMessage.parse(payload).eventData
+    return etype, UserControlMessageCompiled.parse(payload).eventData
 
 
 def build_set_chunk_size(size: int) -> bytes:
