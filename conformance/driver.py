@@ -13,7 +13,9 @@ One :class:`Session` is one TCP (or TLS) connection to the target. It can
   step timeout; answer pings and send Acknowledgements like a normal client (rtmpspec's ``AckWindow`` and
   ``control_message``, what the Connection does);
 - record both directions in a shared :class:`WireLog`, decoded with :func:`rtmpspec.dissect.describe_message`
-  (what we send is decoded by a second lenient reader, so crafted chunks show up as the server should see them).
+  (what we send is decoded by a second lenient reader, so crafted chunks show up as the server should see them);
+- send the commands and wait for their answers (``connect``, ``connected``, ``create_stream``, ``publish``,
+  ``play``, ``send_media``, ``expect_status``: :class:`conformance.driver_commands.Commands`, mixed in).
 
 No sleeps: every wait is ``select`` on the socket with a deadline.
 """
@@ -38,10 +40,11 @@ from rtmpspec.connection import AckWindow, control_message
 from rtmpspec.dissect import describe_message
 from rtmpspec.errors import ProtocolError
 from rtmpspec.events import Acknowledgement, SetChunkSize, UserControl
-from rtmpspec.message_format import CSID_CONTROL, MEDIA_TYPES, Message, MessageType
+from rtmpspec.message_format import CSID_CONTROL, Message, MessageType
 from rtmpspec.messages import Command, DataMessage
 from rtmpspec.sentinels import NEED_DATA, Sentinel
 
+from .driver_commands import Commands, result_object_encoding  # noqa: F401  (result_object_encoding: for the cases)
 from .wire import (  # noqa: F401  (re-exported for the cases)
     HEX_LIMIT,
     LOG_LIMIT,
@@ -75,7 +78,7 @@ class Target:
         return f"{'rtmps' if self.tls else 'rtmp'}://{self.host}:{self.port}/{self.app if app is None else app}"
 
 
-class Session:
+class Session(Commands):
     def __init__(self, target: Target, *, label: str = "c1", log: WireLog | None = None,
                  step_timeout: float = 3.0, auto_pong: bool = True, auto_ack: bool = True,
                  seed: int | None = None) -> None:
@@ -519,114 +522,3 @@ class Session:
             if left <= 0:
                 raise StepTimeout(f"no {what} within {self.step_timeout if timeout is None else timeout} s")
             self.pump(left)
-
-    # -- commands ------------------------------------------------------------------------------------------------
-    def connect(self, app: str | None = None, *, tc_url: str | None = None, object_encoding: float | None = 0,
-                extra: dict | None = None, command_object: Any = ..., tid: float = 1, amf3: bool = False,
-                expect: bool = True) -> Inbound | None:
-        """Send connect; return the _result/_error with the same transaction id (or raise)."""
-        app = self.target.app if app is None else app
-        if command_object is ...:
-            cmd = messages.connect(app, tc_url or self.target.tc_url(app), transaction_id=tid,
-                                   object_encoding=object_encoding, extra=extra)
-        else:
-            cmd = Command("connect", tid, command_object)
-        if amf3:
-            cmd = Command(cmd.name, cmd.transaction_id, cmd.command_object, cmd.args, amf3=True)
-        self.send_cmd(cmd)
-        if not expect:
-            return None
-        res = self.expect(is_command(("_result", "_error"), tid=tid), f"_result/_error for connect (tid {tid:g})")
-        self.connect_result = res
-        if object_encoding == 3 and res.name == "_result" and result_object_encoding(res) == 3:
-            self.object_encoding = 3
-        return res
-
-    def connected(self, app: str | None = None, **kw: Any) -> Inbound:
-        """Handshake (if needed) + connect; raise DriverError unless the answer is _result."""
-        if self.sock is None:
-            self.open()
-        if not self.hs_done:
-            self.handshake()
-        res = self.connect(app, **kw)
-        if res.name != "_result":
-            raise DriverError(f"connect answered with {res.name} {res.code or ''}".strip())
-        return res
-
-    def create_stream(self) -> int:
-        tid = self.next_tid()
-        self.send_cmd(messages.create_stream(tid))
-        res = self.expect(is_command(("_result", "_error"), tid=tid), f"_result for createStream (tid {tid:g})")
-        if res.name != "_result":
-            raise DriverError(f"createStream answered with {res.name} {res.code or ''}")
-        c = res.command
-        sid = next((a for a in c.args if isinstance(a, (int, float)) and not isinstance(a, bool)), None)
-        if sid is None:
-            raise DriverError(f"createStream _result carries no stream id: {c.args!r}")
-        self.stream_ids.append(int(sid))
-        return int(sid)
-
-    def publish(self, key: str, kind: str = "live", msid: int | None = None,
-                wait: bool = True) -> Inbound | None:
-        msid = self.stream_ids[-1] if msid is None else msid
-        self.send_cmd(messages.publish(key, kind, msid=msid), csid=messages.CSID_DATA)
-        if not wait:
-            return None
-        return self.expect(_status_or_error("NetStream.Publish"),
-                           f"onStatus NetStream.Publish.* for {key!r}")
-
-    def play(self, key: str, msid: int | None = None, start: float = -2, wait: bool = True,
-             csid: int = 8) -> Inbound | None:
-        msid = self.stream_ids[-1] if msid is None else msid
-        self.send_cmd(messages.play(key, start, msid=msid), csid=csid)
-        if not wait:
-            return None
-        return self.expect(_status_or_error("NetStream.Play.Start", "NetStream.Play.StreamNotFound",
-                                            "NetStream.Play.Failed", "NetStream.Play.BadName"),
-                           f"onStatus NetStream.Play.Start for {key!r}")
-
-    def send_media(self, type_id: int, payload: bytes, timestamp: int, msid: int | None = None,
-                   csid: int | None = None, fmt: int | None = None) -> None:
-        msid = self.stream_ids[-1] if msid is None else msid
-        if csid is None:
-            csid = messages.CSID_VIDEO if type_id == MessageType.VIDEO else messages.CSID_AUDIO
-        self.send(Message(type_id, payload, timestamp, msid, csid), fmt=fmt)
-
-    def expect_status(self, prefixes: tuple[str, ...], what: str, timeout: float | None = None) -> Inbound:
-        """The next ``_error``, or ``onStatus`` whose code starts with one of ``prefixes``."""
-        def pred(m: Inbound) -> bool:
-            c = m.command
-            if c is None:
-                return False
-            if c.name == "_error":
-                return True
-            return c.name == "onStatus" and any((c.code or "").startswith(p) for p in prefixes)
-
-        return self.expect(pred, what, timeout)
-
-    def media_received(self, msid: int | None = None) -> list[Inbound]:
-        return [m for m in self.inbox if m.type_id in MEDIA_TYPES and (msid is None or m.msid == msid)]
-
-
-def result_object_encoding(res: Inbound) -> Any:
-    """objectEncoding of a connect _result: in the information object or, as some servers put it, in the
-    properties."""
-    c = res.command
-    info = next((v for v in c.args if isinstance(v, dict)), {})
-    props = c.command_object if isinstance(c.command_object, dict) else {}
-    return info.get("objectEncoding", props.get("objectEncoding"))
-
-
-def _status_or_error(*prefixes: str) -> Callable[[Inbound], bool]:
-    def pred(m: Inbound) -> bool:
-        c = m.command
-        if c is None:
-            return False
-        if c.name == "_error":
-            return True
-        if c.name != "onStatus":
-            return False
-        code = c.code or ""
-        return any(code.startswith(p) for p in prefixes) or (c.status or {}).get("level") == "error"
-
-    return pred

@@ -44,9 +44,17 @@ Flow control (RTMP 5.4.3-5.4.5)
     NetStream.Play.Stop. Multitrack messages nesting another multitrack (E-RTMP v2) are never relayed.
 
 Subscribers
-    The relay knows the sessions of publishers and players only through :class:`Subscriber` (id, peer, conn,
-    transport, write, close); it imports nothing of the session or the server. Time comes from the ``clock``
-    the relay is given (the server passes its event loop's).
+    The relay knows the sessions of publishers and players only through
+    :class:`~reference_server.relay_players.Subscriber` (id, peer, conn, transport, write, close); it imports
+    nothing of the session or the server. Time comes from the ``clock`` the relay is given (the server passes its
+    event loop's).
+
+Modules
+    This one holds the streams (:class:`Stream`: the publisher's side, batching, the groups' writes, players served
+    alone, flow control, late joiners) and the :class:`Relay`; :mod:`reference_server.relay_players` the players and
+    their groups (:class:`~reference_server.relay_players.Player`, :class:`~reference_server.relay_players.Group`)
+    and :class:`~reference_server.relay_players.Subscriber`; :mod:`reference_server.relay_kinds` what a published
+    message is (its kind, its cached header key, its chunk stream) and the data message players get.
 """
 
 from __future__ import annotations
@@ -54,193 +62,36 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from rtmpspec import control, media
-from rtmpspec.chunkwriter import SharedOutput
+from rtmpspec import control
 from rtmpspec.connection import Connection, State
-from rtmpspec.errors import DecodeError, RTMPError
 from rtmpspec.events import UserControl
 from rtmpspec.message_format import Message
-from rtmpspec.messages import CSID_AUDIO, CSID_DATA, CSID_VIDEO, DataMessage, on_status, plain
+from rtmpspec.messages import CSID_DATA, DataMessage, on_status, plain
 
 from . import logs
 from .config import Config
+from .relay_kinds import (
+    AUDIO_SEQ,
+    CSID_OF_TYPE,
+    DATA,
+    NESTED,
+    VIDEO_INTER,
+    VIDEO_KEY,
+    VIDEO_SEQ,
+    classify,
+    data_message,
+    unwrapped,
+)
+from .relay_players import Group, Player, Subscriber
 
 if TYPE_CHECKING:
     from .recorder import Recorder
 
 _GONE = (State.ERROR, State.CLOSED)
-
-
-class Subscriber(Protocol):
-    """What the relay needs of a publisher's or player's session (tests/test_server_load.py has a fake one)."""
-
-    id: int
-    peer: str
-    conn: Connection
-    transport: Any  # asyncio.Transport: write, writelines, get_write_buffer_size, is_closing
-
-    def write(self, data: bytes) -> None:
-        """Write bytes the session's Connection made (after anything it produced itself)."""
-
-    def close(self, event: str = "close", why: str | None = None, *, level: str = "info", **kw: Any) -> None:
-        """Log ``event`` once and close the connection (the session leaves every stream first)."""
-
-
-# kinds of relayed messages (NESTED: a multitrack message nesting another, never relayed, E-RTMP v2)
-AUDIO, AUDIO_SEQ, VIDEO_KEY, VIDEO_SEQ, VIDEO_INTER, DATA = range(6)
-NESTED = -1
-_IS_AUDIO = (True, True, False, False, False, False)
-_IS_VIDEO = (False, False, True, True, True, False)
-_CSID = {8: CSID_AUDIO, 9: CSID_VIDEO}
 MAX_HEADERS = 64  # cached sequence headers per stream (tracks x packet types)
-
-
-_LEGACY_KINDS: dict[int, tuple[int, tuple | None]] = {}  # type id and the first two bytes -> kind, header key
-
-
-def classify(type_id: int, payload: bytes) -> tuple[int, tuple | None]:
-    """(kind, header cache key or None) of an audio/video payload, decided by rtmpspec.media.
-
-    A legacy (non E-RTMP) tag's kind depends only on its first two bytes (FLV E.4.2.1 SoundFormat/AACPacketType,
-    E.4.3.1 FrameType/CodecID/AVCPacketType), so rtmpspec's answer is memoised by them; E-RTMP tags (FourCC,
-    multitrack) are parsed every time. Header keys separate tracks and packet types (SequenceStart vs
-    MultichannelConfig) so that every one of them is replayed to late joiners.
-    """
-    legacy = len(payload) >= 2 and ((payload[0] & 0x80) == 0 if type_id == 9 else (payload[0] >> 4) != 9)
-    if legacy:
-        memo = _LEGACY_KINDS.get((type_id << 16) | (payload[0] << 8) | payload[1])
-        if memo is not None:
-            return memo
-    kind: int = AUDIO if type_id == 8 else VIDEO_INTER
-    hkey: tuple | None = None
-    try:
-        if type_id == 9:
-            tag = media.parse_video_tag(payload)
-            if tag.multitrack_type is not None and any(tr.packet_type == 6 for tr in tag.tracks):
-                return NESTED, None  # E-RTMP v2: the per-track packet type is never Multitrack again
-            if tag.is_sequence_header:
-                kind = VIDEO_SEQ
-                hkey = (9, tuple((tr.track_id, tr.packet_type) for tr in tag.tracks))
-            elif tag.is_keyframe:
-                kind = VIDEO_KEY
-            elif tag.enhanced and tag.packet_type == media.VideoPacketType.Metadata:
-                kind = VIDEO_SEQ  # E-RTMP colorInfo etc.: cached for late joiners, never dropped
-                hkey = (9, "metadata")
-        elif type_id == 8 and payload:
-            tag = media.parse_audio_tag(payload)
-            if tag.multitrack_type is not None and any(tr.packet_type == 5 for tr in tag.tracks):
-                return NESTED, None
-            if tag.is_sequence_header:  # AAC config, E-RTMP SequenceStart / MultichannelConfig (per track)
-                kind = AUDIO_SEQ
-                hkey = (8, tuple((tr.track_id, tr.packet_type) for tr in tag.tracks))
-    except DecodeError:
-        return kind, None
-    if legacy:
-        if len(_LEGACY_KINDS) > 1024:
-            _LEGACY_KINDS.clear()
-        _LEGACY_KINDS[(type_id << 16) | (payload[0] << 8) | payload[1]] = (kind, hkey)
-    return kind, hkey
-
-
-def _data_message(values: tuple, timestamp: int, original: tuple) -> tuple[Message, tuple, bool]:
-    """The data message to relay, its values and whether it is AMF3: ``values`` as AMF0 when they have an AMF0
-    spelling, else the publisher's own ``original`` values (without @setDataFrame) as AMF3 (type 15)."""
-    try:
-        return DataMessage(values, 0, timestamp).to_message(CSID_DATA), values, False
-    except (TypeError, ValueError, OverflowError, RTMPError):
-        values = _unwrapped(original)
-        return DataMessage(values, 0, timestamp, amf3=True).to_message(CSID_DATA), values, True
-
-
-def _unwrapped(values: tuple) -> tuple:
-    """Without the ``@setDataFrame`` wrapper (nginx-rtmp PR 755: players get the bare data message)."""
-    if values and plain(values[0]) == "@setDataFrame":
-        return tuple(values[1:])
-    return tuple(values)
-
-
-class Player:
-    """One playing message stream of a subscriber."""
-
-    __slots__ = ("sub", "conn", "transport", "write", "shared", "msid", "stream", "name", "audio", "video",
-                 "paused", "need_key", "slack", "dropped", "lagging", "lag_since", "over", "fast", "group",
-                 "stop_at", "windowed", "held", "held_bytes", "duration_ms", "stop_ts", "ended")
-
-    def __init__(self, sub: Subscriber, msid: int, name: str) -> None:
-        self.sub = sub
-        self.conn = sub.conn
-        self.transport = sub.transport
-        self.write = sub.transport.write
-        self.shared = sub.conn.send_shared
-        self.msid = msid
-        self.name = name
-        self.stream: Stream | None = None
-        self.audio = True
-        self.video = True
-        self.paused = False
-        self.need_key = False
-        self.slack = 0  # burst bytes allowed over the soft limit until the queue drains below it
-        self.dropped = 0
-        self.lagging = False
-        self.lag_since = 0.0
-        self.over = False  # its queue was above the soft limit (+ slack) when last looked at
-        self.fast = True  # takes every message: served with its group
-        self.group: Group | None = None
-        # flow control (RTMP 5.4.3-5.4.5): in a group, the group's output count at which the client's window is
-        # full; ``windowed``: it was, the player is served alone (``held``: what waits for its Acknowledgement)
-        self.stop_at = math.inf
-        self.windowed = False
-        self.held: deque[tuple[bytes, int, int]] = deque()  # (chunks, kind, chunk stream id)
-        self.held_bytes = 0
-        self.duration_ms: int | None = None  # play's duration (RTMP 7.2.2.1): stop that long after the first media
-        self.stop_ts: int | None = None
-        self.ended = False
-
-    def update(self) -> None:
-        """Recompute ``fast`` after a change of what the player wants; moves it in or out of its group."""
-        fast = (self.audio and self.video and not self.paused and not self.need_key and not self.over
-                and not self.windowed and self.duration_ms is None)
-        if fast is not self.fast:
-            stream = self.stream
-            if stream is not None:
-                stream.unplace(self)
-            self.fast = fast
-            if stream is not None:
-                stream.place(self)
-
-    def budget(self) -> float:
-        """RTMP 5.4.3-5.4.5: how many more bytes the client allows unacknowledged (its Set Peer Bandwidth, else
-        the window we asked it to acknowledge); inf: no limit."""
-        conn = self.conn
-        limit = conn.output_limit or conn.our_window
-        return math.inf if not limit else limit - conn.unacknowledged
-
-    def wants(self, kind: int) -> bool:
-        if self.paused:
-            return False
-        if _IS_AUDIO[kind]:
-            return self.audio
-        if _IS_VIDEO[kind]:
-            return self.video
-        return True
-
-
-class Group:
-    """Players that take every message, with the same outgoing chunk size and message stream id: each batch is
-    chunked once for all of them and the same bytes written to each; ``out`` accounts for them in every member's
-    Connection (attached to it) with no call per player."""
-
-    __slots__ = ("key", "players", "out", "stop_min")
-
-    def __init__(self, key: tuple[int, int]) -> None:
-        self.key = key
-        self.players: list[Player] = []
-        self.out = SharedOutput()
-        self.stop_min = math.inf  # at most the smallest stop_at of the players (lazily raised)
 
 
 class Stream:
@@ -349,7 +200,7 @@ class Stream:
             dm = DataMessage(vals, dm.msid, dm.timestamp)
             meta, name = dm.metadata, dm.name
         if meta is not None:
-            out, values, amf3 = _data_message(("onMetaData", meta), dm.timestamp, original.values)
+            out, values, amf3 = data_message(("onMetaData", meta), dm.timestamp, original.values)
             self.metadata = meta
             self.metadata_out = (values, amf3)
             if self.recorder is not None and not amf3:  # FLV script data is AMF0 (FLV E.4.4)
@@ -359,7 +210,7 @@ class Stream:
             self.metadata_out = None
             return
         else:
-            out, _, _ = _data_message(_unwrapped(dm.values), dm.timestamp, original.values)
+            out, _, _ = data_message(unwrapped(dm.values), dm.timestamp, original.values)
         if self.players:
             self.pending.append((out, DATA))
 
@@ -394,7 +245,7 @@ class Stream:
         now = self._last_flush = self.clock()
         if now >= self._next_check:
             self._check()
-        csids = {_CSID.get(m.type_id, CSID_DATA) for m, _ in pending}
+        csids = {CSID_OF_TYPE.get(m.type_id, CSID_DATA) for m, _ in pending}
         chunked: dict[tuple[int, int], list[bytes]] = {}
         failed: list[tuple[Player, Exception]] = []
         for key, g in list(self.groups.items()):
@@ -542,7 +393,7 @@ class Stream:
                     self._end_play(p)
                     break
             if p.held:  # flow control: what waits is sent in order, dropping decided when it is released
-                kinds.append((chunks[i], kind, _CSID.get(msg.type_id, CSID_DATA)))
+                kinds.append((chunks[i], kind, CSID_OF_TYPE.get(msg.type_id, CSID_DATA)))
                 continue
             if kind == VIDEO_INTER:
                 if over or p.need_key:
@@ -556,8 +407,8 @@ class Stream:
                     continue
                 p.need_key = False
             out.append(chunks[i])
-            csids.add(_CSID.get(msg.type_id, CSID_DATA))
-            kinds.append((chunks[i], kind, _CSID.get(msg.type_id, CSID_DATA)))
+            csids.add(CSID_OF_TYPE.get(msg.type_id, CSID_DATA))
+            kinds.append((chunks[i], kind, CSID_OF_TYPE.get(msg.type_id, CSID_DATA)))
         p.over = over
         n = sum(map(len, out))
         if p.held or (n and n > p.budget()):  # the client's window is full (RTMP 5.4.3-5.4.5): hold
@@ -616,11 +467,11 @@ class Stream:
             out.append(conn.send(DataMessage(values, p.msid, base, amf3=amf3)))
         for (t, *_), m in self.headers.items():
             if (t == 8 and p.audio) or (t == 9 and p.video):
-                out.append(conn.send_media(Message(t, m.payload, base, p.msid, _CSID[t])))
+                out.append(conn.send_media(Message(t, m.payload, base, p.msid, CSID_OF_TYPE[t])))
         for m, kind in gop:
             if p.wants(kind):
                 out.append(conn.send_media(Message(m.type_id, m.payload, m.timestamp, p.msid,
-                                                   _CSID.get(m.type_id, CSID_DATA))))
+                                                   CSID_OF_TYPE.get(m.type_id, CSID_DATA))))
         p.need_key = not gop
         p.update()
         data = b"".join(out)
@@ -674,7 +525,7 @@ def _chunk_all(pending: list[tuple[Message, int]], key: tuple[int, int]) -> list
     """Every pending message chunked for (chunk size, message stream id): what a group shares."""
     chunk_size, msid = key
     chunk = Connection.chunk_shared
-    return [chunk(m, chunk_size, msid=msid, csid=_CSID.get(m.type_id, CSID_DATA)) for m, _ in pending]
+    return [chunk(m, chunk_size, msid=msid, csid=CSID_OF_TYPE.get(m.type_id, CSID_DATA)) for m, _ in pending]
 
 
 class Relay:

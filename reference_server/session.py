@@ -18,7 +18,7 @@ the player gets StreamBegin + ``NetStream.Play.PublishNotify`` and the stream; w
 A session is given what it needs, not the server: its :class:`~reference_server.config.Config`, the
 :class:`~reference_server.relay.Relay`, the :class:`SessionRegistry` (live sessions, open recordings, whether the
 server is stopping) and a clock (seconds; the server passes its event loop's ``time``). The relay sees it as a
-:class:`~reference_server.relay.Subscriber`.
+:class:`~reference_server.relay_players.Subscriber`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ from . import logs
 from .config import Config, valid_name
 from .ingest import InputBatcher
 from .recorder import Recorder, latest_recording, record_path
-from .relay import Player, Relay, Stream
+from .relay import Relay, Stream
+from .relay_players import Player
 from .sharedobjects import SharedObjects
 
 _ids = itertools.count(1)

@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reference_server.config import Config
-from reference_server.relay import Player, Relay
+from reference_server.relay import Relay
+from reference_server.relay_players import Player
 from rtmpspec._state import TABLE, Input, Role, State
 from rtmpspec.chunkheader import build_header
 from rtmpspec.chunkreader import ChunkReader
@@ -154,7 +155,7 @@ class Transport:
 
 
 class Sub:
-    """A subscriber (reference_server.relay.Subscriber) with a fake transport."""
+    """A subscriber (reference_server.relay_players.Subscriber) with a fake transport."""
 
     def __init__(self, n: int, chunk_size: int = 4096) -> None:
         self.id, self.peer = n, f"fake:{n}"

@@ -12,7 +12,8 @@ from endpoint import AAC_SEQ, AVC_SEQ, Endpoint, RefServer, aac_frame, audio, av
 from test_server import player, publisher, run
 
 from reference_server.config import Config
-from reference_server.relay import Player, Relay
+from reference_server.relay import Relay
+from reference_server.relay_players import Player
 from reference_server.session import CLOSE_GRACE
 from rtmpspec.chunkreader import ChunkReader
 from rtmpspec.connection import Connection, Role, State
