@@ -42,16 +42,15 @@ from typing import Any
 
 from rtmpspec import craft, registry
 
-from .case import Conn, FuzzCase, Part
 from .draw import DrawBudget, Drawer, DrawFailed, FieldCounter, Pool, source
-from .findings import Finding, FindingStore
-from .minimize import Budget, ddmin_sync
+from .findings import FindingStore
 from .mutators import Seed, mutate_bytes, mutate_fields, splice
 from .report import DEFAULT_DIR, write_reports
 
 __all__ = ["TARGETS", "run_target", "classify", "InprocFuzzer", "main", "replay_finding"]
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
+from .inproc_replay import minimize_input, replay_finding, to_finding  # noqa: E402,F401
 from .inproc_targets import (  # noqa: E402  # noqa: E402,F401  (the targets, re-exported)
     MAX_INPUT,
     SCHEDULED,
@@ -397,65 +396,6 @@ class InprocFuzzer:
         return {"inputs": self.inputs, "stats": {k: dict(v) for k, v in self.stats.items()},
                 "findings": self.findings, "fields": dict(self.fields.counts), "draws": self.drawer.draws,
                 "exc_types": dict(self.exc_types)}
-
-
-# -- minimization / replay ----------------------------------------------------------------------------------------
-def same_signature(target: str, data: bytes, params: dict, want: str) -> bool:
-    exc = run_target(target, data, params, timeout=SLOW_SECONDS * 2)
-    if exc is None:
-        return False
-    if isinstance(exc, InputTimeout):
-        return want.startswith("slow")
-    return classify(exc) == want
-
-
-def minimize_input(target: str, data: bytes, params: dict, signature: str, *, max_tests: int = 3000,
-                   max_seconds: float = 20.0) -> tuple[bytes, dict]:
-    if signature.startswith("slow"):
-        return data, {"tests": 0, "skipped": "slow inputs are not minimized"}
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    try:
-        budget = Budget(max_tests, max_seconds)
-        p = dict(params)
-        if p.get("pieces"):  # feeding in one piece is simpler, if it still fails
-            q = dict(p, pieces=[])
-            if same_signature(target, data, q, signature):
-                p = q
-        small = bytes(ddmin_sync(data, lambda b: same_signature(target, bytes(b), p, signature), budget))
-        return small, {"tests": budget.tests, "seconds": round(time.monotonic() - budget.started, 2),
-                       "from": len(data), "to": len(small), "complete": not budget.spent(), "params": p}
-    finally:
-        signal.signal(signal.SIGALRM, old)
-
-
-def to_finding(f: dict, seed: int) -> Finding:
-    data = bytes.fromhex(f["data"])
-    case = FuzzCase(f["target"], [Conn([Part(f"{f['target']} input", data)])], -1, json.dumps(f["params"]))
-    symptom = "slow" if f["signature"].startswith("slow") else "exception"
-    return Finding(symptom, f"{f['target']}: {f['signature']}", case, {"name": "rtmpspec (in process)"},
-                   {"target": f["target"], "params": f["params"], "traceback": f["traceback"],
-                    "seconds": f.get("seconds")}, True, f["count"], seed=seed, mode="inproc")
-
-
-def replay_finding(f: Finding) -> int:
-    target = f.detail.get("target") or f.case.kind
-    params = f.detail.get("params", {})
-    data = f.case.conns[0].data
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    try:
-        exc = run_target(target, data, params, timeout=SLOW_SECONDS * 2)
-    finally:
-        signal.signal(signal.SIGALRM, old)
-    if exc is None:
-        print(f"not reproduced: {target} accepted the input")
-        return 0
-    sig = "slow" if isinstance(exc, InputTimeout) else classify(exc)
-    if sig is None:
-        print(f"not reproduced: {target} raised a documented error: {type(exc).__name__}: {exc}")
-        return 0
-    print(f"reproduced: {target}: {sig}")
-    traceback.print_exception(exc)
-    return 1
 
 
 # -- parallel campaign ----------------------------------------------------------------------------------------------
