@@ -31,7 +31,6 @@ import json
 import multiprocessing as mp
 import os
 import random
-import signal
 import sys
 import time
 import traceback
@@ -44,14 +43,8 @@ from rtmpspec import craft, registry
 
 from .draw import DrawBudget, Drawer, DrawFailed, FieldCounter, Pool, source
 from .findings import FindingStore
-from .mutators import Seed, mutate_bytes, mutate_fields, splice
-from .report import DEFAULT_DIR, write_reports
-
-__all__ = ["TARGETS", "run_target", "classify", "InprocFuzzer", "main", "replay_finding"]
-
-GOLDEN = Path(__file__).resolve().parent.parent / "golden"
-from .inproc_replay import minimize_input, replay_finding, to_finding  # noqa: E402,F401
-from .inproc_targets import (  # noqa: E402  # noqa: E402,F401  (the targets, re-exported)
+from .inproc_replay import minimize_input, replay_finding, to_finding
+from .inproc_targets import (
     MAX_INPUT,
     SCHEDULED,
     SLOW_SECONDS,
@@ -59,9 +52,15 @@ from .inproc_targets import (  # noqa: E402  # noqa: E402,F401  (the targets, re
     WEIGHTS,
     InputTimeout,
     classify,
-    on_alarm,
     run_target,
+    watchdog,
 )
+from .mutators import Seed, mutate_bytes, mutate_fields, splice
+from .report import DEFAULT_DIR, write_reports
+
+__all__ = ["TARGETS", "run_target", "classify", "InprocFuzzer", "main", "replay_finding"]
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 
 # -- seeds --------------------------------------------------------------------------------------------------------
 _GOLDEN_TARGET = {"chunk.stream": "chunkreader", "amf0.values": "amf0", "amf0.value": "amf0", "amf3.values": "amf3",
@@ -376,10 +375,9 @@ class InprocFuzzer:
                     f["data"], f["params"] = data.hex(), params
 
     def run(self, duration: float, max_inputs: int = 10**12, progress: Callable[[int], None] | None = None) -> None:
-        old = signal.signal(signal.SIGALRM, on_alarm)
         deadline = time.monotonic() + duration
         next_check = 0
-        try:
+        with watchdog():
             while self.inputs < max_inputs:
                 self.step()
                 if self.inputs >= next_check:
@@ -388,9 +386,6 @@ class InprocFuzzer:
                         break
                     if progress is not None:
                         progress(self.inputs)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old)
 
     def result(self) -> dict:
         return {"inputs": self.inputs, "stats": {k: dict(v) for k, v in self.stats.items()},

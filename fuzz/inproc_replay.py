@@ -8,13 +8,12 @@ fails with the same signature; ``to_finding`` stores a campaign's finding like a
 from __future__ import annotations
 
 import json
-import signal
 import time
 import traceback
 
 from .case import Conn, FuzzCase, Part
 from .findings import Finding
-from .inproc_targets import SLOW_SECONDS, InputTimeout, classify, on_alarm, run_target
+from .inproc_targets import SLOW_SECONDS, InputTimeout, classify, run_target, watchdog
 from .minimize import Budget, ddmin_sync
 
 __all__ = ["same_signature", "minimize_input", "to_finding", "replay_finding"]
@@ -33,8 +32,7 @@ def minimize_input(target: str, data: bytes, params: dict, signature: str, *, ma
                    max_seconds: float = 20.0) -> tuple[bytes, dict]:
     if signature.startswith("slow"):
         return data, {"tests": 0, "skipped": "slow inputs are not minimized"}
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    try:
+    with watchdog():
         budget = Budget(max_tests, max_seconds)
         p = dict(params)
         if p.get("pieces"):  # feeding in one piece is simpler, if it still fails
@@ -42,10 +40,8 @@ def minimize_input(target: str, data: bytes, params: dict, signature: str, *, ma
             if same_signature(target, data, q, signature):
                 p = q
         small = bytes(ddmin_sync(data, lambda b: same_signature(target, bytes(b), p, signature), budget))
-        return small, {"tests": budget.tests, "seconds": round(time.monotonic() - budget.started, 2),
-                       "from": len(data), "to": len(small), "complete": not budget.spent(), "params": p}
-    finally:
-        signal.signal(signal.SIGALRM, old)
+    return small, {"tests": budget.tests, "seconds": round(time.monotonic() - budget.started, 2),
+                   "from": len(data), "to": len(small), "complete": not budget.spent(), "params": p}
 
 
 def to_finding(f: dict, seed: int) -> Finding:
@@ -61,11 +57,8 @@ def replay_finding(f: Finding) -> int:
     target = f.detail.get("target") or f.case.kind
     params = f.detail.get("params", {})
     data = f.case.conns[0].data
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    try:
+    with watchdog():
         exc = run_target(target, data, params, timeout=SLOW_SECONDS * 2)
-    finally:
-        signal.signal(signal.SIGALRM, old)
     if exc is None:
         print(f"not reproduced: {target} accepted the input")
         return 0

@@ -7,7 +7,8 @@ import os
 import random
 import signal
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from rtmpspec import amf0, amf3, registry
 from rtmpspec import messages as msgs
@@ -289,3 +290,15 @@ def run_target(name: str, data: bytes, params: dict, *, timeout: float | None = 
 
 def on_alarm(signum, frame):
     raise InputTimeout("input took too long")
+
+
+@contextmanager
+def watchdog() -> Iterator[None]:
+    """While inside, ``run_target(..., timeout=...)`` turns an input that runs too long into :class:`InputTimeout`
+    (the SIGALRM handler); afterwards any pending alarm is cancelled and the previous handler is back."""
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
